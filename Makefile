@@ -1,0 +1,63 @@
+# rotor: the only entry points a user needs.
+#   make build   five Lambda bootstraps in dist/<name>/bootstrap (linux/arm64)
+#   make test    installs the test tools, builds, vets and runs every test
+#   make tools   installs pinned test tools into .tools/ (git-ignored)
+#   make bench   runs the benchmarks and prints their table
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+TOOLS := $(CURDIR)/.tools
+NPM_DIR := $(TOOLS)/npm
+NPM_BIN := $(NPM_DIR)/node_modules/.bin
+FUNCTIONS := resolve create switchover verify expire
+BOOTSTRAPS := $(FUNCTIONS:%=dist/%/bootstrap)
+
+.PHONY: all build test tools vet fmt-check unit check-asl sizes bench clean FORCE
+all: build
+
+## build: five linux/arm64 Lambda bootstraps, static, stripped, no RPC shim.
+build: $(BOOTSTRAPS)
+	@$(MAKE) --no-print-directory sizes
+
+# Always hand the build to go: its cache decides what is stale.
+dist/%/bootstrap: FORCE
+	@mkdir -p $(@D)
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags="-s -w" -o $@ ./functions/$*
+
+sizes:
+	@printf '%-12s %10s\n' function bytes; for f in $(FUNCTIONS); do \
+	  printf '%-12s %10s\n' $$f "$$(stat -c %s dist/$$f/bootstrap)"; done
+
+## tools: npm packages pinned by test/package-lock.json (asl-validator).
+tools: $(NPM_DIR)/.installed
+$(NPM_DIR)/.installed: test/package.json test/package-lock.json
+	@command -v npm >/dev/null || { echo "make tools: npm is required (Node.js 20 or later)"; exit 1; }
+	@mkdir -p $(NPM_DIR)
+	cp test/package.json test/package-lock.json $(NPM_DIR)/
+	cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## test: everything CI runs.
+test: tools build fmt-check vet unit check-asl
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+## check-asl: an independent validator must accept the state machine.
+check-asl: tools
+	$(NPM_BIN)/asl-validator --json-path statemachine/rotation.asl.json
+
+## bench: figures for the README's Performance section.
+bench:
+	@echo "# $$(date -u +%Y-%m-%d), $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $$($(GO) env GOVERSION)"
+	$(GO) test -run '^$$' -bench . -benchtime=2s -count=1 ./internal/rotation/ | grep -E '^(Benchmark|goos|cpu)'
+
+clean:
+	rm -rf dist

@@ -1,0 +1,420 @@
+// Package httpapi rotates keys of any REST API where a master key creates
+// and deletes API keys. It is configured entirely by the master secret's JSON
+// (see Config); no code is written per API.
+//
+// It is registered as "httpapi" and takes no option tags. The managed
+// secret's value is a JSON object holding the key and its id (fields named by
+// Config.Secret) plus a "rotor" field with the non-secret recipe verify needs
+// (URL, method, header templates, expected statuses), because verify runs
+// without the master secret. Other fields of the object are kept.
+//
+// Keys are named from Config.KeyName, which contains the rotation token: a
+// create retried after a lost response lists the keys, and either reuses the
+// key minted for its token (when the API shows values in lists) or revokes it
+// before minting again, so no token ever leaves two live keys.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/theory/jsonpath"
+
+	"github.com/rotorhq/rotor/internal/provider"
+	"github.com/rotorhq/rotor/internal/redact"
+	"github.com/rotorhq/rotor/internal/rotorerr"
+)
+
+// Name is the provider's registered name.
+const Name = "httpapi"
+
+// metaField is the field of the managed secret holding rotor's recipe.
+const metaField = "rotor"
+
+// maxBody bounds how much of a response is read.
+const maxBody = 1 << 20
+
+func init() { provider.Register(Name, &Provider{}) }
+
+// Provider drives a key API. The zero value uses a default HTTP client.
+type Provider struct {
+	// Client sends the requests; nil means a client with no redirects.
+	// Tests inject transports here.
+	Client *http.Client
+}
+
+// meta is what the managed secret keeps in its "rotor" field.
+type meta struct {
+	KeyField string     `json:"keyField"`
+	IDField  string     `json:"idField"`
+	BaseURL  string     `json:"baseUrl"`
+	Timeout  int        `json:"timeoutSeconds"`
+	Verify   VerifyCall `json:"verify"`
+}
+
+// NeedsMaster implements provider.MasterUser: the configuration lives in the
+// master secret.
+func (*Provider) NeedsMaster(provider.Options) bool { return true }
+
+// CheckOptions implements provider.OptionsChecker: httpapi takes no tags.
+func (*Provider) CheckOptions(o provider.Options) error { return provider.UnknownOptions(Name, o) }
+
+// Create implements provider.Provider.
+func (p *Provider) Create(ctx context.Context, req *provider.CreateRequest) (*provider.CreateResponse, error) {
+	c, err := p.config(ctx, req.Master, req.Options)
+	if err != nil {
+		return nil, err
+	}
+	name, err := render("keyName", c.KeyName, listData{Token: req.Token})
+	if err != nil {
+		return nil, err
+	}
+	found, err := p.list(ctx, c, req.Token, name)
+	if err != nil {
+		return nil, err
+	}
+	var key, id string
+	for _, k := range found {
+		if key == "" && k.key != "" {
+			key, id = k.key, k.id // reuse the key an earlier attempt minted
+			continue
+		}
+		if err := p.revokeID(ctx, c, k.id, req.Token); err != nil {
+			return nil, fmt.Errorf("revoke key %s left by an earlier attempt: %w", k.id, err)
+		}
+	}
+	if key == "" {
+		oldID := ""
+		if req.Current != nil {
+			oldID, _ = provider.Field(req.Current, c.Secret.IDField)
+		}
+		if key, id, err = p.mint(ctx, c, mintData{MasterKey: c.MasterKey, Token: req.Token, KeyName: name, OldKeyID: oldID}); err != nil {
+			return nil, err
+		}
+	}
+	value, err := provider.SetFields(req.Current, map[string]any{
+		c.Secret.KeyField: key,
+		c.Secret.IDField:  id,
+		metaField: meta{KeyField: c.Secret.KeyField, IDField: c.Secret.IDField, BaseURL: c.BaseURL,
+			Timeout: c.TimeoutSeconds, Verify: c.Verify},
+	})
+	if err != nil {
+		// The current value is not an object: the minted key cannot be stored,
+		// so it must not stay live.
+		if rerr := p.revokeID(ctx, c, id, req.Token); rerr != nil {
+			return nil, fmt.Errorf("%w (and revoking the unstorable key %s failed: %v)", err, id, rerr)
+		}
+		return nil, err
+	}
+	return &provider.CreateResponse{Value: value}, nil
+}
+
+func (p *Provider) mint(ctx context.Context, c *Config, data mintData) (key, id string, err error) {
+	status, body, err := p.do(ctx, c, "create", c.Create.Call, data, true)
+	if err != nil {
+		return "", "", err
+	}
+	if err := expect("create", status, c.Create.ExpectStatus, nil); err != nil {
+		return "", "", err
+	}
+	doc, err := decode(body)
+	if err == nil {
+		key, err = pick(doc, c.Create.KeyPath)
+	}
+	if err == nil {
+		id, err = pick(doc, c.Create.IDPath)
+	}
+	if err != nil {
+		// Minted but unreadable: revoke it by name so it does not stay live.
+		if _, rerr := p.revokeNamed(ctx, c, data.Token); rerr != nil {
+			return "", "", invalid("create response: %v (and revoking the key minted for this token failed: %v)", err, rerr)
+		}
+		return "", "", invalid("create response: %v", err)
+	}
+	redact.Add(ctx, key)
+	return key, id, nil
+}
+
+type listed struct{ id, key string }
+
+// list returns the keys named name.
+func (p *Provider) list(ctx context.Context, c *Config, token, name string) ([]listed, error) {
+	status, body, err := p.do(ctx, c, "list", c.List.Call, listData{MasterKey: c.MasterKey, Token: token, KeyName: name}, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := expect("list", status, c.List.ExpectStatus, nil); err != nil {
+		return nil, err
+	}
+	doc, err := decode(body)
+	if err != nil {
+		return nil, invalid("list response: %v", err)
+	}
+	var out []listed
+	for item := range jsonpath.MustParse(c.List.ItemsPath).Select(doc).All() {
+		n, err := pick(item, c.List.NamePath)
+		if err != nil || n != name {
+			continue
+		}
+		id, err := pick(item, c.List.IDPath)
+		if err != nil {
+			return nil, invalid("list response: a key named for this token has no id at %s", c.List.IDPath)
+		}
+		l := listed{id: id}
+		if c.List.KeyPath != "" {
+			if k, err := pick(item, c.List.KeyPath); err == nil {
+				redact.Add(ctx, k)
+				l.key = k
+			}
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// Verify implements provider.Provider using only the credential and the
+// recipe stored beside it.
+func (p *Provider) Verify(ctx context.Context, req *provider.VerifyRequest) error {
+	var m meta
+	doc, err := provider.Object(req.Value)
+	if err == nil {
+		err = remarshal(doc[metaField], &m)
+	}
+	if err != nil || m.KeyField == "" || m.Verify.Path == "" {
+		return rotorerr.New(rotorerr.VerificationFailed, fmt.Sprintf("provider httpapi: version %s has no %q recipe to verify with", req.Token, metaField))
+	}
+	key, _ := doc[m.KeyField].(string)
+	id, _ := doc[m.IDField].(string)
+	if key == "" {
+		return rotorerr.New(rotorerr.VerificationFailed, fmt.Sprintf("provider httpapi: version %s has no key in field %q", req.Token, m.KeyField))
+	}
+	redact.Add(ctx, key)
+	if err := checkBaseURL(m.BaseURL); err != nil {
+		return err
+	}
+	c := &Config{BaseURL: m.BaseURL, TimeoutSeconds: m.Timeout}
+	status, _, err := p.do(ctx, c, "verify", m.Verify.Call, verifyData{Key: key, KeyID: id}, false)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(m.Verify.ExpectStatus, status) {
+		return nil
+	}
+	if transientStatus(status) {
+		return rotorerr.New(rotorerr.Transient, fmt.Sprintf("provider httpapi: verify: HTTP %d", status))
+	}
+	return rotorerr.New(rotorerr.VerificationFailed, fmt.Sprintf("provider httpapi: verify: the API answered HTTP %d to the new key", status))
+}
+
+// Revoke implements provider.Provider.
+func (p *Provider) Revoke(ctx context.Context, req *provider.RevokeRequest) error {
+	c, err := p.config(ctx, req.Master, req.Options)
+	if err != nil {
+		return err
+	}
+	id, err := provider.Field(req.Value, c.Secret.IDField)
+	if err != nil || id == "" {
+		return rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
+			"provider httpapi: version %s has no key id in field %q, so its key cannot be found to revoke; revoke it by hand",
+			req.VersionID, c.Secret.IDField))
+	}
+	return p.revokeID(ctx, c, id, "")
+}
+
+// RevokeToken implements provider.TokenRevoker.
+func (p *Provider) RevokeToken(ctx context.Context, req *provider.RevokeTokenRequest) (int, error) {
+	c, err := p.config(ctx, req.Master, req.Options)
+	if err != nil {
+		return 0, err
+	}
+	return p.revokeNamed(ctx, c, req.Token)
+}
+
+// revokeNamed revokes every key named for token.
+func (p *Provider) revokeNamed(ctx context.Context, c *Config, token string) (int, error) {
+	name, err := render("keyName", c.KeyName, listData{Token: token})
+	if err != nil {
+		return 0, err
+	}
+	found, err := p.list(ctx, c, token, name)
+	if err != nil {
+		return 0, err
+	}
+	for i, k := range found {
+		if err := p.revokeID(ctx, c, k.id, token); err != nil {
+			return i, err
+		}
+	}
+	return len(found), nil
+}
+
+func (p *Provider) revokeID(ctx context.Context, c *Config, id, token string) error {
+	status, _, err := p.do(ctx, c, "revoke", c.Revoke.Call, revokeData{MasterKey: c.MasterKey, KeyID: id, Token: token}, true)
+	if err != nil {
+		return err
+	}
+	return expect("revoke", status, c.Revoke.ExpectStatus, c.Revoke.GoneStatus)
+}
+
+func (p *Provider) config(ctx context.Context, master []byte, o provider.Options) (*Config, error) {
+	if err := p.CheckOptions(o); err != nil {
+		return nil, err
+	}
+	redact.Add(ctx, string(master))
+	c, err := parseConfig(master)
+	if err != nil {
+		return nil, err
+	}
+	redact.Add(ctx, c.MasterKey)
+	return c, nil
+}
+
+// do sends one call. withCommon adds the configuration's common headers
+// (which may hold the master key); verify never gets them.
+func (p *Provider) do(ctx context.Context, c *Config, name string, call Call, data any, withCommon bool) (int, []byte, error) {
+	path, err := render(name+".path", call.Path, escaped(data))
+	if err != nil {
+		return 0, nil, err
+	}
+	var body io.Reader
+	if call.Body != nil {
+		v, err := renderJSON(name+".body", call.Body, data)
+		if err != nil {
+			return 0, nil, err
+		}
+		b, _ := json.Marshal(v)
+		body = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.TimeoutSeconds)*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, call.Method, strings.TrimRight(c.BaseURL, "/")+path, body)
+	if err != nil {
+		return 0, nil, invalid("%s: cannot build the request: method or path is malformed", name)
+	}
+	hs := call.Headers
+	if withCommon {
+		hs = merge(c.Headers, call.Headers)
+	}
+	for k, v := range hs {
+		r, err := render(name+".headers."+k, v, data)
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set(k, r)
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := p.client().Do(req)
+	if err != nil {
+		// The URL is ours and non-secret; the error text is the transport's.
+		return 0, nil, rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("provider httpapi: %s %s: %w", name, req.URL.Redacted(), unwrapURLError(err)))
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return 0, nil, rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("provider httpapi: %s: reading response: %w", name, err))
+	}
+	return resp.StatusCode, b, nil
+}
+
+func (p *Provider) client() *http.Client {
+	if p.Client != nil {
+		return p.Client
+	}
+	return defaultClient
+}
+
+var defaultClient = &http.Client{
+	// A redirect could carry the master key elsewhere: never follow one.
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// escaped returns data with every string field path-escaped, for rendering
+// paths.
+func escaped(data any) any {
+	switch d := data.(type) {
+	case mintData:
+		return mintData{url.PathEscape(d.MasterKey), url.PathEscape(d.Token), url.PathEscape(d.KeyName), url.PathEscape(d.OldKeyID)}
+	case listData:
+		return listData{url.PathEscape(d.MasterKey), url.PathEscape(d.Token), url.PathEscape(d.KeyName)}
+	case revokeData:
+		return revokeData{url.PathEscape(d.MasterKey), url.PathEscape(d.KeyID), url.PathEscape(d.Token)}
+	case verifyData:
+		return verifyData{url.PathEscape(d.Key), url.PathEscape(d.KeyID)}
+	}
+	return data
+}
+
+// expect maps a status to success or a typed error. Response bodies are
+// never quoted: an API may echo the key it was sent.
+func expect(call string, status int, ok, gone []int) error {
+	switch {
+	case slices.Contains(ok, status), slices.Contains(gone, status):
+		return nil
+	case transientStatus(status):
+		return rotorerr.New(rotorerr.Transient, fmt.Sprintf("provider httpapi: %s: HTTP %d", call, status))
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("provider httpapi: %s: the API refused the master key (HTTP %d)", call, status))
+	default:
+		return rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("provider httpapi: %s: unexpected HTTP %d (expected %v); check the %s section of the master secret", call, status, ok, call))
+	}
+}
+
+func transientStatus(s int) bool {
+	return s == http.StatusTooManyRequests || s == http.StatusRequestTimeout || s >= 500
+}
+
+func decode(body []byte) (any, error) {
+	var doc any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("not JSON")
+	}
+	return doc, nil
+}
+
+// pick returns the single string or number a query selects.
+func pick(doc any, query string) (string, error) {
+	p, err := jsonpath.Parse(query)
+	if err != nil {
+		return "", fmt.Errorf("bad query %s", query)
+	}
+	nodes := p.Select(doc)
+	if len(nodes) != 1 {
+		return "", fmt.Errorf("%s selects %d values, want 1", query, len(nodes))
+	}
+	switch v := nodes[0].(type) {
+	case string:
+		if v == "" {
+			return "", fmt.Errorf("%s is empty", query)
+		}
+		return v, nil
+	case float64:
+		return fmt.Sprintf("%.0f", v), nil
+	}
+	return "", fmt.Errorf("%s is not a string", query)
+}
+
+func remarshal(in any, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}

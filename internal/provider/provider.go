@@ -1,0 +1,232 @@
+// Package provider defines what a credential provider is and keeps the
+// registry of providers by name.
+//
+// A provider knows one kind of credential (an opaque token, an API key of some
+// HTTP API, a database password, an IAM access key) and nothing about steps,
+// labels or state machines. The rotation core calls it with request structs;
+// every method takes a context first and must honour its deadline.
+//
+// Contract every provider keeps (checked by providertest.Run):
+//   - Create returns the complete new secret value to store. Providers that
+//     mint at a target label what they mint with the request's Token, so that
+//     a retried Create for the same token never leaves two live credentials.
+//   - Verify proves the credential works using only the credential (and the
+//     non-secret settings stored beside it); it never sees a master secret.
+//     A credential that does not work is reported as rotorerr.VerificationFailed.
+//   - Revoke makes a credential unusable. Revoking what is already gone is
+//     success.
+//   - Bad settings are rotorerr.InvalidInput with a message naming the setting;
+//     target outages and timeouts are rotorerr.Transient.
+//   - No error message, and nothing logged, contains a secret value: errors
+//     from targets are reduced to status codes and error codes.
+//
+// Optional abilities are optional interfaces (Applier, TokenRevoker,
+// MasterUser, OptionsChecker), discovered with a type assertion, as
+// database/sql/driver does.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/rotorhq/rotor/internal/rotorerr"
+)
+
+// Provider mints or applies, verifies and revokes one kind of credential.
+type Provider interface {
+	Create(ctx context.Context, req *CreateRequest) (*CreateResponse, error)
+	Verify(ctx context.Context, req *VerifyRequest) error
+	Revoke(ctx context.Context, req *RevokeRequest) error
+}
+
+// Options are a provider's settings, taken from the managed secret's tags
+// named "rotor:<provider>:<option>" and keyed by <option>; the tag
+// rotor:strategy arrives as the option "strategy".
+type Options map[string]string
+
+// CreateRequest asks for a new credential.
+type CreateRequest struct {
+	SecretID string  // ARN of the managed secret
+	Token    string  // the rotation token; also the id of the version that will hold the result
+	Current  []byte  // value of the AWSCURRENT version; nil when the secret has none yet
+	Master   []byte  // value of the master secret; nil when the secret names none
+	Options  Options // provider settings from tags
+}
+
+// CreateResponse carries the complete value to store as the new version.
+type CreateResponse struct {
+	Value []byte
+}
+
+// VerifyRequest asks whether a credential works.
+type VerifyRequest struct {
+	SecretID string
+	Token    string // the version being verified
+	Value    []byte
+	Options  Options
+}
+
+// RevokeRequest asks for a credential to be made unusable.
+type RevokeRequest struct {
+	SecretID  string
+	VersionID string // the version whose credential is revoked
+	Value     []byte // that version's value
+	Current   []byte // AWSCURRENT's value, which must keep working; nil if none
+	Master    []byte
+	Options   Options
+}
+
+// Applier is implemented by providers that set a credential at a target (a
+// database password) instead of minting one there. For them Create must have
+// no side effect: the core stores the value as AWSPENDING first and only then
+// calls Apply, so no credential is ever live without being recorded. Apply
+// must be idempotent: the core calls it again when a step is retried.
+type Applier interface {
+	Apply(ctx context.Context, req *ApplyRequest) error
+}
+
+// ApplyRequest asks for a created value to take effect at the target.
+type ApplyRequest struct {
+	SecretID string
+	Token    string
+	Value    []byte
+	Current  []byte
+	Master   []byte
+	Options  Options
+}
+
+// TokenRevoker is implemented by providers that label what they mint with
+// the rotation token. RevokeToken revokes every credential minted for the
+// token, including one whose value was lost with a response and so never
+// recorded, and reports how many it revoked.
+type TokenRevoker interface {
+	RevokeToken(ctx context.Context, req *RevokeTokenRequest) (int, error)
+}
+
+// RevokeTokenRequest names the token whose credentials are revoked.
+type RevokeTokenRequest struct {
+	SecretID string
+	Token    string
+	Master   []byte
+	Options  Options
+}
+
+// MasterUser is implemented by providers that need a master secret to create
+// or revoke with the given options.
+type MasterUser interface {
+	NeedsMaster(Options) bool
+}
+
+// OptionsChecker is implemented by providers that validate their options
+// before any step changes anything. Errors are rotorerr.InvalidInput.
+type OptionsChecker interface {
+	CheckOptions(Options) error
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Provider{}
+)
+
+// Register makes p available under name. It panics when name is empty or
+// taken, or p is nil, as database/sql.Register does: both are programming
+// errors found at start-up.
+func Register(name string, p Provider) {
+	mu.Lock()
+	defer mu.Unlock()
+	if name == "" || p == nil {
+		panic("provider: Register with an empty name or a nil provider")
+	}
+	if _, dup := registry[name]; dup {
+		panic(fmt.Sprintf("provider: Register called twice for %q", name))
+	}
+	registry[name] = p
+}
+
+// Lookup returns the provider registered as name. An unknown name is
+// rotorerr.InvalidInput and lists the names that are registered.
+func Lookup(name string) (Provider, error) {
+	mu.RLock()
+	p, ok := registry[name]
+	mu.RUnlock()
+	if !ok {
+		return nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
+			"unknown provider %q (tag rotor:provider); registered providers: %s",
+			name, strings.Join(Names(), ", ")))
+	}
+	return p, nil
+}
+
+// Names lists the registered provider names, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// CheckOptions runs p's OptionsChecker, if it has one.
+func CheckOptions(p Provider, o Options) error {
+	if c, ok := p.(OptionsChecker); ok {
+		return c.CheckOptions(o)
+	}
+	if len(o) > 0 {
+		keys := make([]string, 0, len(o))
+		for k := range o {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("provider takes no options, got %s", strings.Join(keys, ", ")))
+	}
+	return nil
+}
+
+// NeedsMaster reports whether p needs a master secret with options o.
+func NeedsMaster(p Provider, o Options) bool {
+	m, ok := p.(MasterUser)
+	return ok && m.NeedsMaster(o)
+}
+
+// UnknownOptions returns an InvalidInput error naming every option in o that
+// is not in known, or nil.
+func UnknownOptions(provider string, o Options, known ...string) error {
+	var bad []string
+	for k := range o {
+		if !contains(known, k) {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	return rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("unknown option tag(s) %s for provider %s; known: %s",
+		tagNames(provider, bad), provider, tagNames(provider, known)))
+}
+
+func tagNames(provider string, opts []string) string {
+	out := make([]string, len(opts))
+	for i, o := range opts {
+		out[i] = "rotor:" + provider + ":" + o
+		if o == "strategy" { // the one option with a provider-independent tag
+			out[i] = "rotor:strategy"
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,231 @@
+package rotation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rotorhq/rotor/internal/provider"
+	"github.com/rotorhq/rotor/internal/redact"
+	"github.com/rotorhq/rotor/internal/rotorerr"
+)
+
+// putAttempts is how often create repeats PutSecretValue before giving up.
+// Repeating is safe: the same token with the same value is ignored, so a
+// response lost after the write landed is answered by the next attempt.
+const putAttempts = 3
+
+// compensateTimeout bounds the clean-up create does after a failure, which
+// runs on a fresh context: the step's own may be what expired.
+const compensateTimeout = 20 * time.Second
+
+// Create makes the new credential and records it as AWSPENDING under the
+// token (DESIGN.md, version protocol, "create").
+func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, err error) {
+	defer s.logStep(ctx, "create", in, &out, &err)
+	if err := checkStep(in, ""); err != nil {
+		return nil, err
+	}
+	sec, err := s.describe(ctx, in.SecretID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkProvider(in, sec); err != nil {
+		return nil, err
+	}
+	current := sec.holder(LabelCurrent)
+	result := &StepOutput{SecretID: sec.arn, Token: in.Token, PreviousVersionID: current}
+
+	switch {
+	case sec.has(in.Token, LabelCurrent):
+		// Create retried after switchover already ran: nothing to make.
+		result.PreviousVersionID, result.Outcome = sec.holder(LabelPrevious), "already-current"
+		return result, nil
+	case sec.has(in.Token, LabelPending):
+		result.Outcome = "reused"
+		return result, s.reapply(ctx, sec, in.Token, current)
+	case len(sec.stages[in.Token]) > 0:
+		return nil, rotorerr.New(rotorerr.Unsafe, fmt.Sprintf(
+			"secret %q: version %s was already rolled back or cleaned up (labels %v); start a new rotation", sec.name, in.Token, sec.stages[in.Token]))
+	}
+
+	if pending := sec.holder(LabelPending); pending != "" && pending != current {
+		if err := s.reclaim(ctx, sec, pending); err != nil {
+			return nil, err
+		}
+	}
+
+	master, err := s.masterValue(ctx, sec)
+	if err != nil {
+		return nil, err
+	}
+	var cur []byte
+	if current != "" {
+		if cur, err = s.versionValue(ctx, sec, current); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := sec.pol.prov.Create(ctx, &provider.CreateRequest{
+		SecretID: sec.arn, Token: in.Token, Current: cur, Master: master, Options: sec.pol.options})
+	if err != nil {
+		// A response lost after the provider minted leaves a key nobody
+		// recorded: revoke whatever carries this token before returning.
+		return nil, s.compensateToken(ctx, sec, in.Token, master, fmt.Errorf("secret %q: create credential: %w", sec.name, err))
+	}
+	if len(resp.Value) == 0 {
+		return nil, rotorerr.New(rotorerr.Unsafe, fmt.Sprintf("secret %q: provider %s returned an empty value", sec.name, sec.pol.providerName))
+	}
+	redact.Add(ctx, string(resp.Value))
+
+	if err := s.putPending(ctx, sec, in.Token, resp.Value); err != nil {
+		if !errors.Is(err, rotorerr.Unsafe) && s.pendingLanded(ctx, sec, in.Token) {
+			err = nil
+		} else {
+			return nil, s.compensateValue(ctx, sec, in.Token, resp.Value, cur, master, err)
+		}
+	}
+	sec.apply(LabelPending, in.Token)
+	if a, ok := sec.pol.prov.(provider.Applier); ok {
+		if err := a.Apply(ctx, &provider.ApplyRequest{SecretID: sec.arn, Token: in.Token, Value: resp.Value,
+			Current: cur, Master: master, Options: sec.pol.options}); err != nil {
+			// Recorded as AWSPENDING: a retry re-applies, cleanup revokes.
+			return nil, fmt.Errorf("secret %q: apply new credential: %w", sec.name, err)
+		}
+	}
+	result.Outcome = "created"
+	return result, nil
+}
+
+// reapply completes a create retried after its value was stored: an applying
+// provider may not have applied it yet.
+func (s *Service) reapply(ctx context.Context, sec *secret, token, current string) error {
+	a, ok := sec.pol.prov.(provider.Applier)
+	if !ok {
+		return nil
+	}
+	master, err := s.masterValue(ctx, sec)
+	if err != nil {
+		return err
+	}
+	value, err := s.versionValue(ctx, sec, token)
+	if err != nil {
+		return err
+	}
+	var cur []byte
+	if current != "" {
+		if cur, err = s.versionValue(ctx, sec, current); err != nil {
+			return err
+		}
+	}
+	if err := a.Apply(ctx, &provider.ApplyRequest{SecretID: sec.arn, Token: token, Value: value, Current: cur,
+		Master: master, Options: sec.pol.options}); err != nil {
+		return fmt.Errorf("secret %q: apply new credential: %w", sec.name, err)
+	}
+	return nil
+}
+
+// reclaim handles AWSPENDING held by another rotation: Conflict while the
+// lock is fresh; past the lock TTL the abandoned credential is revoked and
+// the label removed.
+func (s *Service) reclaim(ctx context.Context, sec *secret, pending string) error {
+	versions, err := s.versions(ctx, sec)
+	if err != nil {
+		return err
+	}
+	var created time.Time
+	for _, v := range versions {
+		if aws.ToString(v.VersionId) == pending {
+			created = aws.ToTime(v.CreatedDate)
+		}
+	}
+	age := s.now().Sub(created)
+	if age < s.lockTTL() {
+		return rotorerr.New(rotorerr.Conflict, fmt.Sprintf(
+			"secret %q is being rotated by another execution: AWSPENDING is on version %s, created %s ago (lock TTL %s)",
+			sec.name, pending, age.Round(time.Second), s.lockTTL()))
+	}
+	if err := s.revokeVersion(ctx, sec, pending, sec.holder(LabelCurrent)); err != nil {
+		return fmt.Errorf("reclaim abandoned AWSPENDING version %s: %w", pending, err)
+	}
+	if err := s.removeLabel(ctx, sec, LabelPending, pending); err != nil {
+		return err
+	}
+	s.log().WarnContext(ctx, "reclaimed abandoned AWSPENDING", "secretId", sec.arn, "version", pending, "age", age.Round(time.Second).String())
+	return nil
+}
+
+func (s *Service) putPending(ctx context.Context, sec *secret, token string, value []byte) error {
+	var err error
+	for attempt := 0; attempt < putAttempts; attempt++ {
+		_, err = s.SM.PutSecretValue(ctx, &sm.PutSecretValueInput{
+			SecretId: aws.String(sec.arn), ClientRequestToken: aws.String(token),
+			SecretString: aws.String(string(value)), VersionStages: []string{LabelPending}})
+		if err == nil {
+			return nil
+		}
+		err = smError(err, "store new version %s of secret %q", token, sec.name)
+		if errors.Is(err, rotorerr.Unsafe) || errors.Is(err, rotorerr.NotFound) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// pendingLanded checks whether a PutSecretValue whose answer was an error
+// nevertheless stored the token as AWSPENDING.
+func (s *Service) pendingLanded(ctx context.Context, sec *secret, token string) bool {
+	out, err := s.SM.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(sec.arn)})
+	if err != nil {
+		return false
+	}
+	for _, l := range out.VersionIdsToStages[token] {
+		if l == LabelPending {
+			return true
+		}
+	}
+	return false
+}
+
+// compensateValue revokes a created credential that could not be recorded
+// and returns cause, annotated when the revocation failed too.
+func (s *Service) compensateValue(ctx context.Context, sec *secret, token string, value, current, master []byte, cause error) error {
+	if _, applies := sec.pol.prov.(provider.Applier); applies {
+		return cause // nothing was applied before the value was stored
+	}
+	cctx, cancel := detached(ctx)
+	defer cancel()
+	err := sec.pol.prov.Revoke(cctx, &provider.RevokeRequest{SecretID: sec.arn, VersionID: token, Value: value,
+		Current: current, Master: master, Options: sec.pol.options})
+	if err != nil {
+		return fmt.Errorf("%w; revoking the unrecorded credential also failed: %v", cause, err)
+	}
+	return cause
+}
+
+// compensateToken revokes whatever the provider minted for token, for a
+// create whose provider call failed (perhaps after minting).
+func (s *Service) compensateToken(ctx context.Context, sec *secret, token string, master []byte, cause error) error {
+	tr, ok := sec.pol.prov.(provider.TokenRevoker)
+	if !ok || errors.Is(cause, rotorerr.InvalidInput) {
+		return cause
+	}
+	cctx, cancel := detached(ctx)
+	defer cancel()
+	if n, err := tr.RevokeToken(cctx, &provider.RevokeTokenRequest{SecretID: sec.arn, Token: token, Master: master,
+		Options: sec.pol.options}); err != nil {
+		return fmt.Errorf("%w; revoking credentials minted for token %s also failed: %v", cause, token, err)
+	} else if n > 0 {
+		s.log().WarnContext(ctx, "revoked unrecorded credentials after a failed create", "secretId", sec.arn, "token", token, "count", n)
+	}
+	return cause
+}
+
+// detached returns a context that keeps ctx's values (the redaction set) but
+// not its cancellation, bounded by compensateTimeout.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), compensateTimeout)
+}

@@ -1,0 +1,52 @@
+package rotation
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rotorhq/rotor/internal/redact"
+)
+
+// Environment variables the functions read. Endpoints come from the SDK's
+// own AWS_ENDPOINT_URL variables; there is no "local mode".
+const (
+	EnvLockTTL        = "ROTOR_LOCK_TTL"        // Go duration, default 30m
+	EnvMaxConcurrency = "ROTOR_MAX_CONCURRENCY" // default 10
+	EnvLogLevel       = "ROTOR_LOG_LEVEL"       // debug, info (default), warn, error
+)
+
+// FromEnv builds a Service for a Lambda function: the SDK's default
+// configuration chain, settings from the environment, JSON logs on stdout
+// passed through the invocation's redaction set.
+func FromEnv(ctx context.Context) (*Service, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	s := &Service{SM: secretsmanager.NewFromConfig(cfg)}
+	if v := os.Getenv(EnvLockTTL); v != "" {
+		if s.LockTTL, err = time.ParseDuration(v); err != nil || s.LockTTL <= 0 {
+			return nil, fmt.Errorf("%s=%q is not a positive duration", EnvLockTTL, v)
+		}
+	}
+	if v := os.Getenv(EnvMaxConcurrency); v != "" {
+		if s.MaxConcurrency, err = strconv.Atoi(v); err != nil || s.MaxConcurrency < 1 || s.MaxConcurrency > 1000 {
+			return nil, fmt.Errorf("%s=%q is not a whole number from 1 to 1000", EnvMaxConcurrency, v)
+		}
+	}
+	var level slog.Level
+	if v := os.Getenv(EnvLogLevel); v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			return nil, fmt.Errorf("%s=%q is not debug, info, warn or error", EnvLogLevel, v)
+		}
+	}
+	s.Log = slog.New(redact.Handler(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})))
+	return s, nil
+}

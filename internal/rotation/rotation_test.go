@@ -1,0 +1,372 @@
+package rotation_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/rotorhq/rotor/internal/rotation"
+)
+
+func TestSuccessPath(t *testing.T) {
+	for _, tc := range []struct {
+		provider, secret string
+	}{
+		{"httpapi", apiSecret},
+		{"random", rndSecret},
+	} {
+		t.Run(tc.provider, func(t *testing.T) {
+			e := newEnv(t)
+			old := e.holder(tc.secret, rotation.LabelCurrent)
+			oldValue := e.value(tc.secret, old)
+			r := e.rotate(fmt.Sprintf(`{"secretId": %q, "trigger": "manual", "reason": "test"}`, tc.secret))
+			if r.failedAt != "" {
+				t.Fatalf("rotation failed at %s with %s", r.failedAt, r.errType)
+			}
+			if r.previous != old {
+				t.Errorf("create reported previous %q, want the old current %q", r.previous, old)
+			}
+			want := map[string][]string{
+				r.token: {rotation.LabelCurrent},
+				old:     {rotation.LabelPrevious, rotation.LabelRevoked},
+			}
+			if diff := cmp.Diff(want, e.stages(tc.secret)); diff != "" {
+				t.Errorf("labels after rotation (-want +got):\n%s", diff)
+			}
+			newValue := e.value(tc.secret, "")
+			if newValue == oldValue {
+				t.Error("the current value did not change")
+			}
+			if tc.provider == "httpapi" {
+				if e.ks.Accepts(field(oldValue, "apiKey")) {
+					t.Error("the key API still accepts the old key")
+				}
+				if !e.ks.Accepts(field(newValue, "apiKey")) {
+					t.Error("the key API rejects the new key")
+				}
+				if n := len(e.ks.Live()); n != 1 {
+					t.Errorf("%d live keys at the API, want 1", n)
+				}
+				if field(newValue, "owner") != "billing" {
+					t.Error("the secret's other fields were not kept")
+				}
+			} else if len(newValue) != 48 {
+				t.Errorf("random value has %d characters, want 48 (tag rotor:random:length)", len(newValue))
+			}
+			e.checkHygiene()
+		})
+	}
+}
+
+func TestEveryStepIsIdempotent(t *testing.T) {
+	e := newEnv(t)
+	item := e.resolve(`{"secretId": "` + apiSecret + `", "trigger": "schedule"}`)[0]
+	token := uuid.NewString()
+	outcomes := func(fn string, p map[string]any) []string {
+		return []string{e.must(fn, p)["outcome"].(string), e.must(fn, p)["outcome"].(string)}
+	}
+	created := outcomes(rotation.FuncCreate, step(item, token))
+	prev := e.holder(apiSecret, rotation.LabelCurrent)
+	got := [][]string{
+		created,
+		outcomes(rotation.FuncSwitchOver, step(item, token, "previousVersionId", prev)),
+		outcomes(rotation.FuncVerify, step(item, token, "previousVersionId", prev)),
+		outcomes(rotation.FuncExpire, step(item, token, "previousVersionId", prev)),
+	}
+	want := [][]string{{"created", "reused"}, {"switched", "already-current"}, {"verified", "verified"}, {"revoked", "already-revoked"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("outcomes of each step run twice (-want +got):\n%s", diff)
+	}
+	if n := len(e.ks.Live()); n != 1 {
+		t.Errorf("%d live keys, want 1", n)
+	}
+	e.checkHygiene()
+}
+
+func TestVerifyFailureRollsBack(t *testing.T) {
+	e := newEnv(t)
+	e.rejectNew.Store(true)
+	old := e.holder(apiSecret, rotation.LabelCurrent)
+	r := e.rotate(`{"secretId": "` + apiSecret + `", "trigger": "manual"}`)
+	if r.failedAt != rotation.FuncVerify || r.errType != "Rotor.VerificationFailed" {
+		t.Fatalf("failed at %q with %q, want verify with Rotor.VerificationFailed", r.failedAt, r.errType)
+	}
+	if cur := e.holder(apiSecret, rotation.LabelCurrent); cur != old {
+		t.Errorf("AWSCURRENT is %s after rollback, want the old version %s", cur, old)
+	}
+	if !slices.Contains(e.stages(apiSecret)[r.token], rotation.LabelFailed) {
+		t.Errorf("the token's labels are %v, want ROTOR_FAILED among them", e.stages(apiSecret)[r.token])
+	}
+	if e.holder(apiSecret, rotation.LabelPending) != "" {
+		t.Error("AWSPENDING survived the rollback")
+	}
+	e.rejectNew.Store(false)
+	if !e.ks.Accepts(e.initial.Secret) {
+		t.Error("the old key no longer works")
+	}
+	if k := field(e.value(apiSecret, r.token), "apiKey"); e.ks.Accepts(k) {
+		t.Error("the new key was not revoked")
+	}
+	if u := e.unrecorded(); len(u) > 0 {
+		t.Errorf("live keys not recorded in any version: %v", u)
+	}
+	e.checkHygiene()
+}
+
+func TestConcurrentRotationConflicts(t *testing.T) {
+	e := newEnv(t)
+	item := e.resolve(`{"secretId": "` + apiSecret + `", "trigger": "manual"}`)[0]
+	first := uuid.NewString()
+	e.must(rotation.FuncCreate, step(item, first))
+	before := e.snapshot()
+	_, ierr := e.invoke(rotation.FuncCreate, step(item, uuid.NewString()))
+	if ierr == nil || ierr.Type != "Rotor.Conflict" {
+		t.Fatalf("second create = %v, want Rotor.Conflict", ierr)
+	}
+	if !strings.Contains(ierr.Message, first) {
+		t.Errorf("the conflict message %q does not name the version holding AWSPENDING", ierr.Message)
+	}
+	if !bytes.Equal(before, e.snapshot()) {
+		t.Error("the refused create changed the store")
+	}
+	if n := len(e.ks.Live()); n != 2 {
+		t.Errorf("%d live keys, want the initial and the first rotation's", n)
+	}
+	e.checkHygiene()
+}
+
+func TestAbandonedPendingIsReclaimed(t *testing.T) {
+	e := newEnv(t)
+	item := e.resolve(`{"secretId": "` + apiSecret + `", "trigger": "manual"}`)[0]
+	abandoned := uuid.NewString()
+	e.must(rotation.FuncCreate, step(item, abandoned))
+	abandonedKey := field(e.value(apiSecret, abandoned), "apiKey")
+
+	e.clock.Advance(rotation.DefaultLockTTL - time.Second)
+	if _, ierr := e.invoke(rotation.FuncCreate, step(item, uuid.NewString())); ierr == nil || ierr.Type != "Rotor.Conflict" {
+		t.Fatalf("create just inside the lock TTL = %v, want Rotor.Conflict", ierr)
+	}
+	e.clock.Advance(2 * time.Second)
+	r := e.rotateItem(item)
+	if r.failedAt != "" {
+		t.Fatalf("rotation after the lock TTL failed at %s: %s", r.failedAt, r.errType)
+	}
+	if e.ks.Accepts(abandonedKey) {
+		t.Error("the abandoned rotation's key is still live")
+	}
+	if slices.Contains(e.stages(apiSecret)[abandoned], rotation.LabelPending) {
+		t.Error("the abandoned version still holds AWSPENDING")
+	}
+	if cur := e.holder(apiSecret, rotation.LabelCurrent); cur != r.token {
+		t.Errorf("AWSCURRENT is %s, want %s", cur, r.token)
+	}
+	if u := e.unrecorded(); len(u) > 0 {
+		t.Errorf("live keys not recorded in any version: %v", u)
+	}
+	e.checkHygiene()
+}
+
+func TestInvalidInputChangesNothing(t *testing.T) {
+	token := "6a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d"
+	type tc struct {
+		rule, fn, payload, want string
+		setup                   func(e *env)
+	}
+	cases := []tc{
+		{rule: "unknown provider", fn: rotation.FuncResolve, payload: `{"secretId":"svc/unknown","trigger":"manual"}`,
+			want: `unknown provider "nope"`, setup: func(e *env) {
+				e.createSecret("svc/unknown", "value-123456", map[string]string{"rotor:provider": "nope"})
+			}},
+		{rule: "unknown provider at create", fn: rotation.FuncCreate, payload: `{"secretId":"svc/unknown","token":"` + token + `"}`,
+			want: `registered providers: httpapi, random`, setup: func(e *env) {
+				e.createSecret("svc/unknown", "value-123456", map[string]string{"rotor:provider": "nope"})
+			}},
+		{rule: "missing master secret tag", fn: rotation.FuncCreate, payload: `{"secretId":"svc/nomaster","token":"` + token + `"}`,
+			want: "needs a master secret, but the secret has no rotor:master-secret tag", setup: func(e *env) {
+				e.createSecret("svc/nomaster", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi"})
+			}},
+		{rule: "master secret that does not exist", fn: rotation.FuncCreate, payload: `{"secretId":"svc/ghost","token":"` + token + `"}`,
+			want: `master secret "rotor/masters/ghost" (tag rotor:master-secret) does not exist`, setup: func(e *env) {
+				e.createSecret("svc/ghost", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/ghost"})
+			}},
+		{rule: "master secret that does not exist, at resolve", fn: rotation.FuncResolve, payload: `{"secretId":"svc/ghost","trigger":"manual"}`,
+			want: `master secret "rotor/masters/ghost" (tag rotor:master-secret) does not exist`, setup: func(e *env) {
+				e.createSecret("svc/ghost", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/ghost"})
+			}},
+		{rule: "malformed master secret", fn: rotation.FuncCreate, payload: `{"secretId":"svc/badmaster","token":"` + token + `"}`,
+			want: `unknown field "/baseURL"`, setup: func(e *env) {
+				e.createSecret("rotor/masters/bad", `{"masterKey":"`+masterKey+`","baseURL":"https://x"}`, nil)
+				e.createSecret("svc/badmaster", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/bad"})
+			}},
+		{rule: "unmanaged secret", fn: rotation.FuncResolve, payload: `{"secretId":"rotor/masters/keyservice","trigger":"manual"}`,
+			want: "is not managed by rotor: it has no rotor:provider tag"},
+		{rule: "bad provider option", fn: rotation.FuncResolve, payload: `{"secretId":"svc/weak","trigger":"manual"}`,
+			want: "bits of entropy", setup: func(e *env) {
+				e.createSecret("svc/weak", "value-123456", map[string]string{"rotor:provider": "random", "rotor:random:length": "8"})
+			}},
+		{rule: "bad grace period tag", fn: rotation.FuncResolve, payload: `{"secretId":"svc/grace","trigger":"manual"}`,
+			want: `tag rotor:grace-period: "tomorrow" is not a duration`, setup: func(e *env) {
+				e.createSecret("svc/grace", "value-123456", map[string]string{"rotor:provider": "random", "rotor:grace-period": "tomorrow"})
+			}},
+		{rule: "payload is not JSON", fn: rotation.FuncCreate, payload: `{"secretId": "` + apiSecret + `", token}`, want: "malformed JSON at byte"},
+		{rule: "payload has an unknown field", fn: rotation.FuncSwitchOver, payload: `{"secretId":"` + apiSecret + `","token":"` + token + `","tokn":"x"}`,
+			want: `unknown field "/tokn"`},
+		{rule: "payload field has the wrong type", fn: rotation.FuncVerify, payload: `{"secretId":"` + apiSecret + `","token":42}`,
+			want: `"/token" must be a string`},
+		{rule: "token missing", fn: rotation.FuncCreate, payload: `{"secretId":"` + apiSecret + `"}`, want: "token must be 32 to 64"},
+		{rule: "secretId missing", fn: rotation.FuncExpire, payload: `{"token":"` + token + `"}`, want: "secretId is required"},
+		{rule: "unknown expire action", fn: rotation.FuncExpire, payload: `{"action":"nuke","secretId":"` + apiSecret + `","token":"` + token + `"}`,
+			want: `action "nuke" is not expire, rollback or cleanup`},
+		{rule: "action on the wrong function", fn: rotation.FuncCreate, payload: `{"action":"rollback","secretId":"` + apiSecret + `","token":"` + token + `"}`,
+			want: `action "rollback"`},
+		{rule: "trigger missing", fn: rotation.FuncResolve, payload: `{"secretId":"` + apiSecret + `"}`, want: "trigger is required"},
+		{rule: "unknown trigger", fn: rotation.FuncResolve, payload: `{"secretId":"` + apiSecret + `","trigger":"cron"}`, want: `trigger "cron" is not`},
+		{rule: "manual without secretId", fn: rotation.FuncResolve, payload: `{"trigger":"manual"}`, want: `trigger "manual" needs secretId`},
+		{rule: "negative grace period", fn: rotation.FuncResolve, payload: `{"secretId":"` + apiSecret + `","trigger":"manual","gracePeriodSeconds":-1}`,
+			want: "gracePeriodSeconds -1 is outside"},
+		{rule: "leak with a grace period", fn: rotation.FuncResolve, payload: `{"secretId":"` + apiSecret + `","trigger":"leak","gracePeriodSeconds":60}`,
+			want: "a leak rotation has no grace period"},
+		{rule: "input names a case-variant field", fn: rotation.FuncResolve, payload: `{"SecretId":"` + apiSecret + `","trigger":"manual"}`,
+			want: `unknown field "/SecretId"`},
+	}
+	for _, c := range cases {
+		t.Run(c.rule, func(t *testing.T) {
+			e := newEnv(t)
+			if c.setup != nil {
+				c.setup(e)
+			}
+			// Reading a value stamps LastAccessedDate with the day; read
+			// everything once so that only a real change can alter the bytes.
+			e.allValues()
+			before := e.snapshot()
+			keys := len(e.ks.Minted())
+			_, ierr := e.invoke(c.fn, c.payload)
+			if ierr == nil || ierr.Type != "Rotor.InvalidInput" {
+				t.Fatalf("%s(%s) = %+v, want Rotor.InvalidInput", c.fn, c.payload, ierr)
+			}
+			if !strings.Contains(ierr.Message, c.want) {
+				t.Errorf("message %q does not name the problem (%q)", ierr.Message, c.want)
+			}
+			if !bytes.Equal(before, e.snapshot()) {
+				t.Error("the store changed")
+			}
+			if n := len(e.ks.Minted()); n != keys {
+				t.Errorf("the key API minted %d keys", n-keys)
+			}
+			e.checkHygiene()
+		})
+	}
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.allValues()
+	before := e.snapshot()
+	plan := e.must(rotation.FuncResolve, `{"secretId":"`+apiSecret+`","trigger":"manual","dryRun":true}`)
+	if plan["dryRun"] != true || len(plan["items"].([]any)) != 1 {
+		t.Fatalf("plan = %v, want a dry-run plan with one item", plan)
+	}
+	item := plan["items"].([]any)[0].(map[string]any)
+	if item["currentVersionId"] != e.holder(apiSecret, rotation.LabelCurrent) || item["gracePeriodSeconds"] != float64(3600) {
+		t.Errorf("plan item %v does not show the current version and the 1h grace period", item)
+	}
+	if !bytes.Equal(before, e.snapshot()) || len(e.ks.Minted()) != 1 {
+		t.Error("a dry run changed something")
+	}
+}
+
+func TestExpireRefusesCurrentVersion(t *testing.T) {
+	e := newEnv(t)
+	cur := e.holder(apiSecret, rotation.LabelCurrent)
+	e.allValues()
+	before := e.snapshot()
+	_, ierr := e.invoke(rotation.FuncExpire, map[string]any{"secretId": apiSecret, "token": uuid.NewString(), "previousVersionId": cur})
+	if ierr == nil || ierr.Type != "Rotor.Unsafe" || !strings.Contains(ierr.Message, "it is AWSCURRENT") {
+		t.Fatalf("expire(current) = %+v, want Rotor.Unsafe naming AWSCURRENT", ierr)
+	}
+	if !bytes.Equal(before, e.snapshot()) || !e.ks.Accepts(e.initial.Secret) {
+		t.Error("the refused expire changed something")
+	}
+}
+
+func TestEmergencyRevokesEveryOldCredential(t *testing.T) {
+	e := newEnv(t)
+	// A normal rotation whose grace period is still running: its previous
+	// version (the initial key) is live.
+	item := e.resolve(`{"secretId":"` + apiSecret + `","trigger":"schedule"}`)[0]
+	first := uuid.NewString()
+	prev := e.must(rotation.FuncCreate, step(item, first))["previousVersionId"]
+	e.must(rotation.FuncSwitchOver, step(item, first, "previousVersionId", prev))
+	firstKey := field(e.value(apiSecret, first), "apiKey")
+
+	leak := e.resolve(`{"trigger":"leak","leak":{"source":"generic","secretId":"` + apiSecret + `","reference":"ticket-1"}}`)[0]
+	if leak["mode"] != "emergency" || leak["gracePeriodSeconds"] != float64(0) {
+		t.Fatalf("leak item = %v, want emergency mode with grace 0", leak)
+	}
+	r := e.rotateItem(leak)
+	if r.failedAt != "" {
+		t.Fatalf("emergency rotation failed at %s: %s", r.failedAt, r.errType)
+	}
+	live := e.ks.Live()
+	if len(live) != 1 || live[0].Secret != field(e.value(apiSecret, ""), "apiKey") {
+		t.Errorf("%d keys live after the emergency rotation; want only the new current one", len(live))
+	}
+	if e.ks.Accepts(firstKey) || e.ks.Accepts(e.initial.Secret) {
+		t.Error("an old key survived the emergency rotation")
+	}
+	e.checkHygiene()
+}
+
+func TestSweepPlansOnlyOverdueSecrets(t *testing.T) {
+	e := newEnv(t)
+	e.createSecret("svc/young", "value-123456", map[string]string{"rotor:provider": "random", "rotor:max-age": "90d"})
+	e.clock.Advance(61 * 24 * time.Hour) // past the default 60d, not past 90d
+	e.createSecret("svc/fresh", "value-123456", map[string]string{"rotor:provider": "random"})
+	plan := e.must(rotation.FuncResolve, `{"trigger":"sweep"}`)
+	var names []string
+	for _, it := range plan["items"].([]any) {
+		names = append(names, it.(map[string]any)["name"].(string))
+	}
+	slices.Sort(names)
+	if diff := cmp.Diff([]string{rndSecret, apiSecret}, names); diff != "" {
+		t.Errorf("sweep planned (-want +got):\n%s", diff)
+	}
+}
+
+func TestFirstValueIsMintedForAnEmptySecret(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.store.CreateSecret(context.Background(), &sm.CreateSecretInput{Name: aws.String("svc/new"),
+		Tags: []types.Tag{{Key: aws.String("rotor:provider"), Value: aws.String("random")}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.rotate(`{"secretId":"svc/new","trigger":"manual"}`)
+	if r.failedAt != "" || r.previous != "" {
+		t.Fatalf("first rotation: failed at %q, previous %q", r.failedAt, r.previous)
+	}
+	if diff := cmp.Diff(map[string][]string{r.token: {rotation.LabelCurrent}}, e.stages("svc/new")); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+}
+
+func TestPlanJSONShape(t *testing.T) {
+	// The state machine's paths depend on these names.
+	e := newEnv(t)
+	plan := e.must(rotation.FuncResolve, `{"secretId":"`+rndSecret+`","trigger":"manual"}`)
+	b, _ := json.Marshal(plan)
+	for _, k := range []string{`"items"`, `"dryRun"`, `"maxConcurrency":10`, `"secretId"`, `"provider":"random"`, `"mode":"normal"`, `"gracePeriodSeconds":86400`, `"trigger":"manual"`} {
+		if !strings.Contains(string(b), k) {
+			t.Errorf("plan %s lacks %s", b, k)
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package rotation
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rotorhq/rotor/internal/provider"
+	"github.com/rotorhq/rotor/internal/rotorerr"
+)
+
+// SwitchOver makes the token AWSCURRENT (the previous version becomes
+// AWSPREVIOUS) and removes AWSPENDING. It never reads a secret value.
+func (s *Service) SwitchOver(ctx context.Context, in StepInput) (out *StepOutput, err error) {
+	defer s.logStep(ctx, "switchover", in, &out, &err)
+	if err := checkStep(in, ""); err != nil {
+		return nil, err
+	}
+	sec, err := s.describe(ctx, in.SecretID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkProvider(in, sec); err != nil {
+		return nil, err
+	}
+	result := &StepOutput{SecretID: sec.arn, Token: in.Token, PreviousVersionID: in.PreviousVersionID, Outcome: "switched"}
+	switch {
+	case sec.has(in.Token, LabelCurrent):
+		result.Outcome = "already-current"
+	case sec.has(in.Token, LabelPending):
+		if cur := sec.holder(LabelCurrent); cur != in.PreviousVersionID {
+			return nil, rotorerr.New(rotorerr.Conflict, fmt.Sprintf(
+				"secret %q: AWSCURRENT moved to version %q since create saw %q; another rotation switched over", sec.name, cur, in.PreviousVersionID))
+		}
+		if err := s.moveLabel(ctx, sec, LabelCurrent, in.Token); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, rotorerr.New(rotorerr.Unsafe, fmt.Sprintf(
+			"secret %q: version %s does not hold AWSPENDING (it was reclaimed or never stored); refusing to make it current", sec.name, in.Token))
+	}
+	if err := s.removeLabel(ctx, sec, LabelPending, in.Token); err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// Verify proves that the current credential is the token's and works. It
+// reads only the managed secret, never a master secret.
+func (s *Service) Verify(ctx context.Context, in StepInput) (out *StepOutput, err error) {
+	defer s.logStep(ctx, "verify", in, &out, &err)
+	if err := checkStep(in, ""); err != nil {
+		return nil, err
+	}
+	sec, err := s.describe(ctx, in.SecretID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkProvider(in, sec); err != nil {
+		return nil, err
+	}
+	got, err := s.SM.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(sec.arn), VersionStage: aws.String(LabelCurrent)})
+	if err != nil {
+		return nil, smError(err, "read current version of secret %q", sec.name)
+	}
+	if v := aws.ToString(got.VersionId); v != in.Token {
+		return nil, rotorerr.New(rotorerr.Conflict, fmt.Sprintf("secret %q: AWSCURRENT is version %s, not the token %s", sec.name, v, in.Token))
+	}
+	value, err := valueOf(got)
+	if err != nil {
+		return nil, err
+	}
+	if err := sec.pol.prov.Verify(ctx, &provider.VerifyRequest{SecretID: sec.arn, Token: in.Token, Value: value, Options: sec.pol.options}); err != nil {
+		return nil, fmt.Errorf("secret %q: verify version %s: %w", sec.name, in.Token, err)
+	}
+	return &StepOutput{SecretID: sec.arn, Token: in.Token, PreviousVersionID: in.PreviousVersionID, Outcome: "verified"}, nil
+}
+
+// Expire revokes the previous credential once the grace period is over, and
+// in emergency mode every credential that is neither current nor pending.
+func (s *Service) Expire(ctx context.Context, in StepInput) (out *StepOutput, err error) {
+	defer s.logStep(ctx, "expire", in, &out, &err)
+	if err := checkStep(in, ActionExpire); err != nil {
+		return nil, err
+	}
+	sec, err := s.describe(ctx, in.SecretID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkProvider(in, sec); err != nil {
+		return nil, err
+	}
+	result := &StepOutput{SecretID: sec.arn, Token: in.Token, PreviousVersionID: in.PreviousVersionID, Outcome: "revoked"}
+	targets := []string{}
+	if prev := in.PreviousVersionID; prev != "" {
+		if err := refuseLive(sec, prev); err != nil {
+			return nil, err
+		}
+		if !sec.has(prev, LabelRevoked) {
+			targets = append(targets, prev)
+		}
+	}
+	if in.Mode == ModeEmergency {
+		versions, err := s.versions(ctx, sec)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range versions {
+			id := aws.ToString(v.VersionId)
+			if id != in.PreviousVersionID && refuseLive(sec, id) == nil && !sec.has(id, LabelRevoked) {
+				targets = append(targets, id)
+			}
+		}
+	}
+	if len(targets) == 0 {
+		result.Outcome = "nothing-to-expire"
+		if in.PreviousVersionID != "" {
+			result.Outcome = "already-revoked"
+		}
+		return result, nil
+	}
+	for _, v := range targets {
+		if err := s.revokeVersion(ctx, sec, v, sec.holder(LabelCurrent)); err != nil {
+			return nil, err
+		}
+		result.Revoked = append(result.Revoked, v)
+	}
+	// ROTOR_REVOKED, like every label, sits on one version: the previous one,
+	// which is the version this rotation retired.
+	if in.PreviousVersionID != "" {
+		if err := s.moveLabel(ctx, sec, LabelRevoked, in.PreviousVersionID); err != nil {
+			return nil, err
+		}
+	}
+	return result, nil
+}
+
+// refuseLive refuses to revoke a version that is current or pending.
+func refuseLive(sec *secret, version string) error {
+	for _, l := range []string{LabelCurrent, LabelPending} {
+		if sec.has(version, l) {
+			return rotorerr.New(rotorerr.Unsafe, fmt.Sprintf("secret %q: refusing to revoke version %s: it is %s", sec.name, version, l))
+		}
+	}
+	return nil
+}
+
+// Rollback undoes a rotation whose new credential failed verification (or
+// could not be switched over or verified): AWSCURRENT goes back to the
+// previous version, the token's credential is revoked and its version
+// labelled ROTOR_FAILED.
+func (s *Service) Rollback(ctx context.Context, in StepInput) (out *StepOutput, err error) {
+	defer s.logStep(ctx, "rollback", in, &out, &err)
+	return s.undo(ctx, in, ActionRollback)
+}
+
+// Cleanup undoes a rotation that failed before switchover: it revokes what
+// create made for the token, recorded or not, and releases AWSPENDING.
+func (s *Service) Cleanup(ctx context.Context, in StepInput) (out *StepOutput, err error) {
+	defer s.logStep(ctx, "cleanup", in, &out, &err)
+	return s.undo(ctx, in, ActionCleanup)
+}
+
+func (s *Service) undo(ctx context.Context, in StepInput, action string) (*StepOutput, error) {
+	if err := checkStep(in, action); err != nil {
+		return nil, err
+	}
+	sec, err := s.describe(ctx, in.SecretID)
+	if err != nil {
+		return nil, err
+	}
+	result := &StepOutput{SecretID: sec.arn, Token: in.Token, PreviousVersionID: in.PreviousVersionID, Outcome: "rolled-back"}
+	if action == ActionCleanup {
+		result.Outcome = "cleaned-up"
+	}
+	if sec.has(in.Token, LabelCurrent) {
+		if action == ActionCleanup {
+			return nil, rotorerr.New(rotorerr.Unsafe, fmt.Sprintf(
+				"secret %q: version %s is already AWSCURRENT; cleanup does not move AWSCURRENT (use rollback)", sec.name, in.Token))
+		}
+		prev := in.PreviousVersionID
+		if prev == "" {
+			return nil, rotorerr.New(rotorerr.Unsafe, fmt.Sprintf(
+				"secret %q: version %s is current and there is no previous version to roll back to", sec.name, in.Token))
+		}
+		if sec.has(prev, LabelRevoked) {
+			return nil, rotorerr.New(rotorerr.Unsafe, fmt.Sprintf(
+				"secret %q: cannot roll back to version %s: its credential was revoked", sec.name, prev))
+		}
+		if err := s.moveLabel(ctx, sec, LabelCurrent, prev); err != nil {
+			return nil, err
+		}
+	}
+	exists := len(sec.stages[in.Token]) > 0
+	if !exists {
+		// Not labelled: it may still exist, deprecated, if another rotation
+		// took AWSPENDING; or create never stored it.
+		versions, err := s.versions(ctx, sec)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range versions {
+			exists = exists || aws.ToString(v.VersionId) == in.Token
+		}
+	}
+	if exists {
+		if err := s.revokeVersion(ctx, sec, in.Token, sec.holder(LabelCurrent)); err != nil {
+			return nil, err
+		}
+		result.Revoked = []string{in.Token}
+		if err := s.moveLabel(ctx, sec, LabelFailed, in.Token); err != nil {
+			return nil, err
+		}
+		if err := s.removeLabel(ctx, sec, LabelPending, in.Token); err != nil {
+			return nil, err
+		}
+		return result, nil
+	}
+	// Never recorded: revoke whatever the provider minted under the token.
+	if tr, ok := sec.pol.prov.(provider.TokenRevoker); ok {
+		master, err := s.masterValue(ctx, sec)
+		if err != nil {
+			return nil, err
+		}
+		n, err := tr.RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: sec.arn, Token: in.Token, Master: master, Options: sec.pol.options})
+		if err != nil {
+			return nil, fmt.Errorf("secret %q: revoke credentials minted for token %s: %w", sec.name, in.Token, err)
+		}
+		if n > 0 {
+			result.Revoked = []string{in.Token}
+		}
+	}
+	return result, nil
+}
+
+// revokeVersion revokes the credential held by one version. current is the
+// version whose credential must keep working.
+func (s *Service) revokeVersion(ctx context.Context, sec *secret, version, current string) error {
+	if sec.has(version, LabelCurrent) {
+		return rotorerr.New(rotorerr.Unsafe, fmt.Sprintf("secret %q: refusing to revoke version %s: it is AWSCURRENT", sec.name, version))
+	}
+	value, err := s.versionValue(ctx, sec, version)
+	if err != nil {
+		return err
+	}
+	master, err := s.masterValue(ctx, sec)
+	if err != nil {
+		return err
+	}
+	var cur []byte
+	if current != "" && current != version {
+		if cur, err = s.versionValue(ctx, sec, current); err != nil {
+			return err
+		}
+	}
+	if err := sec.pol.prov.Revoke(ctx, &provider.RevokeRequest{SecretID: sec.arn, VersionID: version, Value: value,
+		Current: cur, Master: master, Options: sec.pol.options}); err != nil {
+		return fmt.Errorf("secret %q: revoke credential of version %s: %w", sec.name, version, err)
+	}
+	return nil
+}
+
+// logStep writes the one line each step logs: ids and outcome, or the error.
+func (s *Service) logStep(ctx context.Context, step string, in StepInput, out **StepOutput, err *error) {
+	attrs := []any{"step", step, "secretId", in.SecretID, "token", in.Token}
+	if *err != nil {
+		s.log().ErrorContext(ctx, "step failed", append(attrs, "errorType", string(rotorerr.Classify(*err)), "error", *err)...)
+		return
+	}
+	if *out != nil {
+		attrs = append(attrs, "outcome", (*out).Outcome)
+	}
+	s.log().Log(ctx, slog.LevelInfo, "step done", attrs...)
+}

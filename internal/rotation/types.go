@@ -1,0 +1,113 @@
+package rotation
+
+// Staging labels rotor reads and writes.
+const (
+	LabelCurrent  = "AWSCURRENT"
+	LabelPending  = "AWSPENDING"
+	LabelPrevious = "AWSPREVIOUS"
+	LabelFailed   = "ROTOR_FAILED"
+	LabelRevoked  = "ROTOR_REVOKED"
+)
+
+// Policy tags on a managed secret (DESIGN.md, "Policy").
+const (
+	TagProvider    = "rotor:provider"
+	TagMaster      = "rotor:master-secret"
+	TagGracePeriod = "rotor:grace-period"
+	TagMaxAge      = "rotor:max-age"
+	TagStrategy    = "rotor:strategy"
+)
+
+// Triggers.
+const (
+	TriggerSchedule = "schedule"
+	TriggerManual   = "manual"
+	TriggerLeak     = "leak"
+	TriggerSweep    = "sweep"
+)
+
+// Modes of a plan item.
+const (
+	ModeNormal    = "normal"
+	ModeEmergency = "emergency"
+)
+
+// Actions of the expire function.
+const (
+	ActionExpire   = "expire"
+	ActionRollback = "rollback"
+	ActionCleanup  = "cleanup"
+)
+
+// Input is the state machine's input; every trigger produces this shape.
+// Only Trigger plus one of SecretID, Leak or Trigger=sweep is required.
+type Input struct {
+	SecretID string `json:"secretId,omitempty"`
+	Trigger  string `json:"trigger"`
+	// GracePeriodSeconds overrides the rotor:grace-period tag (0 to 31536000).
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
+	Reason             string `json:"reason,omitempty"`
+	// DryRun makes resolve return the plan and the execution stop there.
+	DryRun bool  `json:"dryRun,omitempty"`
+	Leak   *Leak `json:"leak,omitempty"`
+}
+
+// Leak describes a leaked credential without its value.
+type Leak struct {
+	Source      string `json:"source,omitempty"` // guardduty|health|github|gitguardian|generic
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"` // sha256:<hex>
+	Reference   string `json:"reference,omitempty"`
+	SecretID    string `json:"secretId,omitempty"`
+}
+
+// Plan is resolve's output: what the Map state iterates over.
+type Plan struct {
+	Trigger        string `json:"trigger"`
+	DryRun         bool   `json:"dryRun"`
+	MaxConcurrency int    `json:"maxConcurrency"`
+	Items          []Item `json:"items"`
+	// Deferred counts secrets due for rotation that did not fit in this plan;
+	// the next sweep takes them.
+	Deferred int `json:"deferred,omitempty"`
+}
+
+// Item is one secret to rotate.
+type Item struct {
+	SecretID           string `json:"secretId"` // ARN
+	Name               string `json:"name"`
+	Provider           string `json:"provider"`
+	Mode               string `json:"mode"`
+	GracePeriodSeconds int64  `json:"gracePeriodSeconds"`
+	Trigger            string `json:"trigger"`
+	Reason             string `json:"reason,omitempty"`
+	CurrentVersionID   string `json:"currentVersionId,omitempty"`
+	Leak               *Leak  `json:"leak,omitempty"`
+}
+
+// StepInput is what every Lambda step after resolve receives: ids only.
+type StepInput struct {
+	// Action selects what the expire function does: expire (default),
+	// rollback or cleanup. Other functions refuse any action but their own.
+	Action            string `json:"action,omitempty"`
+	SecretID          string `json:"secretId"`
+	Token             string `json:"token"`
+	PreviousVersionID string `json:"previousVersionId,omitempty"`
+	Provider          string `json:"provider,omitempty"`
+	Mode              string `json:"mode,omitempty"`
+}
+
+// StepOutput is what every step after resolve returns: ids and an outcome.
+type StepOutput struct {
+	SecretID string `json:"secretId"`
+	Token    string `json:"token"`
+	// PreviousVersionID is always present ("" for a secret's first value),
+	// because the state machine's paths require it.
+	PreviousVersionID string `json:"previousVersionId"`
+	// Outcome says what the step did, e.g. "created", "reused", "switched",
+	// "already-current", "verified", "revoked", "already-revoked",
+	// "nothing-to-expire", "rolled-back", "cleaned-up".
+	Outcome string `json:"outcome"`
+	// Revoked lists versions whose credentials this step revoked.
+	Revoked []string `json:"revoked,omitempty"`
+}
