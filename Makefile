@@ -12,7 +12,7 @@ NPM_BIN := $(NPM_DIR)/node_modules/.bin
 FUNCTIONS := resolve create switchover verify expire
 BOOTSTRAPS := $(FUNCTIONS:%=dist/%/bootstrap)
 
-.PHONY: all build test tools vet fmt-check unit check-asl sizes bench clean FORCE
+.PHONY: all build test tools vet lint fmt-check unit check-asl sizes bench clean FORCE
 all: build
 
 ## build: five linux/arm64 Lambda bootstraps, static, stripped, no RPC shim.
@@ -38,7 +38,7 @@ $(NPM_DIR)/.installed: test/package.json test/package-lock.json
 	@touch $@
 
 ## test: everything CI runs.
-test: tools build fmt-check vet unit check-asl
+test: tools build fmt-check vet lint unit check-asl
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; \
@@ -46,6 +46,11 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# staticcheck, pinned; `go run` fetches it through the module proxy once.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint:
+	$(GO) run $(STATICCHECK) ./...
 
 unit:
 	$(GO) test -race -count=1 ./...

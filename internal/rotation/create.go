@@ -88,7 +88,6 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 			return nil, s.compensateValue(ctx, sec, in.Token, resp.Value, cur, master, err)
 		}
 	}
-	sec.apply(LabelPending, in.Token)
 	if a, ok := sec.pol.prov.(provider.Applier); ok {
 		if err := a.Apply(ctx, &provider.ApplyRequest{SecretID: sec.arn, Token: in.Token, Value: resp.Value,
 			Current: cur, Master: master, Options: sec.pol.options}); err != nil {

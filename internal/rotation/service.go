@@ -241,8 +241,7 @@ func (s *Service) moveLabel(ctx context.Context, sec *secret, label, version str
 	if _, err := s.SM.UpdateSecretVersionStage(ctx, in); err != nil {
 		return smError(err, "move %s of secret %q to version %s", label, sec.name, version)
 	}
-	sec.apply(label, version)
-	return nil
+	return s.refresh(ctx, sec)
 }
 
 // removeLabel takes label off version if it is there.
@@ -255,41 +254,22 @@ func (s *Service) removeLabel(ctx context.Context, sec *secret, label, version s
 	if err != nil {
 		return smError(err, "remove %s from version %s of secret %q", label, version, sec.name)
 	}
-	sec.apply(label, "")
+	return s.refresh(ctx, sec)
+}
+
+// refresh re-reads the labels after a change. Secrets Manager's label rules
+// (AWSPREVIOUS following AWSCURRENT, deprecation) live in Secrets Manager
+// and in smstore; rotation never re-implements them.
+func (s *Service) refresh(ctx context.Context, sec *secret) error {
+	out, err := s.SM.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(sec.arn)})
+	if err != nil {
+		return smError(err, "describe secret %q", sec.name)
+	}
+	sec.stages = out.VersionIdsToStages
+	if sec.stages == nil {
+		sec.stages = map[string][]string{}
+	}
 	return nil
-}
-
-// apply mirrors a label move in sec.stages (version "" removes the label),
-// including the AWSPREVIOUS that follows a moved AWSCURRENT.
-func (sec *secret) apply(label, version string) {
-	from := sec.holder(label)
-	if from != "" {
-		sec.stages[from] = without(sec.stages[from], label)
-	}
-	if version != "" {
-		sec.stages[version] = append(sec.stages[version], label)
-	}
-	if label == LabelCurrent && from != "" && version != "" && from != version {
-		if p := sec.holder(LabelPrevious); p != "" {
-			sec.stages[p] = without(sec.stages[p], LabelPrevious)
-		}
-		sec.stages[from] = append(sec.stages[from], LabelPrevious)
-	}
-	for v, ls := range sec.stages {
-		if len(ls) == 0 {
-			delete(sec.stages, v)
-		}
-	}
-}
-
-func without(ls []string, label string) []string {
-	out := ls[:0:0]
-	for _, l := range ls {
-		if l != label {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // versions lists every version of the secret, deprecated ones included.
