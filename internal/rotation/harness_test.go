@@ -57,16 +57,24 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is one rotor deployment in a test: the label-semantics store, a live
 // key API, the five functions' handlers, and every byte they exchanged.
+// timeSource is the test clock: the harness's own, or the ASL engine's
+// virtual clock when a test runs the state machine.
+type timeSource interface {
+	Now() time.Time
+	Advance(time.Duration)
+}
+
 type env struct {
 	t      testing.TB
-	clock  *clock
+	clock  timeSource
 	store  *smstore.Store
 	ks     *keyservice.Server
 	srv    *httptest.Server
 	faults *faults
 	svc    *rotation.Service
 
-	rejectNew atomic.Bool // the key API refuses every key but the initial one
+	rejectNew atomic.Bool  // the key API refuses every key but the initial one
+	failMints atomic.Int32 // the key API answers 503 to this many mint requests
 	initial   keyservice.Key
 
 	mu         sync.Mutex
@@ -75,12 +83,20 @@ type env struct {
 }
 
 func newEnv(t testing.TB) *env {
-	t.Helper()
 	start, _ := time.Parse(time.RFC3339, t0)
-	e := &env{t: t, clock: &clock{now: start}, faults: &faults{}}
+	return newEnvAt(t, &clock{now: start})
+}
+
+func newEnvAt(t testing.TB, clk timeSource) *env {
+	t.Helper()
+	e := &env{t: t, clock: clk, faults: &faults{}}
 	e.store = smstore.New(smstore.Options{Now: e.clock.Now})
 	e.ks = keyservice.New(masterKey)
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/keys" && e.failMints.Add(-1) >= 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		if e.rejectNew.Load() && r.URL.Path == "/v1/whoami" && r.Header.Get("Authorization") != "Bearer "+e.initial.Secret {
 			w.WriteHeader(http.StatusUnauthorized)
 			return

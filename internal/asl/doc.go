@@ -1,0 +1,16 @@
+// Package asl runs Amazon States Language state machines (JSONPath query
+// language) without AWS: every state type, the data-flow fields, the
+// intrinsic functions, the context object, Retry and Catch, timeouts, inline
+// Map and Parallel, and an execution history with AWS's event type names.
+//
+// The engine knows no server and no AWS service. Task resources are
+// dispatched through a TaskRunner (Registry maps Lambda function ARNs,
+// arn:aws:states:::lambda:invoke and arn:aws:states:::sns:publish to host
+// handlers; MockConfig runs Step Functions Local mock files), and time goes
+// through a Clock, so a 24-hour Wait runs instantly on a VirtualClock and for
+// real on RealClock.
+//
+// Where the specification (states-language.net) and AWS's documented
+// behaviour differ, AWS's behaviour wins, because definitions run here are
+// deployed there; each such choice is commented where it is made.
+package asl
