@@ -65,9 +65,10 @@ check-asl: tools
 	$(NPM_BIN)/asl-validator --json-path statemachine/rotation.asl.json
 
 ## bench: figures for the README's Performance section.
-bench:
-	@echo "# $$(date -u +%Y-%m-%d), $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $$($(GO) env GOVERSION)"
-	$(GO) test -run '^$$' -bench . -benchtime=2s -count=1 ./internal/rotation/ | grep -E '^(Benchmark|goos|cpu)'
+bench: tools
+	@echo "# make bench: $$(date -u +%Y-%m-%d), $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $$($(GO) env GOVERSION)"
+	@$(GO) test -run '^$$' -bench . -benchtime=2s -count=1 ./internal/rotation/ ./internal/asl/ | grep -E '^Benchmark'
+	@$(GO) test -run '^$$' -bench Compare -count=1 ./test/asl/ | grep -E '^(\||internal/asl vs)'
 
 clean:
 	rm -rf dist

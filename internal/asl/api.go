@@ -1,7 +1,6 @@
 package asl
 
 import (
-	"context"
 	"encoding/json"
 	"time"
 )
@@ -41,8 +40,11 @@ type ExecutionOptions struct {
 type Result struct {
 	Status string          `json:"status"`
 	Output json.RawMessage `json:"output,omitempty"`
-	Error  string          `json:"error,omitempty"`
-	Cause  string          `json:"cause,omitempty"`
+	// Value is the output as a decoded JSON value (Output is not set by
+	// RunValue).
+	Value any    `json:"-"`
+	Error string `json:"error,omitempty"`
+	Cause string `json:"cause,omitempty"`
 }
 
 // Event is one entry of an execution's history. It marshals to the shape of
@@ -55,8 +57,88 @@ type Event struct {
 	Type            string
 	// DetailsKey names the details field, e.g. "stateEnteredEventDetails".
 	DetailsKey string
-	Details    map[string]any
+	// Details holds the event's details; for state entered and exited
+	// events it is built on demand (see EventDetails), as they are the most
+	// frequent and rarely read.
+	Details map[string]any
+
+	// Lazily detailed events (the frequent ones) keep their parts here.
+	kind         eventKind
+	state        string     // entered/exited: the state's name
+	data         any        // the input, output or parameters
+	task         *taskEvent // task events: the resource
+	errName, str string     // failures: error and cause; ExecutionStarted: role ARN
+	n            int64      // TaskScheduled: timeoutInSeconds (0: none); Map events: index or length
 }
+
+type eventKind uint8
+
+const (
+	kindEager eventKind = iota // Details is set
+	kindEntered
+	kindExited
+	kindExecStarted
+	kindTaskScheduled
+	kindTaskStarted
+	kindTaskSucceeded
+	kindTaskFailed
+	kindExecEnded     // ExecutionFailed, TimedOut, Aborted: error and cause
+	kindExecSucceeded // ExecutionSucceeded: the output
+	kindMapIteration  // MapIteration*: the Map state's name and the index
+	kindMapStarted    // MapStateStarted: the length
+)
+
+// EventDetails returns e's details, building them for state entered and
+// exited events.
+func (e Event) EventDetails() map[string]any {
+	switch e.kind {
+	case kindEntered:
+		return map[string]any{"name": e.state, "input": jsonText{e.data}, "inputDetails": notTruncated}
+	case kindExited:
+		return map[string]any{"name": e.state, "output": jsonText{e.data}, "outputDetails": notTruncated}
+	case kindExecStarted:
+		return map[string]any{"input": jsonText{e.data}, "inputDetails": notTruncated, "roleArn": e.str}
+	case kindTaskScheduled:
+		var d map[string]any
+		if e.task.lambda {
+			d = map[string]any{"resource": e.task.resource, "input": jsonText{e.data}, "inputDetails": notTruncated}
+		} else {
+			d = e.task.ids()
+			d["region"], d["parameters"] = e.task.region, jsonText{e.data}
+		}
+		if e.n > 0 {
+			d["timeoutInSeconds"] = e.n
+		}
+		return d
+	case kindTaskStarted:
+		return e.task.ids()
+	case kindTaskSucceeded:
+		d := e.task.ids()
+		d["output"], d["outputDetails"] = jsonText{e.data}, notTruncated
+		return d
+	case kindTaskFailed:
+		d := e.task.ids()
+		d["error"], d["cause"] = e.errName, e.str
+		return d
+	case kindExecEnded:
+		return map[string]any{"error": e.errName, "cause": e.str}
+	case kindExecSucceeded:
+		return map[string]any{"output": jsonText{e.data}, "outputDetails": notTruncated}
+	case kindMapIteration:
+		return map[string]any{"name": e.state, "index": e.n}
+	case kindMapStarted:
+		return map[string]any{"length": e.n}
+	}
+	return e.Details
+}
+
+// StateName returns the state a state entered or exited event is about.
+func (e Event) StateName() string { return e.state }
+
+const (
+	keyEntered = "stateEnteredEventDetails"
+	keyExited  = "stateExitedEventDetails"
+)
 
 // MarshalJSON implements json.Marshaler.
 func (e Event) MarshalJSON() ([]byte, error) {
@@ -65,7 +147,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		"timestamp": e.Timestamp.UTC().Format(time.RFC3339Nano), "type": e.Type,
 	}
 	if e.DetailsKey != "" {
-		m[e.DetailsKey] = e.Details
+		m[e.DetailsKey] = e.EventDetails()
 	}
 	return json.Marshal(m)
 }
@@ -74,19 +156,9 @@ func (e Event) MarshalJSON() ([]byte, error) {
 func EnteredStates(history []Event) []string {
 	var out []string
 	for _, e := range history {
-		if e.DetailsKey == "stateEnteredEventDetails" {
-			if n, ok := e.Details["name"].(string); ok {
-				out = append(out, n)
-			}
+		if e.kind == kindEntered {
+			out = append(out, e.state)
 		}
 	}
 	return out
-}
-
-// Run starts an execution and waits for it: the convenience form of
-// Start and Wait.
-func (e *Engine) Run(ctx context.Context, def *Definition, input json.RawMessage, opts ExecutionOptions) (*Result, []Event) {
-	x := e.Start(ctx, def, input, opts)
-	res := x.Wait(ctx)
-	return res, x.History()
 }

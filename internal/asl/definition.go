@@ -30,11 +30,13 @@ type machine struct {
 // State is one parsed state. Field presence matters in ASL (a null
 // ResultPath is not an absent one), so optional paths are *optPath.
 type State struct {
-	Name    string
-	Type    string
-	Comment string
-	Next    string
-	End     bool
+	Name string
+	Type string
+	// history event types, built once: "PassStateEntered"...
+	enteredEvent, exitedEvent string
+	Comment                   string
+	Next                      string
+	End                       bool
 
 	InputPath, OutputPath, ResultPath optPath
 	Parameters                        *template // Pass, Task, Parallel, Map (legacy ItemSelector)
@@ -44,6 +46,7 @@ type State struct {
 
 	// Task
 	Resource           string
+	events             *taskEvent
 	TimeoutSeconds     int
 	TimeoutSecondsPath *path
 	HeartbeatSeconds   int
@@ -325,6 +328,7 @@ func (p *parser) state(name string, raw json.RawMessage) *State {
 		}
 	}
 	s.Comment = p.str(name, f, "Comment")
+	s.enteredEvent, s.exitedEvent = s.Type+"StateEntered", s.Type+"StateExited"
 
 	// Transitions.
 	_, hasNext := f["Next"]
@@ -372,6 +376,7 @@ func (p *parser) state(name string, raw json.RawMessage) *State {
 
 func (p *parser) task(s *State, f fields) {
 	s.Resource = p.str(s.Name, f, "Resource")
+	s.events = taskEvents(s.Resource)
 	if s.Resource == "" {
 		p.add(s.Name, "Resource is required")
 	} else if !strings.HasPrefix(s.Resource, "arn:") && !strings.HasPrefix(s.Resource, "${") {

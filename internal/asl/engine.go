@@ -48,23 +48,91 @@ type Execution struct {
 	input any
 	start time.Time
 
-	// context object parts that do not change during the execution
+	// context object parts that do not change during the execution, built
+	// on first use
+	ctxOnce        sync.Once
 	execCtx, smCtx map[string]any
+	opts           ExecutionOptions
 	arn            string
 
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu       sync.Mutex
-	events   []Event
-	result   *Result
-	stopErr  *stateError // set by Stop: the execution was aborted
-	timeout  bool
-	overflow bool // the history reached MaxHistoryEvents
+	mu         sync.Mutex
+	events     []Event
+	result     *Result
+	bad        *stateError // the input could not be used
+	valuesOnly bool        // RunValue: the output is not encoded
+	stopErr    *stateError // set by Stop: the execution was aborted
+	timeout    bool
+	overflow   bool // the history reached MaxHistoryEvents
 }
 
-// Start begins an execution; Wait collects its result.
+// Start begins an execution on its own goroutine; Wait collects its result.
 func (e *Engine) Start(ctx context.Context, def *Definition, input json.RawMessage, opts ExecutionOptions) *Execution {
+	v, bad := decodeInput(input)
+	x, top := e.prepare(def, v, bad, opts)
+	x.done = make(chan struct{})
+	ctx, x.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	track(e.clock)
+	go func() {
+		defer untrack(e.clock)
+		x.execute(ctx, top, bad)
+	}()
+	return x
+}
+
+// Run runs an execution to its end on the calling goroutine and returns its
+// result and history. Cancelling ctx aborts the execution.
+func (e *Engine) Run(ctx context.Context, def *Definition, input json.RawMessage, opts ExecutionOptions) (*Result, []Event) {
+	v, bad := decodeInput(input)
+	return e.run(ctx, def, v, bad, opts, false)
+}
+
+// RunValue is Run for in-process callers holding decoded JSON values
+// (map[string]any, []any, string, float64, bool, nil): the input is not
+// encoded and decoded again, and the result's Value holds the output.
+// The engine never modifies input.
+func (e *Engine) RunValue(ctx context.Context, def *Definition, input any, opts ExecutionOptions) (*Result, []Event) {
+	return e.run(ctx, def, input, nil, opts, true)
+}
+
+func (e *Engine) run(ctx context.Context, def *Definition, input any, bad *stateError, opts ExecutionOptions, valuesOnly bool) (*Result, []Event) {
+	x, top := e.prepare(def, input, bad, opts)
+	x.valuesOnly = valuesOnly
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() {
+			x.mu.Lock()
+			if x.result == nil && x.stopErr == nil && !x.timeout && !x.overflow {
+				x.stopErr = &stateError{name: "States.Aborted", cause: "the caller's context ended"}
+			}
+			x.mu.Unlock()
+		})
+		defer stop()
+	}
+	ctx, x.cancel = context.WithCancel(ctx)
+	track(e.clock)
+	x.execute(ctx, top, bad)
+	untrack(e.clock)
+	return x.result, x.events // the execution is over: nothing appends any more
+}
+
+// decodeInput decodes an execution's JSON input ("" means {}).
+func decodeInput(input json.RawMessage) (any, *stateError) {
+	if len(input) == 0 {
+		return map[string]any{}, nil
+	}
+	if len(input) > MaxPayload {
+		return nil, &stateError{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The input size %d exceeds the maximum of %d bytes", len(input), MaxPayload)}
+	}
+	var v any
+	if err := json.Unmarshal(input, &v); err != nil {
+		return nil, runtimeErr("The execution input is not valid JSON")
+	}
+	return v, nil
+}
+
+func (e *Engine) prepare(def *Definition, input any, bad *stateError, opts ExecutionOptions) (*Execution, *branch) {
 	if opts.Name == "" {
 		opts.Name = e.uuid()
 	}
@@ -77,44 +145,33 @@ func (e *Engine) Start(ctx context.Context, def *Definition, input json.RawMessa
 	if opts.ARN == "" {
 		opts.ARN = strings.Replace(opts.StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + opts.Name
 	}
-	x := &Execution{eng: e, def: def, start: e.clock.Now(), arn: opts.ARN, done: make(chan struct{})}
-	if len(input) == 0 {
-		input = json.RawMessage("{}")
-	}
-	x.execCtx = map[string]any{
-		"Id": opts.ARN, "Name": opts.Name, "RoleArn": opts.RoleARN,
-		"StartTime": isoMillis(x.start), "RedriveCount": float64(0),
-	}
-	x.smCtx = map[string]any{"Id": opts.StateMachineARN, "Name": opts.StateMachineName}
+	x := &Execution{eng: e, def: def, start: e.clock.Now(), arn: opts.ARN, opts: opts, events: make([]Event, 0, 16)}
+	x.input = input
 	top := &branch{x: x}
-	var bad *stateError
-	if len(input) > MaxPayload {
-		bad = &stateError{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The input size %d exceeds the maximum of %d bytes", len(input), MaxPayload)}
-	} else if err := json.Unmarshal(input, &x.input); err != nil {
-		bad = runtimeErr("The execution input is not valid JSON")
-	}
-	x.execCtx["Input"] = x.input
-	top.emit("ExecutionStarted", "executionStartedEventDetails", map[string]any{
-		"input": jsonText{x.input}, "inputDetails": map[string]any{"truncated": false}, "roleArn": opts.RoleARN,
-	})
-	ctx, x.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	track(e.clock)
-	go func() {
-		defer untrack(e.clock)
+	top.add(Event{Type: "ExecutionStarted", DetailsKey: "executionStartedEventDetails", kind: kindExecStarted, data: x.input, str: opts.RoleARN})
+	return x, top
+}
+
+// notTruncated is the shared, never modified {"truncated": false} of
+// history details.
+var notTruncated = map[string]any{"truncated": false}
+
+func (x *Execution) execute(ctx context.Context, top *branch, bad *stateError) {
+	x.bad = bad
+	if x.done != nil {
 		defer close(x.done)
-		defer x.cancel()
-		if bad != nil {
-			x.finish(top, nil, bad)
-			return
-		}
-		if def.TimeoutSeconds > 0 {
-			stop := x.watchTimeout(ctx, time.Duration(def.TimeoutSeconds)*time.Second)
-			defer stop()
-		}
-		out, err := x.runMachine(ctx, &machine{StartAt: def.StartAt, States: def.States}, x.input, top)
-		x.finish(top, out, err)
-	}()
-	return x
+	}
+	defer x.cancel()
+	if bad != nil {
+		x.finish(top, nil, bad)
+		return
+	}
+	if x.def.TimeoutSeconds > 0 {
+		stop := x.watchTimeout(ctx, time.Duration(x.def.TimeoutSeconds)*time.Second)
+		defer stop()
+	}
+	out, err := x.runMachine(ctx, &machine{StartAt: x.def.StartAt, States: x.def.States}, x.input, top)
+	x.finish(top, out, err)
 }
 
 // watchTimeout aborts the execution with States.Timeout after d.
@@ -138,33 +195,41 @@ func (x *Execution) finish(top *branch, out any, err error) {
 	stop, timedOut, overflow := x.stopErr, x.timeout, x.overflow
 	x.mu.Unlock()
 	res := &Result{}
-	var se *stateError
 	if overflow {
 		err = runtimeErr("The execution reached the maximum number of history events (%d)", MaxHistoryEvents)
+	}
+	ended := func(typ, key string) {
+		top.add(Event{Type: typ, DetailsKey: key, kind: kindExecEnded, errName: res.Error, str: res.Cause})
 	}
 	switch {
 	case stop != nil:
 		res.Status, res.Error, res.Cause = StatusAborted, stop.name, stop.cause
-		top.emit("ExecutionAborted", "executionAbortedEventDetails", map[string]any{"error": stop.name, "cause": stop.cause})
+		ended("ExecutionAborted", "executionAbortedEventDetails")
 	case timedOut:
 		res.Status, res.Error, res.Cause = StatusTimedOut, ErrTimeout, "The execution exceeded its TimeoutSeconds"
-		top.emit("ExecutionTimedOut", "executionTimedOutEventDetails", map[string]any{"error": res.Error, "cause": res.Cause})
-	case errors.As(err, &se):
-		res.Status, res.Error, res.Cause = StatusFailed, se.name, se.cause
-		top.emit("ExecutionFailed", "executionFailedEventDetails", map[string]any{"error": se.name, "cause": se.cause})
+		ended("ExecutionTimedOut", "executionTimedOutEventDetails")
 	case err != nil:
+		// Only stateErrors and errAborted come up here, never wrapped.
 		res.Status, res.Error, res.Cause = StatusFailed, ErrRuntime, err.Error()
-		top.emit("ExecutionFailed", "executionFailedEventDetails", map[string]any{"error": res.Error, "cause": res.Cause})
-	default:
-		b, mErr := json.Marshal(out)
-		if mErr != nil || len(b) > MaxPayload {
-			res.Status, res.Error, res.Cause = StatusFailed, ErrDataLimitExceeded, "The execution output exceeds the maximum size"
-			top.emit("ExecutionFailed", "executionFailedEventDetails", map[string]any{"error": res.Error, "cause": res.Cause})
-			break
+		if se, ok := err.(*stateError); ok {
+			res.Error, res.Cause = se.name, se.cause
 		}
-		res.Status, res.Output = StatusSucceeded, b
-		top.emit("ExecutionSucceeded", "executionSucceededEventDetails", map[string]any{
-			"output": jsonText{out}, "outputDetails": map[string]any{"truncated": false}})
+		ended("ExecutionFailed", "executionFailedEventDetails")
+	case jsonSize(out) > MaxPayload:
+		res.Status, res.Error, res.Cause = StatusFailed, ErrDataLimitExceeded, "The execution output exceeds the maximum size"
+		ended("ExecutionFailed", "executionFailedEventDetails")
+	default:
+		res.Status, res.Value = StatusSucceeded, out
+		if !x.valuesOnly {
+			b, err := json.Marshal(out)
+			if err != nil {
+				res.Status, res.Error, res.Cause = StatusFailed, ErrRuntime, "The execution output cannot be encoded"
+				ended("ExecutionFailed", "executionFailedEventDetails")
+				break
+			}
+			res.Output = b
+		}
+		top.add(Event{Type: "ExecutionSucceeded", DetailsKey: "executionSucceededEventDetails", kind: kindExecSucceeded, data: out})
 	}
 	x.mu.Lock()
 	x.result = res
@@ -184,7 +249,7 @@ func (x *Execution) Wait(ctx context.Context) *Result {
 	return x.result
 }
 
-// Done is closed when the execution has ended.
+// Done is closed when an execution begun with Start has ended.
 func (x *Execution) Done() <-chan struct{} { return x.done }
 
 // Stop aborts a running execution (StopExecution); it does nothing to a
@@ -219,10 +284,25 @@ type branch struct {
 }
 
 func (b *branch) emit(typ, key string, details map[string]any) {
+	b.add(Event{Type: typ, DetailsKey: key, Details: details})
+}
+
+// emitState records a state entered or exited event, whose details are
+// built only when read.
+func (b *branch) emitState(typ, key, state string, data any) {
+	kind := kindEntered
+	if key == keyExited {
+		kind = kindExited
+	}
+	b.add(Event{Type: typ, DetailsKey: key, kind: kind, state: state, data: data})
+}
+
+func (b *branch) add(e Event) {
 	x := b.x
 	x.mu.Lock()
 	id := int64(len(x.events) + 1)
-	x.events = append(x.events, Event{ID: id, PreviousEventID: b.last, Timestamp: x.eng.clock.Now(), Type: typ, DetailsKey: key, Details: details})
+	e.ID, e.PreviousEventID, e.Timestamp = id, b.last, x.eng.clock.Now()
+	x.events = append(x.events, e)
 	full := len(x.events) >= MaxHistoryEvents && !x.overflow && x.result == nil
 	if full {
 		x.overflow = true
@@ -258,6 +338,13 @@ type stateRun struct {
 }
 
 func (x *Execution) contextObject(st *stateRun) any {
+	x.ctxOnce.Do(func() {
+		x.execCtx = map[string]any{
+			"Id": x.opts.ARN, "Name": x.opts.Name, "RoleArn": x.opts.RoleARN, "Input": x.input,
+			"StartTime": isoMillis(x.start), "RedriveCount": float64(0),
+		}
+		x.smCtx = map[string]any{"Id": x.opts.StateMachineARN, "Name": x.opts.StateMachineName}
+	})
 	ctx := map[string]any{"Execution": x.execCtx, "StateMachine": x.smCtx}
 	if st != nil {
 		ctx["State"] = map[string]any{"EnteredTime": isoMillis(st.entered), "Name": st.name, "RetryCount": float64(st.retries)}
@@ -329,18 +416,21 @@ func applyResultPath(op optPath, rawInput, result any) (any, error) {
 // runState runs one state and returns its output and the next state's
 // name ("" when the machine ends here).
 func (x *Execution) runState(ctx context.Context, s *State, rawInput any, b *branch) (any, string, error) {
-	st := &stateRun{name: s.Name, entered: x.eng.clock.Now()}
-	b.emit(s.Type+"StateEntered", "stateEnteredEventDetails", map[string]any{
-		"name": s.Name, "input": jsonText{rawInput}, "inputDetails": map[string]any{"truncated": false}})
+	// One allocation holds the state's context facts and its evaluation
+	// environment; env.input moves along as the data flows.
+	fr := &frame{st: stateRun{name: s.Name, entered: x.eng.clock.Now()}}
+	st := &fr.st
+	fr.env = evalEnv{input: rawInput, x: x, st: st}
+	env := &fr.env
+	b.emitState(s.enteredEvent, keyEntered, s.Name, rawInput)
 	if s.Type == "Fail" {
-		return nil, "", x.fail(s, rawInput, st)
+		return nil, "", x.fail(s, env)
 	}
-	env := &evalEnv{input: rawInput, x: x, st: st}
 	eff, err := applyPath(s.InputPath, env, "InputPath")
 	if err != nil {
 		return nil, "", err
 	}
-	env = &evalEnv{input: eff, x: x, st: st}
+	env.input = eff // the context object, if built, stays valid
 	next := s.Next
 	var out any
 	switch s.Type {
@@ -353,7 +443,7 @@ func (x *Execution) runState(ctx context.Context, s *State, rawInput any, b *bra
 				return nil, "", err
 			}
 		}
-		out, err = x.finishData(s, rawInput, result, st)
+		out, err = x.finishData(s, rawInput, result, env)
 	case "Succeed":
 		out, err = applyPath(s.OutputPath, env, "OutputPath")
 		next = ""
@@ -382,9 +472,9 @@ func (x *Execution) runState(ctx context.Context, s *State, rawInput any, b *bra
 		out, err = applyPath(s.OutputPath, env, "OutputPath")
 	case "Task", "Parallel", "Map":
 		var caught string
-		out, caught, err = x.withRetry(ctx, s, rawInput, st, b, func(attempt int) (any, error) {
+		out, caught, err = x.withRetry(ctx, s, rawInput, env, func(attempt int) (any, error) {
 			st.retries = attempt
-			env := &evalEnv{input: eff, x: x, st: st}
+			env.input, env.built = eff, false // $$.State.RetryCount changed
 			switch s.Type {
 			case "Task":
 				return x.task(ctx, s, env, b, attempt)
@@ -406,23 +496,30 @@ func (x *Execution) runState(ctx context.Context, s *State, rawInput any, b *bra
 	if err != nil {
 		return nil, "", err
 	}
-	b.emit(s.Type+"StateExited", "stateExitedEventDetails", map[string]any{
-		"name": s.Name, "output": jsonText{out}, "outputDetails": map[string]any{"truncated": false}})
+	b.emitState(s.exitedEvent, keyExited, s.Name, out)
 	return out, next, nil
 }
 
-// finishData applies ResultPath and OutputPath to a state's result.
-func (x *Execution) finishData(s *State, rawInput, result any, st *stateRun) (any, error) {
+// frame is what runState allocates once per state.
+type frame struct {
+	st  stateRun
+	env evalEnv
+}
+
+// finishData applies ResultPath and OutputPath to a state's result; env
+// then holds the combined document.
+func (x *Execution) finishData(s *State, rawInput, result any, env *evalEnv) (any, error) {
 	combined, err := applyResultPath(s.ResultPath, rawInput, result)
 	if err != nil {
 		return nil, err
 	}
-	return applyPath(s.OutputPath, &evalEnv{input: combined, x: x, st: st}, "OutputPath")
+	env.input = combined
+	return applyPath(s.OutputPath, env, "OutputPath")
 }
 
-func (x *Execution) fail(s *State, rawInput any, st *stateRun) error {
+// fail raises a Fail state's error; env holds the state's raw input.
+func (x *Execution) fail(s *State, env *evalEnv) error {
 	se := &stateError{name: s.Error, cause: s.Cause}
-	env := &evalEnv{input: rawInput, x: x, st: st}
 	for _, f := range []struct {
 		pc    *pathOrCall
 		field string
@@ -479,17 +576,21 @@ func (x *Execution) wait(ctx context.Context, s *State, env *evalEnv) error {
 // withRetry runs a Task, Parallel or Map state's work with its Retry and
 // Catch fields. It returns the state's output, or the Next of the catcher
 // that handled the error.
-func (x *Execution) withRetry(ctx context.Context, s *State, rawInput any, st *stateRun, b *branch, work func(attempt int) (any, error)) (any, string, error) {
-	counts := make([]int, len(s.Retry))
+func (x *Execution) withRetry(ctx context.Context, s *State, rawInput any, env *evalEnv, work func(attempt int) (any, error)) (any, string, error) {
+	var counts []int
+	if len(s.Retry) > 0 {
+		counts = make([]int, len(s.Retry))
+	}
 	for attempt := 0; ; attempt++ {
 		result, err := work(attempt)
 		if err == nil {
 			if s.ResultSelector != nil {
-				if result, err = s.ResultSelector.eval(&evalEnv{input: result, x: x, st: st}); err != nil {
+				env.input = result
+				if result, err = s.ResultSelector.eval(env); err != nil {
 					return nil, "", err
 				}
 			}
-			out, err := x.finishData(s, rawInput, result, st)
+			out, err := x.finishData(s, rawInput, result, env)
 			return out, "", err
 		}
 		var se *stateError

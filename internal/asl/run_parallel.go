@@ -74,21 +74,23 @@ func (x *Execution) mapState(ctx context.Context, s *State, env *evalEnv, b *bra
 			}
 		}
 	}
-	b.emit("MapStateStarted", "mapStateStartedEventDetails", map[string]any{"length": len(items)})
+	b.add(Event{Type: "MapStateStarted", DetailsKey: "mapStateStartedEventDetails", kind: kindMapStarted, n: int64(len(items))})
 	results := make([]any, len(items))
 	err = x.fanOut(ctx, len(items), limit, func(ctx context.Context, i int) error {
 		ib := b.child()
-		d := map[string]any{"name": s.Name, "index": i}
-		ib.emit("MapIterationStarted", "mapIterationStartedEventDetails", d)
+		iter := func(typ, key string) {
+			ib.add(Event{Type: typ, DetailsKey: key, kind: kindMapIteration, state: s.Name, n: int64(i)})
+		}
+		iter("MapIterationStarted", "mapIterationStartedEventDetails")
 		out, err := x.runMachine(ctx, s.ItemProcessor, inputs[i], ib)
 		switch {
 		case errors.Is(err, errAborted):
-			ib.emit("MapIterationAborted", "mapIterationAbortedEventDetails", d)
+			iter("MapIterationAborted", "mapIterationAbortedEventDetails")
 		case err != nil:
-			ib.emit("MapIterationFailed", "mapIterationFailedEventDetails", d)
+			iter("MapIterationFailed", "mapIterationFailedEventDetails")
 		default:
 			results[i] = out
-			ib.emit("MapIterationSucceeded", "mapIterationSucceededEventDetails", d)
+			iter("MapIterationSucceeded", "mapIterationSucceededEventDetails")
 		}
 		return err
 	})
@@ -102,8 +104,9 @@ func (x *Execution) mapState(ctx context.Context, s *State, env *evalEnv, b *bra
 	return results, nil
 }
 
-// fanOut runs n jobs with at most limit at once, on worker goroutines the
-// clock tracks, while the caller waits untracked. The first error cancels
+// fanOut runs n jobs with at most limit at once: on the caller's goroutine
+// and limit-1 worker goroutines the clock tracks; once out of jobs the caller
+// waits for the others untracked. The first error cancels
 // the rest and is returned; aborted siblings do not mask it.
 func (x *Execution) fanOut(ctx context.Context, n, limit int, job func(ctx context.Context, i int) error) error {
 	if n == 0 {
@@ -122,30 +125,35 @@ func (x *Execution) fanOut(ctx context.Context, n, limit int, job func(ctx conte
 		mu    sync.Mutex
 		first error
 	)
-	for w := 0; w < limit; w++ {
+	worker := func() {
+		for i := range next {
+			if ctx.Err() != nil {
+				continue // not started: AWS reports nothing for them
+			}
+			if err := job(ctx, i); err != nil {
+				mu.Lock()
+				if first == nil || errors.Is(first, errAborted) && !errors.Is(err, errAborted) {
+					first = err
+				}
+				mu.Unlock()
+				if !errors.Is(err, errAborted) {
+					cancel()
+				}
+			}
+		}
+	}
+	// The caller is worker 0: a MaxConcurrency of 1 starts no goroutine,
+	// and a goroutine hand-off costs more than most states.
+	for w := 1; w < limit; w++ {
 		wg.Add(1)
 		track(clock)
 		go func() {
 			defer wg.Done()
 			defer untrack(clock)
-			for i := range next {
-				if ctx.Err() != nil {
-					// Not started: AWS reports nothing for them.
-					continue
-				}
-				if err := job(ctx, i); err != nil {
-					mu.Lock()
-					if first == nil || errors.Is(first, errAborted) && !errors.Is(err, errAborted) {
-						first = err
-					}
-					mu.Unlock()
-					if !errors.Is(err, errAborted) {
-						cancel()
-					}
-				}
-			}
+			worker()
 		}()
 	}
+	worker()
 	untrack(clock)
 	wg.Wait()
 	track(clock)

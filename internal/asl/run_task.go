@@ -20,12 +20,8 @@ func (x *Execution) task(ctx context.Context, s *State, env *evalEnv, b *branch,
 			return nil, err
 		}
 	}
-	payload, err := json.Marshal(input)
-	if err != nil {
-		return nil, runtimeErr("cannot encode the task input: %v", err)
-	}
-	if len(payload) > MaxPayload {
-		return nil, &stateError{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The state input after Parameters is %d bytes, over the %d-byte limit", len(payload), MaxPayload)}
+	if n := jsonSize(input); n > MaxPayload {
+		return nil, &stateError{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The state input after Parameters is %d bytes, over the %d-byte limit", n, MaxPayload)}
 	}
 	timeout := time.Duration(s.TimeoutSeconds) * time.Second
 	if s.TimeoutSecondsPath != nil {
@@ -36,27 +32,15 @@ func (x *Execution) task(ctx context.Context, s *State, env *evalEnv, b *branch,
 		}
 		timeout = time.Duration(n) * time.Second
 	}
-	ev := taskEvents(s.Resource)
-	sched := map[string]any{"resource": s.Resource}
-	if ev.lambda {
-		sched["input"] = string(payload)
-		sched["inputDetails"] = map[string]any{"truncated": false}
-	} else {
-		sched["resourceType"], sched["resource"] = ev.resourceType, ev.resource
-		sched["region"] = ev.region
-		sched["parameters"] = string(payload)
-	}
-	if timeout > 0 {
-		sched["timeoutInSeconds"] = int64(timeout / time.Second)
-	}
-	b.emit(ev.prefix+"Scheduled", ev.key("Scheduled"), sched)
-	b.emit(ev.prefix+"Started", ev.key("Started"), ev.ids())
+	ev := s.events
+	b.add(Event{Type: ev.scheduled, DetailsKey: ev.scheduledKey, kind: kindTaskScheduled, task: ev, data: input, n: int64(timeout / time.Second)})
+	b.add(Event{Type: ev.started, DetailsKey: ev.startedKey, kind: kindTaskStarted, task: ev})
 
 	if x.eng.tasks == nil {
 		return nil, x.taskFailed(b, ev, &stateError{name: ErrTaskFailed, cause: "no task runner is configured"})
 	}
-	req := &TaskRequest{Resource: s.Resource, Input: payload, State: s.Name, Attempt: attempt, Execution: x.arn}
-	out, err := x.callTask(ctx, req, timeout)
+	req := &TaskRequest{Resource: s.Resource, State: s.Name, Attempt: attempt, Execution: x.arn}
+	result, err := x.callTask(ctx, req, input, timeout)
 	if err != nil {
 		if errors.Is(err, errAborted) {
 			return nil, err
@@ -68,48 +52,57 @@ func (x *Execution) task(ctx context.Context, s *State, env *evalEnv, b *branch,
 			se = &stateError{name: tf.Name, cause: tf.Cause}
 		case errors.Is(err, errTaskTimeout):
 			se = &stateError{name: ErrTimeout, cause: fmt.Sprintf("The task did not finish within %s", timeout)}
-			d := ev.ids()
-			d["error"], d["cause"] = se.name, se.cause
-			b.emit(ev.prefix+"TimedOut", ev.key("TimedOut"), d)
+			b.add(Event{Type: ev.timedOut, DetailsKey: ev.timedOutKey, kind: kindTaskFailed, task: ev, errName: se.name, str: se.cause})
 			return nil, se
 		}
 		return nil, x.taskFailed(b, ev, se)
 	}
-	if len(out) > MaxPayload {
-		return nil, &stateError{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The task result is %d bytes, over the %d-byte limit", len(out), MaxPayload)}
+	if n := jsonSize(result); n > MaxPayload {
+		return nil, &stateError{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The task result is %d bytes, over the %d-byte limit", n, MaxPayload)}
 	}
-	var result any
-	if len(out) > 0 {
-		if err := json.Unmarshal(out, &result); err != nil {
-			return nil, x.taskFailed(b, ev, &stateError{name: ErrRuntime, cause: "The task result is not valid JSON"})
-		}
-	}
-	d := ev.ids()
-	d["output"] = string(out)
-	d["outputDetails"] = map[string]any{"truncated": false}
-	b.emit(ev.prefix+"Succeeded", ev.key("Succeeded"), d)
+	b.add(Event{Type: ev.succeeded, DetailsKey: ev.succeededKey, kind: kindTaskSucceeded, task: ev, data: result})
 	return result, nil
 }
 
-func (x *Execution) taskFailed(b *branch, ev taskEvent, se *stateError) error {
-	d := ev.ids()
-	d["error"], d["cause"] = se.name, se.cause
-	b.emit(ev.prefix+"Failed", ev.key("Failed"), d)
+func (x *Execution) taskFailed(b *branch, ev *taskEvent, se *stateError) error {
+	b.add(Event{Type: ev.failed, DetailsKey: ev.failedKey, kind: kindTaskFailed, task: ev, errName: se.name, str: se.cause})
 	return se
 }
 
 var errTaskTimeout = errors.New("task timed out")
 
 type taskResult struct {
-	out json.RawMessage
+	out any
 	err error
+}
+
+// invoke calls the task runner with a value, through RunTaskValue when the
+// runner takes values and through JSON otherwise.
+func (x *Execution) invoke(ctx context.Context, req *TaskRequest, input any) (any, error) {
+	if vr, ok := x.eng.tasks.(ValueRunner); ok {
+		return vr.RunTaskValue(ctx, req, input)
+	}
+	payload, err := json.Marshal(input)
+	if err != nil {
+		return nil, &TaskFailure{Name: ErrRuntime, Cause: "cannot encode the task input"}
+	}
+	req.Input = payload
+	out, err := x.eng.tasks.RunTask(ctx, req)
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal(out, &v); err != nil {
+		return nil, &TaskFailure{Name: ErrRuntime, Cause: "The task result is not valid JSON"}
+	}
+	return v, nil
 }
 
 // callTask runs the task, racing it against its timeout on the engine's
 // clock. Without a timeout it runs on the caller's goroutine.
-func (x *Execution) callTask(ctx context.Context, req *TaskRequest, timeout time.Duration) (json.RawMessage, error) {
+func (x *Execution) callTask(ctx context.Context, req *TaskRequest, input any, timeout time.Duration) (any, error) {
 	if timeout <= 0 {
-		out, err := x.eng.tasks.RunTask(ctx, req)
+		out, err := x.invoke(ctx, req, input)
 		if err != nil && ctx.Err() != nil {
 			return nil, errAborted
 		}
@@ -133,7 +126,7 @@ func (x *Execution) callTask(ctx context.Context, req *TaskRequest, timeout time
 	}
 	track(clock)
 	go func() {
-		out, err := x.eng.tasks.RunTask(tctx, req)
+		out, err := x.invoke(tctx, req, input)
 		deliver(taskResult{out, err})
 	}()
 	track(clock)
@@ -159,37 +152,42 @@ func (x *Execution) callTask(ctx context.Context, req *TaskRequest, timeout time
 }
 
 // taskEvent names a resource's history events: Lambda function ARNs get
-// LambdaFunction* events, service integrations Task* events.
+// LambdaFunction* events, service integrations Task* events. Built once per
+// state at parse time.
 type taskEvent struct {
 	lambda                         bool
-	prefix                         string
 	resourceType, resource, region string
+
+	scheduled, started, succeeded, failed, timedOut                string
+	scheduledKey, startedKey, succeededKey, failedKey, timedOutKey string
 }
 
-func taskEvents(resource string) taskEvent {
+func taskEvents(resource string) *taskEvent {
+	ev := &taskEvent{resourceType: "unknown", resource: resource}
+	prefix, keyPrefix := "Task", "task"
 	if isFunctionARN(resource) {
-		return taskEvent{lambda: true, prefix: "LambdaFunction"}
-	}
-	ev := taskEvent{prefix: "Task", resourceType: "unknown", resource: resource}
-	// arn:aws:states:REGION::SERVICE:ACTION[.waitForTaskToken]
-	parts := strings.SplitN(resource, ":", 7)
-	if len(parts) >= 7 && parts[2] == "states" {
+		ev.lambda, prefix, keyPrefix = true, "LambdaFunction", "lambdaFunction"
+	} else if parts := strings.SplitN(resource, ":", 7); len(parts) >= 7 && parts[2] == "states" {
+		// arn:aws:states:REGION::SERVICE:ACTION[.waitForTaskToken]
 		ev.region, ev.resourceType, ev.resource = parts[3], parts[5], parts[6]
 		if ev.region == "" {
 			ev.region = "us-east-1"
 		}
 	}
+	for _, f := range []struct {
+		name, key *string
+		what      string
+	}{
+		{&ev.scheduled, &ev.scheduledKey, "Scheduled"}, {&ev.started, &ev.startedKey, "Started"},
+		{&ev.succeeded, &ev.succeededKey, "Succeeded"}, {&ev.failed, &ev.failedKey, "Failed"},
+		{&ev.timedOut, &ev.timedOutKey, "TimedOut"},
+	} {
+		*f.name, *f.key = prefix+f.what, keyPrefix+f.what+"EventDetails"
+	}
 	return ev
 }
 
-func (ev taskEvent) key(what string) string {
-	if ev.lambda {
-		return "lambdaFunction" + what + "EventDetails"
-	}
-	return "task" + what + "EventDetails"
-}
-
-func (ev taskEvent) ids() map[string]any {
+func (ev *taskEvent) ids() map[string]any {
 	if ev.lambda {
 		return map[string]any{}
 	}

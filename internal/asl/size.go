@@ -1,0 +1,88 @@
+package asl
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// jsonSize returns the length of v's compact JSON encoding (as
+// encoding/json writes it) without building it, so payload limits can be
+// checked on values that are never encoded.
+func jsonSize(v any) int {
+	switch x := v.(type) {
+	case nil:
+		return 4
+	case bool:
+		if x {
+			return 4
+		}
+		return 5
+	case float64:
+		// encoding/json's float format: 'f', or 'e' with a trimmed
+		// exponent for very small and very large magnitudes.
+		var buf [32]byte
+		f := byte('f')
+		if a := math.Abs(x); a != 0 && (a < 1e-6 || a >= 1e21) {
+			f = 'e'
+		}
+		b := strconv.AppendFloat(buf[:0], x, f, -1, 64)
+		n := len(b)
+		if f == 'e' && n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			n--
+		}
+		return n
+	case string:
+		return stringSize(x)
+	case []any:
+		n := 2
+		for i, e := range x {
+			if i > 0 {
+				n++
+			}
+			n += jsonSize(e)
+		}
+		return n
+	case map[string]any:
+		n := 2
+		i := 0
+		for k, e := range x {
+			if i > 0 {
+				n++
+			}
+			n += stringSize(k) + 1 + jsonSize(e)
+			i++
+		}
+		return n
+	}
+	return 0
+}
+
+// stringSize is the quoted, escaped length of s as encoding/json writes it
+// (HTML characters escaped as \u00XX).
+func stringSize(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+				n += 2
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			n += 6
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n
+}
