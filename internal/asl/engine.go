@@ -145,7 +145,7 @@ func (e *Engine) prepare(def *Definition, input any, bad *stateError, opts Execu
 	if opts.ARN == "" {
 		opts.ARN = strings.Replace(opts.StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + opts.Name
 	}
-	x := &Execution{eng: e, def: def, start: e.clock.Now(), arn: opts.ARN, opts: opts, events: make([]Event, 0, 16)}
+	x := &Execution{eng: e, def: def, start: e.clock.Now(), arn: opts.ARN, opts: opts, events: make([]Event, 0, 8)}
 	x.input = input
 	top := &branch{x: x}
 	top.add(Event{Type: "ExecutionStarted", DetailsKey: "executionStartedEventDetails", kind: kindExecStarted, data: x.input, str: opts.RoleARN})
