@@ -1,4 +1,5 @@
 # rotor: the only entry points a user needs.
+#   make demo    rotates two secrets on a throwaway local endpoint
 #   make build   five Lambda bootstraps in dist/<name>/bootstrap (linux/arm64)
 #   make test    installs the test tools, builds, vets and runs every test
 #   make tools   installs pinned test tools into .tools/ (git-ignored)
@@ -17,7 +18,7 @@ export ROTOR_TOOLS := $(TOOLS)
 FUNCTIONS := resolve create switchover verify expire
 BOOTSTRAPS := $(FUNCTIONS:%=dist/%/bootstrap)
 
-.PHONY: all build test tools vet lint fmt-check unit check-asl sizes bench clean FORCE
+.PHONY: all build build-local demo test tools vet lint fmt-check unit check-asl sizes bench clean FORCE
 all: build
 
 ## build: five linux/arm64 Lambda bootstraps, static, stripped, no RPC shim.
@@ -29,12 +30,30 @@ dist/%/bootstrap: FORCE
 	@mkdir -p $(@D)
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags="-s -w" -o $@ ./functions/$*
 
+## build-local: the same five functions for this machine, to run under the
+## Lambda Runtime Interface Emulator (rotor local serve --bootstraps dist/local).
+build-local: $(FUNCTIONS:%=dist/local/%/bootstrap)
+dist/local/%/bootstrap: FORCE
+	@mkdir -p $(@D)
+	CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags="-s -w" -o $@ ./functions/$*
+
+## demo: a full rotation of two secrets, offline.
+demo:
+	$(GO) run ./cmd/rotor local demo
+
 sizes:
 	@printf '%-12s %10s\n' function bytes; for f in $(FUNCTIONS); do \
 	  printf '%-12s %10s\n' $$f "$$(stat -c %s dist/$$f/bootstrap)"; done
 
-## tools: npm packages pinned by test/package-lock.json (asl-validator).
-tools: $(NPM_DIR)/.installed
+## tools: npm packages pinned by test/package-lock.json (asl-validator,
+## aws-local-stepfunctions, Node 22) and the Lambda Runtime Interface Emulator.
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+RIE := $(TOOLS)/bin/aws-lambda-rie
+export ROTOR_RIE := $(RIE)
+tools: $(NPM_DIR)/.installed $(RIE)
+$(RIE):
+	GOBIN=$(TOOLS)/bin $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
 $(NPM_DIR)/.installed: test/package.json test/package-lock.json
 	@command -v npm >/dev/null || { echo "make tools: npm is required (Node.js 20 or later)"; exit 1; }
 	@mkdir -p $(NPM_DIR)

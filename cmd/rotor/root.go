@@ -45,7 +45,9 @@ func newRootCmd(io *IOStreams) *cobra.Command {
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
-	root.AddCommand(newASLCmd(io))
+	g := &globalOptions{}
+	g.register(root)
+	root.AddCommand(newASLCmd(io), newLocalCmd(io, g), newRotateCmd(io, g), newStatusCmd(io, g), newHistoryCmd(io, g), newGraphCmd(io, g))
 	return root
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,8 @@ type Execution struct {
 	mu         sync.Mutex
 	events     []Event
 	result     *Result
+	journal    Journal     // nil: not durable
+	detached   bool        // Detach: stop without recording anything more
 	bad        *stateError // the input could not be used
 	valuesOnly bool        // RunValue: the output is not encoded
 	stopErr    *stateError // set by Stop: the execution was aborted
@@ -70,8 +73,12 @@ type Execution struct {
 
 // Start begins an execution on its own goroutine; Wait collects its result.
 func (e *Engine) Start(ctx context.Context, def *Definition, input json.RawMessage, opts ExecutionOptions) *Execution {
+	return e.start(ctx, def, input, opts, nil, nil)
+}
+
+func (e *Engine) start(ctx context.Context, def *Definition, input json.RawMessage, opts ExecutionOptions, j Journal, past []Event) *Execution {
 	v, bad := decodeInput(input)
-	x, top := e.prepare(def, v, bad, opts)
+	x, top := e.prepareJournaled(def, v, bad, opts, j, past)
 	x.done = make(chan struct{})
 	ctx, x.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	track(e.clock)
@@ -133,6 +140,10 @@ func decodeInput(input json.RawMessage) (any, *stateError) {
 }
 
 func (e *Engine) prepare(def *Definition, input any, bad *stateError, opts ExecutionOptions) (*Execution, *branch) {
+	return e.prepareJournaled(def, input, bad, opts, nil, nil)
+}
+
+func (e *Engine) prepareJournaled(def *Definition, input any, bad *stateError, opts ExecutionOptions, j Journal, past []Event) (*Execution, *branch) {
 	if opts.Name == "" {
 		opts.Name = e.uuid()
 	}
@@ -145,9 +156,11 @@ func (e *Engine) prepare(def *Definition, input any, bad *stateError, opts Execu
 	if opts.ARN == "" {
 		opts.ARN = strings.Replace(opts.StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + opts.Name
 	}
-	x := &Execution{eng: e, def: def, start: e.clock.Now(), arn: opts.ARN, opts: opts, events: make([]Event, 0, 8)}
+	x := &Execution{eng: e, def: def, arn: opts.ARN, opts: opts, journal: j, events: make([]Event, 0, 8+len(past))}
+	x.events = append(x.events, past...)
+	x.start = x.recordedTime("start", e.clock.Now)
 	x.input = input
-	top := &branch{x: x}
+	top := &branch{x: x, path: "exec"}
 	top.add(Event{Type: "ExecutionStarted", DetailsKey: "executionStartedEventDetails", kind: kindExecStarted, data: x.input, str: opts.RoleARN})
 	return x, top
 }
@@ -192,9 +205,16 @@ func (x *Execution) watchTimeout(ctx context.Context, d time.Duration) (stop fun
 
 func (x *Execution) finish(top *branch, out any, err error) {
 	x.mu.Lock()
-	stop, timedOut, overflow := x.stopErr, x.timeout, x.overflow
+	stop, timedOut, overflow, detached := x.stopErr, x.timeout, x.overflow, x.detached
 	x.mu.Unlock()
 	res := &Result{}
+	if detached {
+		res.Status, res.Error, res.Cause = StatusAborted, "States.Detached", "the execution was detached to be resumed later"
+		x.mu.Lock()
+		x.result = res
+		x.mu.Unlock()
+		return
+	}
 	if overflow {
 		err = runtimeErr("The execution reached the maximum number of history events (%d)", MaxHistoryEvents)
 	}
@@ -263,6 +283,24 @@ func (x *Execution) Stop(errName, cause string) {
 	x.cancel()
 }
 
+// Detach stops a journaled execution without recording its end: nothing
+// more reaches the journal, so the execution can be resumed from it later
+// (a host shutting down).
+func (x *Execution) Detach() {
+	x.mu.Lock()
+	if x.result == nil {
+		x.detached = true
+	}
+	x.mu.Unlock()
+	x.cancel()
+}
+
+func (x *Execution) isDetached() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.detached
+}
+
 // History returns a copy of the events recorded so far.
 func (x *Execution) History() []Event {
 	x.mu.Lock()
@@ -281,6 +319,13 @@ func (x *Execution) ARN() string { return x.arn }
 type branch struct {
 	x    *Execution
 	last int64
+	// For journaling only: where the branch is, the state it is running,
+	// how often it entered each state and how many events of each type it
+	// emitted outside states.
+	path   string
+	cur    *stateRun
+	visits map[string]int
+	counts map[string]int
 }
 
 func (b *branch) emit(typ, key string, details map[string]any) {
@@ -299,6 +344,10 @@ func (b *branch) emitState(typ, key, state string, data any) {
 
 func (b *branch) add(e Event) {
 	x := b.x
+	if x.journal != nil {
+		b.addJournaled(e)
+		return
+	}
 	x.mu.Lock()
 	id := int64(len(x.events) + 1)
 	e.ID, e.PreviousEventID, e.Timestamp = id, b.last, x.eng.clock.Now()
@@ -314,7 +363,50 @@ func (b *branch) add(e Event) {
 	}
 }
 
-func (b *branch) child() *branch { return &branch{x: b.x, last: b.last} }
+// child starts a nested branch (a Parallel branch or a Map iteration)
+// named name under the state being run.
+func (b *branch) child(name string) *branch {
+	c := &branch{x: b.x, last: b.last}
+	if b.x.journal != nil && b.cur != nil {
+		c.path = b.cur.key + "/" + name
+	}
+	return c
+}
+
+// addJournaled records an event under its key, or, when the journal has it
+// already (a resumed execution re-running what it did before), only
+// follows it.
+func (b *branch) addJournaled(e Event) {
+	x := b.x
+	if x.isDetached() {
+		return
+	}
+	counts, prefix := &b.counts, b.path
+	if b.cur != nil {
+		counts, prefix = &b.cur.counts, b.cur.key
+	}
+	if *counts == nil {
+		*counts = map[string]int{}
+	}
+	n := (*counts)[e.Type]
+	(*counts)[e.Type]++
+	key := prefix + ":" + e.Type + "#" + strconv.Itoa(n)
+	if v, ok := x.journal.Load("ev:" + key); ok {
+		if id, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			b.last = id
+			return
+		}
+	}
+	// Recorded under the lock, so that the journal holds events in id
+	// order with no gaps whenever the process dies.
+	x.mu.Lock()
+	id := int64(len(x.events) + 1)
+	e.ID, e.PreviousEventID, e.Timestamp = id, b.last, x.eng.clock.Now()
+	x.events = append(x.events, e)
+	_ = x.journal.Event(key, e)
+	x.mu.Unlock()
+	b.last = id
+}
 
 // jsonText marshals a value as a JSON string holding its JSON text, the way
 // history events carry inputs and outputs. Marshalling waits until the
@@ -335,6 +427,10 @@ type stateRun struct {
 	entered time.Time
 	retries int
 	item    map[string]any // Map.Item while evaluating an ItemSelector
+	// journaling only: the visit's key and its per-type event counts
+	key    string
+	counts map[string]int
+	draws  int // random numbers and UUIDs drawn in this visit
 }
 
 func (x *Execution) contextObject(st *stateRun) any {
@@ -418,8 +514,19 @@ func applyResultPath(op optPath, rawInput, result any) (any, error) {
 func (x *Execution) runState(ctx context.Context, s *State, rawInput any, b *branch) (any, string, error) {
 	// One allocation holds the state's context facts and its evaluation
 	// environment; env.input moves along as the data flows.
-	fr := &frame{st: stateRun{name: s.Name, entered: x.eng.clock.Now()}}
+	fr := &frame{st: stateRun{name: s.Name}}
 	st := &fr.st
+	if x.journal != nil {
+		if b.visits == nil {
+			b.visits = map[string]int{}
+		}
+		st.key = b.path + "/" + s.Name + "#" + strconv.Itoa(b.visits[s.Name])
+		b.visits[s.Name]++
+		b.cur = st
+		st.entered = x.recordedTime("t:"+st.key, x.eng.clock.Now)
+	} else {
+		st.entered = x.eng.clock.Now()
+	}
 	fr.env = evalEnv{input: rawInput, x: x, st: st}
 	env := &fr.env
 	b.emitState(s.enteredEvent, keyEntered, s.Name, rawInput)
@@ -542,7 +649,9 @@ func (x *Execution) fail(s *State, env *evalEnv) error {
 }
 
 func (x *Execution) wait(ctx context.Context, s *State, env *evalEnv) error {
-	now := x.eng.clock.Now()
+	// Relative waits count from when the state was entered, which a resumed
+	// execution takes from its journal.
+	now := env.st.entered
 	var until time.Time
 	switch {
 	case s.Seconds != nil:
@@ -565,7 +674,12 @@ func (x *Execution) wait(ctx context.Context, s *State, env *evalEnv) error {
 		}
 		until = t
 	}
-	if d := until.Sub(now); d > 0 {
+	return x.sleepUntil(ctx, until)
+}
+
+// sleepUntil waits on the engine's clock until t.
+func (x *Execution) sleepUntil(ctx context.Context, t time.Time) error {
+	if d := t.Sub(x.eng.clock.Now()); d > 0 {
 		if err := x.eng.clock.Sleep(ctx, d); err != nil {
 			return errAborted
 		}
@@ -604,10 +718,18 @@ func (x *Execution) withRetry(ctx context.Context, s *State, rawInput any, env *
 				delay = r.MaxDelaySeconds
 			}
 			if r.JitterFull {
-				delay *= x.eng.random()
+				delay *= x.draw(env.st, x.eng.random)
 			}
 			counts[i]++
-			if err := x.eng.clock.Sleep(ctx, time.Duration(delay*float64(time.Second))); err != nil {
+			wait := time.Duration(delay * float64(time.Second))
+			if x.journal == nil {
+				if err := x.eng.clock.Sleep(ctx, wait); err != nil {
+					return nil, "", errAborted
+				}
+				continue
+			}
+			due := x.recordedTime(fmt.Sprintf("retry:%s@%d", env.st.key, attempt), func() time.Time { return x.eng.clock.Now().Add(wait) })
+			if err := x.sleepUntil(ctx, due); err != nil {
 				return nil, "", errAborted
 			}
 			continue

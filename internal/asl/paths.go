@@ -389,7 +389,7 @@ func (t tcall) eval(env *evalEnv) (any, error) {
 }
 
 func (env *evalEnv) intrinsicEnv(paths map[string]*path) intrinsic.Env {
-	return intrinsic.Env{
+	ienv := intrinsic.Env{
 		Path: func(ps string) (any, error) {
 			p, ok := paths[ps]
 			if !ok {
@@ -404,9 +404,14 @@ func (env *evalEnv) intrinsicEnv(paths map[string]*path) intrinsic.Env {
 			}
 			return v, nil
 		},
-		Random: env.x.eng.random,
-		UUID:   env.x.eng.uuid,
 	}
+	if env.x.journal == nil {
+		ienv.Random, ienv.UUID = env.x.eng.random, env.x.eng.uuid
+	} else {
+		ienv.Random = func() float64 { return env.x.draw(env.st, env.x.eng.random) }
+		ienv.UUID = func() string { return env.x.drawUUID(env.st) }
+	}
+	return ienv
 }
 
 func (t *template) eval(env *evalEnv) (any, error) { return t.root.eval(env) }

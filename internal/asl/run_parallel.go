@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strconv"
 	"sync"
 )
 
@@ -21,7 +22,7 @@ func (x *Execution) parallel(ctx context.Context, s *State, env *evalEnv, b *bra
 	b.emit("ParallelStateStarted", "", nil)
 	results := make([]any, len(s.Branches))
 	err := x.fanOut(ctx, len(s.Branches), len(s.Branches), func(ctx context.Context, i int) error {
-		out, err := x.runMachine(ctx, s.Branches[i], input, b.child())
+		out, err := x.runMachine(ctx, s.Branches[i], input, b.child("b"+strconv.Itoa(i)))
 		results[i] = out
 		return err
 	})
@@ -69,6 +70,9 @@ func (x *Execution) mapState(ctx context.Context, s *State, env *evalEnv, b *bra
 		if selector != nil {
 			st := *env.st
 			st.item = map[string]any{"Index": float64(i), "Value": item}
+			if x.journal != nil {
+				st.key, st.draws = env.st.key+"/sel"+strconv.Itoa(i), 0 // each item draws its own UUIDs
+			}
 			if inputs[i], err = selector.eval(&evalEnv{input: env.input, x: x, st: &st}); err != nil {
 				return nil, err
 			}
@@ -77,7 +81,7 @@ func (x *Execution) mapState(ctx context.Context, s *State, env *evalEnv, b *bra
 	b.add(Event{Type: "MapStateStarted", DetailsKey: "mapStateStartedEventDetails", kind: kindMapStarted, n: int64(len(items))})
 	results := make([]any, len(items))
 	err = x.fanOut(ctx, len(items), limit, func(ctx context.Context, i int) error {
-		ib := b.child()
+		ib := b.child("i" + strconv.Itoa(i))
 		iter := func(typ, key string) {
 			ib.add(Event{Type: typ, DetailsKey: key, kind: kindMapIteration, state: s.Name, n: int64(i)})
 		}

@@ -40,7 +40,13 @@ func (x *Execution) task(ctx context.Context, s *State, env *evalEnv, b *branch,
 		return nil, x.taskFailed(b, ev, &stateError{name: ErrTaskFailed, cause: "no task runner is configured"})
 	}
 	req := &TaskRequest{Resource: s.Resource, State: s.Name, Attempt: attempt, Execution: x.arn}
-	result, err := x.callTask(ctx, req, input, timeout)
+	var result any
+	var err error
+	if x.journal != nil {
+		result, err = x.journaledTask(env.st, attempt, func() (any, error) { return x.callTask(ctx, req, input, timeout) })
+	} else {
+		result, err = x.callTask(ctx, req, input, timeout)
+	}
 	if err != nil {
 		if errors.Is(err, errAborted) {
 			return nil, err

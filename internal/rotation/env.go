@@ -31,15 +31,8 @@ func FromEnv(ctx context.Context) (*Service, error) {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	s := &Service{SM: secretsmanager.NewFromConfig(cfg)}
-	if v := os.Getenv(EnvLockTTL); v != "" {
-		if s.LockTTL, err = time.ParseDuration(v); err != nil || s.LockTTL <= 0 {
-			return nil, fmt.Errorf("%s=%q is not a positive duration", EnvLockTTL, v)
-		}
-	}
-	if v := os.Getenv(EnvMaxConcurrency); v != "" {
-		if s.MaxConcurrency, err = strconv.Atoi(v); err != nil || s.MaxConcurrency < 1 || s.MaxConcurrency > 1000 {
-			return nil, fmt.Errorf("%s=%q is not a whole number from 1 to 1000", EnvMaxConcurrency, v)
-		}
+	if err := Configure(s, os.Getenv); err != nil {
+		return nil, err
 	}
 	var level slog.Level
 	if v := os.Getenv(EnvLogLevel); v != "" {
@@ -49,4 +42,20 @@ func FromEnv(ctx context.Context) (*Service, error) {
 	}
 	s.Log = slog.New(redact.Handler(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})))
 	return s, nil
+}
+
+// Configure applies the ROTOR_* settings read through getenv to s.
+func Configure(s *Service, getenv func(string) string) error {
+	var err error
+	if v := getenv(EnvLockTTL); v != "" {
+		if s.LockTTL, err = time.ParseDuration(v); err != nil || s.LockTTL <= 0 {
+			return fmt.Errorf("%s=%q is not a positive duration", EnvLockTTL, v)
+		}
+	}
+	if v := getenv(EnvMaxConcurrency); v != "" {
+		if s.MaxConcurrency, err = strconv.Atoi(v); err != nil || s.MaxConcurrency < 1 || s.MaxConcurrency > 1000 {
+			return fmt.Errorf("%s=%q is not a whole number from 1 to 1000", EnvMaxConcurrency, v)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,426 @@
+package localaws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/google/go-cmp/cmp"
+)
+
+// lambdaTestServer starts a server and returns it with an SDK Lambda
+// client pointed at it; both close with the test.
+func lambdaTestServer(t *testing.T) (*Server, *lambda.Client) {
+	t.Helper()
+	srv, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv, lambdaClient(sdkTestHTTPClient(t), endpoint)
+}
+
+func lambdaClient(hc *http.Client, endpoint string) *lambda.Client {
+	return lambda.NewFromConfig(aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "secret", ""),
+		HTTPClient:  hc,
+	}, func(o *lambda.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.RetryMaxAttempts = 1
+	})
+}
+
+func echoHandler(_ context.Context, payload []byte) ([]byte, error) {
+	return payload, nil
+}
+
+func TestLambdaInvoke(t *testing.T) {
+	ctx := t.Context()
+	srv, c := lambdaTestServer(t)
+	srv.Lambda.Register("echo", echoHandler)
+	for _, name := range []string{
+		"echo",
+		"echo:$LATEST",
+		"echo:prod",
+		"000000000000:function:echo",
+		"arn:aws:lambda:us-east-1:000000000000:function:echo",
+		"arn:aws:lambda:eu-west-1:123456789012:function:echo:7",
+	} {
+		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(name), Payload: []byte(`{"a":1}`)})
+		if err != nil {
+			t.Fatalf("Invoke(%s): %v", name, err)
+		}
+		if out.StatusCode != 200 || string(out.Payload) != `{"a":1}` || aws.ToString(out.ExecutedVersion) != "$LATEST" || out.FunctionError != nil {
+			t.Fatalf("Invoke(%s) = status %d payload %s version %v function error %v", name, out.StatusCode, out.Payload, aws.ToString(out.ExecutedVersion), aws.ToString(out.FunctionError))
+		}
+	}
+	// The direct call.
+	got, err := srv.Lambda.Invoke(ctx, "arn:aws:lambda:us-east-1:000000000000:function:echo", []byte(`"x"`))
+	if err != nil || string(got) != `"x"` {
+		t.Fatalf("Lambda.Invoke = %s, %v", got, err)
+	}
+}
+
+func TestLambdaFunctionError(t *testing.T) {
+	ctx := t.Context()
+	srv, c := lambdaTestServer(t)
+	srv.Lambda.Register("fails", func(context.Context, []byte) ([]byte, error) {
+		return nil, &FunctionError{Type: "Rotor.Transient", Message: "database unreachable"}
+	})
+	srv.Lambda.Register("panics", func(context.Context, []byte) ([]byte, error) {
+		panic("boom")
+	})
+
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fails")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.StatusCode != 200 || aws.ToString(out.FunctionError) != "Unhandled" {
+		t.Fatalf("status %d, FunctionError %q", out.StatusCode, aws.ToString(out.FunctionError))
+	}
+	var body map[string]string
+	if err := json.Unmarshal(out.Payload, &body); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"errorType": "Rotor.Transient", "errorMessage": "database unreachable"}, body); diff != "" {
+		t.Fatalf("error payload (-want +got):\n%s", diff)
+	}
+
+	_, err = srv.Lambda.Invoke(ctx, "fails", nil)
+	var fe *FunctionError
+	if !errors.As(err, &fe) || *fe != (FunctionError{Type: "Rotor.Transient", Message: "database unreachable"}) {
+		t.Fatalf("Lambda.Invoke error = %#v", err)
+	}
+
+	// A panic is a function error named as aws-lambda-go names it.
+	out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("panics")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(out.FunctionError) != "Unhandled" || string(out.Payload) != `{"errorMessage":"boom","errorType":"string"}` {
+		t.Fatalf("panic: FunctionError %q payload %s", aws.ToString(out.FunctionError), out.Payload)
+	}
+}
+
+func TestLambdaErrors(t *testing.T) {
+	ctx := t.Context()
+	srv, c := lambdaTestServer(t)
+	srv.Lambda.Register("broken", func(context.Context, []byte) ([]byte, error) {
+		return nil, errors.New("cannot reach the backend")
+	})
+	srv.Lambda.Register("echo", echoHandler)
+
+	_, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("missing")})
+	var rnf *lambdatypes.ResourceNotFoundException
+	if !errors.As(err, &rnf) || !strings.Contains(rnf.ErrorMessage(), "function:missing") {
+		t.Fatalf("Invoke(missing) = %v, want ResourceNotFoundException", err)
+	}
+	_, err = srv.Lambda.Invoke(ctx, "missing", nil)
+	var ae *apiError
+	if !errors.As(err, &rnf) || !errors.As(err, &ae) || ae.Code != "ResourceNotFoundException" {
+		t.Fatalf("Lambda.Invoke(missing) = %v, want ResourceNotFoundException", err)
+	}
+	// The raw answer: 404, {"Type":"User","message":...}, X-Amzn-ErrorType.
+	resp, err := http.Post(srv.URL()+"/2015-03-31/functions/missing/invocations", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var body map[string]string
+	if err := json.Unmarshal(raw, &body); err != nil || resp.StatusCode != 404 || resp.Header.Get("X-Amzn-ErrorType") != "ResourceNotFoundException" ||
+		body["Type"] != "User" || body["message"] != "Function not found: arn:aws:lambda:us-east-1:000000000000:function:missing" {
+		t.Fatalf("raw answer: %d %v %s", resp.StatusCode, resp.Header, raw)
+	}
+
+	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("broken")})
+	var se *lambdatypes.ServiceException
+	if !errors.As(err, &se) {
+		t.Fatalf("Invoke(broken) = %v, want ServiceException", err)
+	}
+
+	_, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("echo"), Payload: []byte("not json")})
+	var irc *lambdatypes.InvalidRequestContentException
+	if !errors.As(err, &irc) {
+		t.Fatalf("Invoke(not json) = %v, want InvalidRequestContentException", err)
+	}
+}
+
+func TestLambdaDryRunAndEvent(t *testing.T) {
+	ctx := t.Context()
+	srv, c := lambdaTestServer(t)
+	calls := make(chan string, 10)
+	srv.Lambda.Register("rec", func(_ context.Context, p []byte) ([]byte, error) {
+		calls <- string(p)
+		return nil, nil
+	})
+
+	out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("rec"), InvocationType: lambdatypes.InvocationTypeDryRun})
+	if err != nil || out.StatusCode != 204 {
+		t.Fatalf("DryRun: %v, %v", out, err)
+	}
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("nope"), InvocationType: lambdatypes.InvocationTypeDryRun}); err == nil {
+		t.Fatal("DryRun of a missing function succeeded")
+	}
+
+	out, err = c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("rec"), InvocationType: lambdatypes.InvocationTypeEvent, Payload: []byte(`{"e":1}`)})
+	if err != nil || out.StatusCode != 202 {
+		t.Fatalf("Event: %v, %v", out, err)
+	}
+	select {
+	case p := <-calls:
+		if p != `{"e":1}` {
+			t.Fatalf("Event invocation got %s", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Event invocation did not run")
+	}
+	select {
+	case p := <-calls:
+		t.Fatalf("unexpected call %s (DryRun must not run the function)", p)
+	default:
+	}
+}
+
+// TestLambdaSerialized checks calls to one function run one at a time and
+// calls to different functions concurrently.
+func TestLambdaSerialized(t *testing.T) {
+	ctx := t.Context()
+	srv, c := lambdaTestServer(t)
+	var running, maxRunning atomic.Int32
+	srv.Lambda.Register("one", func(context.Context, []byte) ([]byte, error) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for m := maxRunning.Load(); n > m && !maxRunning.CompareAndSwap(m, n); m = maxRunning.Load() {
+		}
+		time.Sleep(5 * time.Millisecond)
+		return []byte(`"ok"`), nil
+	})
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for range 10 {
+		wg.Go(func() {
+			out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("one")})
+			if err == nil && string(out.Payload) != `"ok"` {
+				err = fmt.Errorf("payload %s", out.Payload)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := maxRunning.Load(); m != 1 {
+		t.Fatalf("%d calls to one function ran at once, want 1", m)
+	}
+
+	// Two functions that each wait for the other to start: they finish
+	// only if they run concurrently.
+	a, b := make(chan struct{}), make(chan struct{})
+	meet := func(mine, theirs chan struct{}) Handler {
+		return func(ctx context.Context, _ []byte) ([]byte, error) {
+			close(mine)
+			select {
+			case <-theirs:
+				return []byte("{}"), nil
+			case <-time.After(5 * time.Second):
+				return nil, &FunctionError{Type: "Timeout", Message: "the other function did not run concurrently"}
+			}
+		}
+	}
+	srv.Lambda.Register("a", meet(a, b))
+	srv.Lambda.Register("b", meet(b, a))
+	errA := make(chan error, 1)
+	go func() { _, err := srv.Lambda.Invoke(ctx, "a", nil); errA <- err }()
+	_, errB := srv.Lambda.Invoke(ctx, "b", nil)
+	if err := errors.Join(<-errA, errB); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeEmulator answers invocations as the Runtime Interface Emulator does,
+// by what the payload asks, and counts concurrent requests.
+type fakeEmulator struct {
+	running, maxRunning atomic.Int32
+	release             chan struct{} // "block" waits for it
+}
+
+func (f *fakeEmulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := f.running.Add(1)
+	defer f.running.Add(-1)
+	for m := f.maxRunning.Load(); n > m && !f.maxRunning.CompareAndSwap(m, n); m = f.maxRunning.Load() {
+	}
+	body, _ := io.ReadAll(r.Body)
+	switch string(body) {
+	case `"error"`:
+		io.WriteString(w, `{"errorMessage":"boom","errorType":"Rotor.Transient"}`)
+	case `"error-stack"`:
+		io.WriteString(w, `{"errorMessage":"boom","errorType":"errorString","stackTrace":[]}`)
+	case `"lookalike"`:
+		io.WriteString(w, `{"errorMessage":"boom","errorType":"x","requestId":"1"}`)
+	case `"panic"`:
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, `{"errorMessage":"runtime error: index out of range","errorType":"boundsError","stackTrace":[{"path":"x"}]}`)
+	case `"exit"`:
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 1 Error: Runtime exited with error: exit status 3"}`)
+	case `"bare502"`:
+		w.WriteHeader(http.StatusBadGateway)
+	case `"timeout"`:
+		io.WriteString(w, "Task timed out after 1.00 seconds")
+	case `"500"`:
+		w.WriteHeader(http.StatusInternalServerError)
+	case `"block"`:
+		<-f.release
+		io.WriteString(w, `"unblocked"`)
+	default:
+		w.Write(body)
+	}
+}
+
+func TestLambdaEmulatorAnswers(t *testing.T) {
+	ctx := t.Context()
+	srv, c := lambdaTestServer(t)
+	fake := &fakeEmulator{}
+	emu := httptest.NewServer(fake)
+	defer emu.Close()
+	srv.Lambda.RegisterURL("fn", emu.URL+"/2015-03-31/functions/function/invocations")
+
+	for _, tc := range []struct {
+		payload string
+		want    string
+		fe      *FunctionError
+	}{
+		{payload: `{"ok":true}`, want: `{"ok":true}`},
+		{payload: `"lookalike"`, want: `{"errorMessage":"boom","errorType":"x","requestId":"1"}`},
+		{payload: `"error"`, fe: &FunctionError{Type: "Rotor.Transient", Message: "boom"}},
+		{payload: `"error-stack"`, fe: &FunctionError{Type: "errorString", Message: "boom"}},
+		{payload: `"panic"`, fe: &FunctionError{Type: "boundsError", Message: "runtime error: index out of range"}},
+		{payload: `"exit"`, fe: &FunctionError{Type: "Runtime.ExitError", Message: "RequestId: 1 Error: Runtime exited with error: exit status 3"}},
+		{payload: `"bare502"`, fe: &FunctionError{Type: "Runtime.ExitError", Message: "Runtime exited without providing a reason"}},
+		{payload: `"timeout"`, fe: &FunctionError{Type: "Sandbox.Timedout", Message: "Task timed out after 1.00 seconds"}},
+	} {
+		got, err := srv.Lambda.Invoke(ctx, "fn", []byte(tc.payload))
+		var fe *FunctionError
+		switch {
+		case tc.fe != nil && (!errors.As(err, &fe) || *fe != *tc.fe):
+			t.Errorf("%s: got %s, %#v; want function error %#v", tc.payload, got, err, tc.fe)
+		case tc.fe == nil && (err != nil || string(got) != tc.want):
+			t.Errorf("%s: got %s, %v; want %s", tc.payload, got, err, tc.want)
+		}
+		// Through the SDK.
+		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("fn"), Payload: []byte(tc.payload)})
+		if err != nil {
+			t.Fatalf("%s: SDK Invoke: %v", tc.payload, err)
+		}
+		if tc.fe != nil {
+			want, _ := json.Marshal(map[string]string{"errorMessage": tc.fe.Message, "errorType": tc.fe.Type})
+			if aws.ToString(out.FunctionError) != "Unhandled" || string(out.Payload) != string(want) {
+				t.Errorf("%s: SDK got FunctionError %q payload %s; want Unhandled %s", tc.payload, aws.ToString(out.FunctionError), out.Payload, want)
+			}
+		} else if out.FunctionError != nil || string(out.Payload) != tc.want {
+			t.Errorf("%s: SDK got FunctionError %q payload %s", tc.payload, aws.ToString(out.FunctionError), out.Payload)
+		}
+	}
+
+	// An emulator failure is a service error, not a function error.
+	_, err := srv.Lambda.Invoke(ctx, "fn", []byte(`"500"`))
+	var fe *FunctionError
+	if err == nil || errors.As(err, &fe) {
+		t.Errorf("HTTP 500 from the emulator: %v, want a service error", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	srv.Lambda.RegisterURL("dead", "http://"+dead+"/2015-03-31/functions/function/invocations")
+	if _, err := srv.Lambda.Invoke(ctx, "dead", []byte(`{}`)); err == nil || errors.As(err, &fe) || !strings.Contains(err.Error(), "unreachable") {
+		t.Errorf("unreachable emulator: %v, want a service error", err)
+	}
+	var se *lambdatypes.ServiceException
+	if _, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("dead")}); !errors.As(err, &se) {
+		t.Errorf("SDK Invoke of an unreachable emulator: %v, want ServiceException", err)
+	}
+}
+
+// TestLambdaEmulatorCancel checks that a caller giving up does not let the
+// next call reach the emulator while the first is still running there.
+func TestLambdaEmulatorCancel(t *testing.T) {
+	srv, _ := lambdaTestServer(t)
+	fake := &fakeEmulator{release: make(chan struct{})}
+	emu := httptest.NewServer(fake)
+	defer emu.Close()
+	srv.Lambda.RegisterURL("fn", emu.URL+"/2015-03-31/functions/function/invocations")
+	srv.Lambda.RegisterURL("alias", emu.URL+"/2015-03-31/functions/function/invocations") // same emulator
+
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := srv.Lambda.Invoke(ctx, "fn", []byte(`"block"`)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Invoke with an expiring context: %v", err)
+	}
+	second := make(chan error, 1)
+	go func() {
+		out, err := srv.Lambda.Invoke(t.Context(), "alias", []byte(`"next"`))
+		if err == nil && string(out) != `"next"` {
+			err = fmt.Errorf("payload %s", out)
+		}
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		t.Fatalf("second call finished (%v) while the first still ran in the emulator", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(fake.release)
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if m := fake.maxRunning.Load(); m != 1 {
+		t.Fatalf("the emulator saw %d concurrent invocations", m)
+	}
+}
+
+func TestLambdaFunctionName(t *testing.T) {
+	for in, want := range map[string]string{
+		"f":                            "f",
+		"f:1":                          "f",
+		"f:$LATEST":                    "f",
+		"123456789012:function:f":      "f",
+		"123456789012:function:f:prod": "f",
+		"arn:aws:lambda:us-east-1:123456789012:function:f":      "f",
+		"arn:aws:lambda:us-east-1:123456789012:function:f:prod": "f",
+		"arn:aws-us-gov:lambda:us-gov-west-1:1:function:f":      "f",
+		"function":   "function",
+		"function:1": "function",
+	} {
+		if got := lambdaFunctionName(in); got != want {
+			t.Errorf("lambdaFunctionName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,576 @@
+package localaws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
+	"github.com/google/uuid"
+
+	"github.com/rotorhq/rotor/internal/asl"
+)
+
+const sfnJSON = "application/x-amz-json-1.0"
+
+// StepFunctions serves the Step Functions API (awsJson1.0) on internal/asl:
+// state machines, executions and their history. Task states reach the
+// server's Lambda and SNS services directly. With a data file every
+// execution is journaled, and executions still running when the server
+// stopped are resumed when it starts again.
+type StepFunctions struct {
+	srv    *Server
+	engine *asl.Engine
+
+	mu       sync.Mutex
+	machines map[string]*stateMachine // by ARN
+	execs    map[string]*execution    // by ARN
+	wg       sync.WaitGroup
+}
+
+type stateMachine struct {
+	ARN        string    `json:"arn"`
+	Name       string    `json:"name"`
+	Definition string    `json:"definition"`
+	RoleARN    string    `json:"roleArn"`
+	Created    time.Time `json:"created"`
+	def        *asl.Definition
+}
+
+type execution struct {
+	ARN        string          `json:"arn"`
+	Name       string          `json:"name"`
+	MachineARN string          `json:"machineArn"`
+	Input      json.RawMessage `json:"input"`
+	Start      time.Time       `json:"start"`
+	Status     string          `json:"status"`
+	Stop       time.Time       `json:"stop,omitzero"`
+	Output     json.RawMessage `json:"output,omitempty"`
+	Error      string          `json:"error,omitempty"`
+	Cause      string          `json:"cause,omitempty"`
+
+	x       *asl.Execution
+	journal *boltJournal
+}
+
+func newStepFunctions(s *Server) (*StepFunctions, error) {
+	sf := &StepFunctions{srv: s, machines: map[string]*stateMachine{}, execs: map[string]*execution{}}
+	sf.engine = asl.New(asl.Options{Tasks: &sfnTasks{srv: s}, Clock: asl.RealClock{}})
+	if err := sf.load(); err != nil {
+		return nil, err
+	}
+	return sf, nil
+}
+
+func (sf *StepFunctions) serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
+	var out any
+	var err error
+	switch op {
+	case "CreateStateMachine":
+		var in sfn.CreateStateMachineInput
+		if err = decodeAWSJSON(body, &in); err == nil {
+			out, err = sf.createStateMachine(&in)
+		}
+	case "DescribeStateMachine":
+		var in sfn.DescribeStateMachineInput
+		if err = decodeAWSJSON(body, &in); err == nil {
+			out, err = sf.describeStateMachine(&in)
+		}
+	case "ListStateMachines":
+		var in sfn.ListStateMachinesInput
+		if err = decodeAWSJSON(body, &in); err == nil {
+			out, err = sf.listStateMachines(&in)
+		}
+	case "StartExecution":
+		var in sfn.StartExecutionInput
+		if err = decodeAWSJSON(body, &in); err == nil {
+			out, err = sf.startExecution(&in)
+		}
+	case "DescribeExecution":
+		var in sfn.DescribeExecutionInput
+		if err = decodeAWSJSON(body, &in); err == nil {
+			out, err = sf.describeExecution(&in)
+		}
+	case "StopExecution":
+		var in sfn.StopExecutionInput
+		if err = decodeAWSJSON(body, &in); err == nil {
+			out, err = sf.stopExecution(&in)
+		}
+	case "ListExecutions":
+		var in sfn.ListExecutionsInput
+		if err = decodeAWSJSON(body, &in); err == nil {
+			out, err = sf.listExecutions(&in)
+		}
+	case "GetExecutionHistory":
+		var in sfn.GetExecutionHistoryInput
+		if err = decodeAWSJSON(body, &in); err == nil {
+			var raw []byte
+			if raw, err = sf.getExecutionHistory(&in); err == nil {
+				w.Header().Set("Content-Type", sfnJSON)
+				_, _ = w.Write(raw)
+				return
+			}
+		}
+	default:
+		err = &apiError{Code: "UnknownOperationException", Message: fmt.Sprintf("operation %s is not supported by rotor's local endpoint", op)}
+	}
+	if err != nil {
+		writeJSONError(w, sfnJSON, err)
+		return
+	}
+	writeJSONCamel(w, sfnJSON, out)
+}
+
+var nameRE = regexp.MustCompile("^[^\\s<>{}\\[\\]?*\"#%\\\\^|~`$&,;:/\\x00-\\x1f\\x7f-\\x9f]{1,80}$")
+
+func (sf *StepFunctions) arn(kind, name string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:%s:%s", sf.srv.opts.Region, sf.srv.opts.Account, kind, name)
+}
+
+func (sf *StepFunctions) createStateMachine(in *sfn.CreateStateMachineInput) (*sfn.CreateStateMachineOutput, error) {
+	name := aws.ToString(in.Name)
+	if !nameRE.MatchString(name) {
+		return nil, &apiError{Code: "InvalidName", Message: fmt.Sprintf("Invalid Name: '%s'", name)}
+	}
+	if in.Type != "" && in.Type != types.StateMachineTypeStandard {
+		return nil, &apiError{Code: "ValidationException", Message: "rotor's local endpoint runs STANDARD state machines only"}
+	}
+	def, err := asl.Parse([]byte(aws.ToString(in.Definition)))
+	if err != nil {
+		return nil, &apiError{Code: "InvalidDefinition", Message: "Invalid State Machine Definition: " + problems(err)}
+	}
+	sm := &stateMachine{ARN: sf.arn("stateMachine", name), Name: name, Definition: aws.ToString(in.Definition),
+		RoleARN: aws.ToString(in.RoleArn), Created: sf.srv.opts.Now(), def: def}
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	if old, ok := sf.machines[sm.ARN]; ok {
+		if old.Definition != sm.Definition || old.RoleARN != sm.RoleARN {
+			return nil, &apiError{Code: "StateMachineAlreadyExists", Message: "State Machine Already Exists: '" + sm.ARN + "'"}
+		}
+		return &sfn.CreateStateMachineOutput{StateMachineArn: aws.String(old.ARN), CreationDate: aws.Time(old.Created)}, nil
+	}
+	if err := sf.put(bucketMachines, sm.ARN, sm); err != nil {
+		return nil, err
+	}
+	sf.machines[sm.ARN] = sm
+	return &sfn.CreateStateMachineOutput{StateMachineArn: aws.String(sm.ARN), CreationDate: aws.Time(sm.Created)}, nil
+}
+
+func problems(err error) string {
+	var ve *asl.ValidationError
+	if !errors.As(err, &ve) {
+		return err.Error()
+	}
+	var ps []string
+	for _, p := range ve.Problems {
+		ps = append(ps, p.String())
+	}
+	return strings.Join(ps, "; ")
+}
+
+func (sf *StepFunctions) machine(arn string) (*stateMachine, error) {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	sm, ok := sf.machines[arn]
+	if !ok {
+		return nil, &apiError{Code: "StateMachineDoesNotExist", Message: "State Machine Does Not Exist: '" + arn + "'"}
+	}
+	return sm, nil
+}
+
+func (sf *StepFunctions) describeStateMachine(in *sfn.DescribeStateMachineInput) (*sfn.DescribeStateMachineOutput, error) {
+	sm, err := sf.machine(aws.ToString(in.StateMachineArn))
+	if err != nil {
+		return nil, err
+	}
+	return &sfn.DescribeStateMachineOutput{StateMachineArn: aws.String(sm.ARN), Name: aws.String(sm.Name),
+		Definition: aws.String(sm.Definition), RoleArn: aws.String(sm.RoleARN), Type: types.StateMachineTypeStandard,
+		Status: types.StateMachineStatusActive, CreationDate: aws.Time(sm.Created)}, nil
+}
+
+func (sf *StepFunctions) listStateMachines(in *sfn.ListStateMachinesInput) (*sfn.ListStateMachinesOutput, error) {
+	sf.mu.Lock()
+	var all []*stateMachine
+	for _, sm := range sf.machines {
+		all = append(all, sm)
+	}
+	sf.mu.Unlock()
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	from, to, next, err := page(len(all), in.MaxResults, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	out := &sfn.ListStateMachinesOutput{NextToken: next, StateMachines: []types.StateMachineListItem{}}
+	for _, sm := range all[from:to] {
+		out.StateMachines = append(out.StateMachines, types.StateMachineListItem{Name: aws.String(sm.Name),
+			StateMachineArn: aws.String(sm.ARN), Type: types.StateMachineTypeStandard, CreationDate: aws.Time(sm.Created)})
+	}
+	return out, nil
+}
+
+// page turns MaxResults/NextToken (an offset here) into a slice range.
+func page(n int, max int32, token *string) (int, int, *string, error) {
+	from := 0
+	if t := aws.ToString(token); t != "" {
+		v, err := strconv.Atoi(t)
+		if err != nil || v < 0 || v > n {
+			return 0, 0, nil, &apiError{Code: "InvalidToken", Message: "Invalid Token: '" + t + "'"}
+		}
+		from = v
+	}
+	size := int(max)
+	if size <= 0 || size > 1000 {
+		size = 1000
+	}
+	to := min(from+size, n)
+	var next *string
+	if to < n {
+		next = aws.String(strconv.Itoa(to))
+	}
+	return from, to, next, nil
+}
+
+func (sf *StepFunctions) startExecution(in *sfn.StartExecutionInput) (*sfn.StartExecutionOutput, error) {
+	sm, err := sf.machine(aws.ToString(in.StateMachineArn))
+	if err != nil {
+		return nil, err
+	}
+	name := aws.ToString(in.Name)
+	if name == "" {
+		name = uuid.NewString()
+	}
+	if !nameRE.MatchString(name) {
+		return nil, &apiError{Code: "InvalidName", Message: fmt.Sprintf("Invalid Name: '%s'", name)}
+	}
+	input := json.RawMessage(aws.ToString(in.Input))
+	if len(input) == 0 {
+		input = json.RawMessage("{}")
+	}
+	if len(input) > asl.MaxPayload {
+		return nil, &apiError{Code: "InvalidExecutionInput", Message: fmt.Sprintf("The input is %d bytes, over the maximum of %d", len(input), asl.MaxPayload)}
+	}
+	if !json.Valid(input) {
+		return nil, &apiError{Code: "InvalidExecutionInput", Message: "Invalid State Machine Execution Input: the input is not valid JSON"}
+	}
+	ex := &execution{ARN: strings.Replace(sm.ARN, ":stateMachine:", ":execution:", 1) + ":" + name, Name: name,
+		MachineARN: sm.ARN, Input: input, Start: sf.srv.opts.Now(), Status: asl.StatusRunning}
+	sf.mu.Lock()
+	if old, ok := sf.execs[ex.ARN]; ok {
+		sf.mu.Unlock()
+		// AWS: the same name and input while it runs is the same call again.
+		if old.status() == asl.StatusRunning && string(old.Input) == string(input) {
+			return &sfn.StartExecutionOutput{ExecutionArn: aws.String(old.ARN), StartDate: aws.Time(old.Start)}, nil
+		}
+		return nil, &apiError{Code: "ExecutionAlreadyExists", Message: "Execution Already Exists: '" + ex.ARN + "'"}
+	}
+	sf.execs[ex.ARN] = ex
+	err = sf.put(bucketExecutions, ex.ARN, ex)
+	sf.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	sf.run(sm, ex, nil)
+	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(ex.ARN), StartDate: aws.Time(ex.Start)}, nil
+}
+
+// run starts (or, with past events, resumes) an execution and records how
+// it ends.
+func (sf *StepFunctions) run(sm *stateMachine, ex *execution, past []asl.Event) {
+	opts := asl.ExecutionOptions{Name: ex.Name, ARN: ex.ARN, StateMachineName: sm.Name, StateMachineARN: sm.ARN, RoleARN: sm.RoleARN}
+	ctx := context.Background()
+	var x *asl.Execution
+	if sf.srv.db != nil {
+		ex.journal = &boltJournal{db: sf.srv.db, exec: ex.ARN}
+		if past == nil {
+			x = sf.engine.StartJournaled(ctx, sm.def, ex.Input, opts, ex.journal)
+		} else {
+			x = sf.engine.Resume(ctx, sm.def, ex.Input, opts, ex.journal, past)
+		}
+	} else {
+		x = sf.engine.Start(ctx, sm.def, ex.Input, opts)
+	}
+	sf.mu.Lock()
+	ex.x = x
+	sf.mu.Unlock()
+	sf.wg.Add(1)
+	go func() {
+		defer sf.wg.Done()
+		res := x.Wait(context.Background())
+		if res.Status == asl.StatusRunning {
+			return
+		}
+		if res.Error == "States.Detached" {
+			return // a shutdown, not an ending: resume on the next start
+		}
+		sf.mu.Lock()
+		ex.Status, ex.Output, ex.Error, ex.Cause, ex.Stop = res.Status, res.Output, res.Error, res.Cause, sf.srv.opts.Now()
+		err := sf.put(bucketExecutions, ex.ARN, ex)
+		sf.mu.Unlock()
+		if err != nil {
+			sf.srv.opts.Log.Error("persist execution", "execution", ex.ARN, "error", err)
+		}
+	}()
+}
+
+func (ex *execution) status() string {
+	if ex.Status == "" {
+		return asl.StatusRunning
+	}
+	return ex.Status
+}
+
+func (sf *StepFunctions) execution(arn string) (*execution, error) {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	ex, ok := sf.execs[arn]
+	if !ok {
+		if !strings.HasPrefix(arn, "arn:aws:states:") || !strings.Contains(arn, ":execution:") {
+			return nil, &apiError{Code: "InvalidArn", Message: "Invalid Arn: '" + arn + "'"}
+		}
+		return nil, &apiError{Code: "ExecutionDoesNotExist", Message: "Execution Does Not Exist: '" + arn + "'"}
+	}
+	return ex, nil
+}
+
+func (sf *StepFunctions) describeExecution(in *sfn.DescribeExecutionInput) (*sfn.DescribeExecutionOutput, error) {
+	ex, err := sf.execution(aws.ToString(in.ExecutionArn))
+	if err != nil {
+		return nil, err
+	}
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	out := &sfn.DescribeExecutionOutput{ExecutionArn: aws.String(ex.ARN), StateMachineArn: aws.String(ex.MachineARN),
+		Name: aws.String(ex.Name), Status: types.ExecutionStatus(ex.status()), StartDate: aws.Time(ex.Start),
+		Input: aws.String(string(ex.Input)), InputDetails: &types.CloudWatchEventsExecutionDataDetails{Included: true}}
+	if ex.status() != asl.StatusRunning {
+		out.StopDate = aws.Time(ex.Stop)
+		if len(ex.Output) > 0 {
+			out.Output = aws.String(string(ex.Output))
+			out.OutputDetails = &types.CloudWatchEventsExecutionDataDetails{Included: true}
+		}
+		if ex.Error != "" {
+			out.Error, out.Cause = aws.String(ex.Error), aws.String(ex.Cause)
+		}
+	}
+	return out, nil
+}
+
+func (sf *StepFunctions) stopExecution(in *sfn.StopExecutionInput) (*sfn.StopExecutionOutput, error) {
+	ex, err := sf.execution(aws.ToString(in.ExecutionArn))
+	if err != nil {
+		return nil, err
+	}
+	sf.mu.Lock()
+	x, running := ex.x, ex.status() == asl.StatusRunning
+	sf.mu.Unlock()
+	if !running || x == nil {
+		return nil, &apiError{Code: "ValidationException", Message: "Execution is not running: '" + ex.ARN + "'"}
+	}
+	x.Stop(aws.ToString(in.Error), aws.ToString(in.Cause))
+	x.Wait(context.Background())
+	sf.mu.Lock()
+	stop := ex.Stop
+	sf.mu.Unlock()
+	if stop.IsZero() {
+		stop = sf.srv.opts.Now()
+	}
+	return &sfn.StopExecutionOutput{StopDate: aws.Time(stop)}, nil
+}
+
+func (sf *StepFunctions) listExecutions(in *sfn.ListExecutionsInput) (*sfn.ListExecutionsOutput, error) {
+	if _, err := sf.machine(aws.ToString(in.StateMachineArn)); err != nil {
+		return nil, err
+	}
+	sf.mu.Lock()
+	var all []*execution
+	for _, ex := range sf.execs {
+		if ex.MachineARN == aws.ToString(in.StateMachineArn) && (in.StatusFilter == "" || string(in.StatusFilter) == ex.status()) {
+			all = append(all, ex)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].Start.Equal(all[j].Start) {
+			return all[i].Start.After(all[j].Start)
+		}
+		return all[i].Name < all[j].Name
+	})
+	from, to, next, err := page(len(all), in.MaxResults, in.NextToken)
+	if err != nil {
+		sf.mu.Unlock()
+		return nil, err
+	}
+	out := &sfn.ListExecutionsOutput{NextToken: next, Executions: []types.ExecutionListItem{}}
+	for _, ex := range all[from:to] {
+		item := types.ExecutionListItem{ExecutionArn: aws.String(ex.ARN), Name: aws.String(ex.Name),
+			StateMachineArn: aws.String(ex.MachineARN), Status: types.ExecutionStatus(ex.status()), StartDate: aws.Time(ex.Start)}
+		if ex.status() != asl.StatusRunning {
+			item.StopDate = aws.Time(ex.Stop)
+		}
+		out.Executions = append(out.Executions, item)
+	}
+	sf.mu.Unlock()
+	return out, nil
+}
+
+// getExecutionHistory answers the history in Step Functions' wire shape:
+// timestamps are epoch seconds, details objects keyed by their event kind.
+func (sf *StepFunctions) getExecutionHistory(in *sfn.GetExecutionHistoryInput) ([]byte, error) {
+	ex, err := sf.execution(aws.ToString(in.ExecutionArn))
+	if err != nil {
+		return nil, err
+	}
+	sf.mu.Lock()
+	x := ex.x
+	sf.mu.Unlock()
+	var events []asl.Event
+	if x != nil {
+		events = x.History()
+	} else if events, err = sf.loadEvents(ex.ARN); err != nil {
+		return nil, err
+	}
+	if in.ReverseOrder {
+		for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
+			events[i], events[j] = events[j], events[i]
+		}
+	}
+	from, to, next, err := page(len(events), in.MaxResults, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	withData := in.IncludeExecutionData == nil || *in.IncludeExecutionData
+	wire := make([]map[string]any, 0, to-from)
+	for _, e := range events[from:to] {
+		m := map[string]any{"id": e.ID, "previousEventId": e.PreviousEventID, "type": e.Type,
+			"timestamp": json.Number(strconv.FormatFloat(float64(e.Timestamp.UnixMilli())/1000, 'f', -1, 64))}
+		if e.DetailsKey != "" {
+			d := e.EventDetails()
+			if !withData {
+				d = withoutData(d)
+			}
+			m[e.DetailsKey] = d
+		}
+		wire = append(wire, m)
+	}
+	out := map[string]any{"events": wire}
+	if next != nil {
+		out["nextToken"] = *next
+	}
+	return json.Marshal(out)
+}
+
+// withoutData drops inputs and outputs, for IncludeExecutionData=false.
+func withoutData(d map[string]any) map[string]any {
+	c := make(map[string]any, len(d))
+	for k, v := range d {
+		switch k {
+		case "input", "output", "parameters":
+		default:
+			c[k] = v
+		}
+	}
+	return c
+}
+
+// Close stops running executions without recording an ending, so that a
+// restart on the same data file resumes them.
+func (sf *StepFunctions) Close() error {
+	sf.mu.Lock()
+	var running []*asl.Execution
+	for _, ex := range sf.execs {
+		if ex.x != nil && ex.status() == asl.StatusRunning {
+			running = append(running, ex.x)
+		}
+	}
+	sf.mu.Unlock()
+	for _, x := range running {
+		x.Detach()
+	}
+	sf.wg.Wait()
+	return nil
+}
+
+// StateMachineARN returns the ARN a state machine named name has here.
+func (sf *StepFunctions) StateMachineARN(name string) string { return sf.arn("stateMachine", name) }
+
+// sfnTasks runs Task states: Lambda function ARNs and
+// arn:aws:states:::lambda:invoke on the server's Lambda service,
+// arn:aws:states:::sns:publish on its SNS service.
+type sfnTasks struct{ srv *Server }
+
+func (t *sfnTasks) RunTask(ctx context.Context, req *asl.TaskRequest) (json.RawMessage, error) {
+	switch {
+	case strings.HasPrefix(req.Resource, "arn:aws:lambda:") && strings.Contains(req.Resource, ":function:"):
+		return t.invoke(ctx, req.Resource, req.Input)
+	case req.Resource == asl.ResourceLambdaInvoke:
+		var p struct {
+			FunctionName string
+			Payload      json.RawMessage
+		}
+		if err := json.Unmarshal(req.Input, &p); err != nil || p.FunctionName == "" {
+			return nil, &asl.TaskFailure{Name: "Lambda.InvalidParameterValueException", Cause: "lambda:invoke needs Parameters with FunctionName"}
+		}
+		if len(p.Payload) == 0 {
+			p.Payload = json.RawMessage("{}")
+		}
+		out, err := t.invoke(ctx, p.FunctionName, p.Payload)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(map[string]any{"ExecutedVersion": "$LATEST", "Payload": out, "StatusCode": 200,
+			"SdkHttpMetadata": map[string]any{"HttpStatusCode": 200}})
+	case req.Resource == asl.ResourceSNSPublish:
+		var p struct {
+			TopicArn string
+			Subject  string
+			Message  json.RawMessage
+		}
+		if err := json.Unmarshal(req.Input, &p); err != nil || p.TopicArn == "" || len(p.Message) == 0 {
+			return nil, &asl.TaskFailure{Name: "SNS.InvalidParameterException", Cause: "sns:publish needs Parameters with TopicArn and Message"}
+		}
+		msg := string(p.Message)
+		var s string
+		if json.Unmarshal(p.Message, &s) == nil {
+			msg = s // a string Message is sent as is; an object as its JSON
+		}
+		id, err := t.srv.SNS.Publish(ctx, p.TopicArn, p.Subject, msg)
+		if err != nil {
+			// The integration names errors after the service: SNS.<Code>.
+			code := "InternalErrorException"
+			var se smithy.APIError
+			if errors.As(err, &se) {
+				code = strings.TrimSuffix(se.ErrorCode(), "Exception") + "Exception"
+			}
+			return nil, &asl.TaskFailure{Name: "SNS." + code, Cause: err.Error()}
+		}
+		return json.Marshal(map[string]any{"MessageId": id, "SdkHttpMetadata": map[string]any{"HttpStatusCode": 200}})
+	}
+	return nil, &asl.TaskFailure{Name: asl.ErrTaskFailed, Cause: fmt.Sprintf("rotor's local endpoint does not run resource %q", req.Resource)}
+}
+
+func (t *sfnTasks) invoke(ctx context.Context, fn string, payload []byte) (json.RawMessage, error) {
+	out, err := t.srv.Lambda.Invoke(ctx, fn, payload)
+	var fe *FunctionError
+	switch {
+	case errors.As(err, &fe):
+		cause, _ := json.Marshal(map[string]string{"errorMessage": fe.Message, "errorType": fe.Type})
+		return nil, &asl.TaskFailure{Name: fe.Type, Cause: string(cause)}
+	case err != nil:
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Code == "ResourceNotFoundException" {
+			return nil, &asl.TaskFailure{Name: "Lambda.ResourceNotFoundException", Cause: ae.Message}
+		}
+		return nil, &asl.TaskFailure{Name: "Lambda.ServiceException", Cause: err.Error()}
+	}
+	return out, nil
+}

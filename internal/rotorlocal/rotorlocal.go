@@ -1,0 +1,209 @@
+// Package rotorlocal hosts rotor on the local endpoint: it starts
+// internal/localaws, creates the notification topic and the rotation state
+// machine from statemachine/rotation.asl.json, and routes the five Lambda
+// functions either to in-process handlers (internal/rotation, reaching the
+// endpoint through the AWS SDK over the wire) or to function binaries under
+// the Lambda Runtime Interface Emulator.
+//
+// It is what `rotor local serve` and `rotor local demo` run, and what the
+// end-to-end tests start; localaws itself knows nothing of rotation.
+package rotorlocal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/rotorhq/rotor/internal/localaws"
+	_ "github.com/rotorhq/rotor/internal/provider/all" // the providers the in-process functions use
+	"github.com/rotorhq/rotor/internal/redact"
+	"github.com/rotorhq/rotor/internal/rotation"
+	"github.com/rotorhq/rotor/statemachine"
+)
+
+// Names of what the host creates.
+const (
+	StateMachineName = "rotor-rotation"
+	TopicName        = "rotor-notifications"
+	FunctionPrefix   = "rotor-"
+	Region           = "us-east-1"
+	Account          = "000000000000"
+)
+
+// Options configure a Host.
+type Options struct {
+	Addr     string // default 127.0.0.1:0
+	DataFile string // "" keeps state in memory
+	Quotas   bool
+	Faults   []localaws.Fault
+	// Bootstraps, when set, is a directory holding <function>/bootstrap
+	// binaries built for this machine: each runs under the Lambda Runtime
+	// Interface Emulator instead of in-process.
+	Bootstraps string
+	// Emulator is the aws-lambda-rie path ("" finds it; see localaws.StartRIE).
+	Emulator string
+	// FunctionEnv is added to the environment of every function (in-process
+	// handlers read rotation's ROTOR_* settings from it too).
+	FunctionEnv map[string]string
+	// FunctionLog receives function output (RIE processes, in-process JSON
+	// logs); nil discards.
+	FunctionLog io.Writer
+	Log         *slog.Logger
+}
+
+// Host is a running local deployment.
+type Host struct {
+	Server          *localaws.Server
+	URL             string
+	StateMachineARN string
+	TopicARN        string
+	rie             []*localaws.RIEFunction
+}
+
+// Start starts the endpoint and deploys rotor on it.
+func Start(ctx context.Context, o Options) (*Host, error) {
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.FunctionLog == nil {
+		o.FunctionLog = io.Discard
+	}
+	srv, err := localaws.New(localaws.Options{Region: Region, Account: Account, DataFile: o.DataFile,
+		Quotas: o.Quotas, Faults: o.Faults, Log: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	url, err := srv.Start(o.Addr)
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	h := &Host{Server: srv, URL: url}
+	if err := h.deploy(ctx, o); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// Client options for the SDK clients the host and its functions use.
+func (h *Host) awsConfig() aws.Config {
+	return aws.Config{Region: Region, BaseEndpoint: aws.String(h.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCALROTOR", "local-secret-key", "")}
+}
+
+// SecretsManager returns an SDK client for the endpoint.
+func (h *Host) SecretsManager() *secretsmanager.Client {
+	return secretsmanager.NewFromConfig(h.awsConfig())
+}
+
+// StepFunctions returns an SDK client for the endpoint.
+func (h *Host) StepFunctions() *sfn.Client { return sfn.NewFromConfig(h.awsConfig()) }
+
+func (h *Host) deploy(ctx context.Context, o Options) error {
+	topic, err := sns.NewFromConfig(h.awsConfig()).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(TopicName)})
+	if err != nil {
+		return fmt.Errorf("create topic: %w", err)
+	}
+	h.TopicARN = aws.ToString(topic.TopicArn)
+	subs := map[string]string{"TopicArn": h.TopicARN}
+	for _, p := range statemachine.Placeholders() {
+		if fn, ok := statemachine.FunctionOf(p); ok {
+			subs[p] = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s%s", Region, Account, FunctionPrefix, fn)
+		}
+	}
+	def, err := statemachine.Substitute(subs)
+	if err != nil {
+		return err
+	}
+	sm, err := h.StepFunctions().CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(StateMachineName),
+		Definition: aws.String(def), RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/rotor-local", Account))})
+	if err != nil {
+		return fmt.Errorf("create state machine: %w", err)
+	}
+	h.StateMachineARN = aws.ToString(sm.StateMachineArn)
+	env := map[string]string{"AWS_ENDPOINT_URL": h.URL, "AWS_REGION": Region,
+		"AWS_ACCESS_KEY_ID": "AKIDLOCALROTOR", "AWS_SECRET_ACCESS_KEY": "local-secret-key"}
+	for k, v := range o.FunctionEnv {
+		env[k] = v
+	}
+	for _, fn := range rotation.Functions {
+		if o.Bootstraps != "" {
+			if err := h.startRIE(ctx, o, fn, env); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := h.registerInProcess(fn, env, o.FunctionLog); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Host) startRIE(ctx context.Context, o Options, fn string, env map[string]string) error {
+	bin := filepath.Join(o.Bootstraps, fn, "bootstrap")
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("function %s: %w (build the bootstraps for this machine first)", fn, err)
+	}
+	var envList []string
+	for k, v := range env {
+		envList = append(envList, k+"="+v)
+	}
+	f, err := localaws.StartRIE(ctx, localaws.RIEOptions{Emulator: o.Emulator, Bootstrap: bin, Env: envList,
+		Stdout: o.FunctionLog, Stderr: o.FunctionLog})
+	if err != nil {
+		return fmt.Errorf("function %s: %w", fn, err)
+	}
+	h.rie = append(h.rie, f)
+	h.Server.Lambda.RegisterURL(FunctionPrefix+fn, f.URL())
+	return nil
+}
+
+// registerInProcess runs a function's handler in this process, configured
+// the way the Lambda function is: from its environment.
+func (h *Host) registerInProcess(fn string, env map[string]string, logs io.Writer) error {
+	svc := &rotation.Service{SM: secretsmanager.NewFromConfig(h.awsConfig()),
+		Log: slog.New(redact.Handler(slog.NewJSONHandler(logs, nil)))}
+	if err := rotation.Configure(svc, func(k string) string { return env[k] }); err != nil {
+		return fmt.Errorf("function %s: %w", fn, err)
+	}
+	handler, err := svc.Handler(fn)
+	if err != nil {
+		return err
+	}
+	h.Server.Lambda.Register(FunctionPrefix+fn, func(ctx context.Context, payload []byte) ([]byte, error) {
+		out, err := handler.Invoke(ctx, payload)
+		var ie messages.InvokeResponse_Error
+		if errors.As(err, &ie) {
+			return nil, &localaws.FunctionError{Type: ie.Type, Message: ie.Message}
+		}
+		return out, err
+	})
+	return nil
+}
+
+// Close stops the functions and the endpoint. Executions still running
+// resume when a host starts again on the same data file.
+func (h *Host) Close() error {
+	var errs []error
+	errs = append(errs, h.Server.Close())
+	for _, f := range h.rie {
+		errs = append(errs, f.Close())
+	}
+	return errors.Join(errs...)
+}

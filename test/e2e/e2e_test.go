@@ -1,0 +1,362 @@
+// Package e2e runs rotor the way a user does, offline: the five Lambda
+// functions built as bootstrap binaries and run under the Lambda Runtime
+// Interface Emulator, `rotor local serve` as a separate process, and the
+// rotor CLI and the AWS SDK talking to it over the wire.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/rotorhq/rotor/internal/keyservice"
+)
+
+var functions = []string{"resolve", "create", "switchover", "verify", "expire"}
+
+// build compiles the five bootstraps for this machine and the rotor CLI,
+// once per test binary.
+var built struct {
+	dir string
+	err error
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	return filepath.Dir(filepath.Dir(wd))
+}
+
+func buildAll(t *testing.T) string {
+	t.Helper()
+	if built.dir != "" || built.err != nil {
+		if built.err != nil {
+			t.Fatal(built.err)
+		}
+		return built.dir
+	}
+	dir, err := os.MkdirTemp("", "rotor-e2e-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := repoRoot(t)
+	for _, fn := range functions {
+		cmd := exec.Command("go", "build", "-trimpath", "-tags", "lambda.norpc", "-o", filepath.Join(dir, "functions", fn, "bootstrap"), "./functions/"+fn)
+		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("build %s: %v\n%s", fn, err, out)
+			t.Fatal(built.err)
+		}
+	}
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "rotor"), "./cmd/rotor")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		built.err = fmt.Errorf("build rotor: %v\n%s", err, out)
+		t.Fatal(built.err)
+	}
+	built.dir = dir
+	return dir
+}
+
+func emulator(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("ROTOR_RIE"); p != "" {
+		return p
+	}
+	p := filepath.Join(repoRoot(t), ".tools", "bin", "aws-lambda-rie")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("the Lambda Runtime Interface Emulator is not installed at %s: run make tools", p)
+	}
+	return p
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// server is a `rotor local serve` process.
+type server struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	url  string
+	logs *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer the process's output copier and the test
+// can use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startServer(t *testing.T, bin, data, addr string) *server {
+	t.Helper()
+	logs := &syncBuffer{}
+	cmd := exec.Command(filepath.Join(bin, "rotor"), "local", "serve", "--addr", addr, "--data", data,
+		"--bootstraps", filepath.Join(bin, "functions"), "--emulator", emulator(t), "--env", "ROTOR_LOCK_TTL=5m")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so SIGKILL reaches the emulators too
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, cmd: cmd, url: "http://" + addr, logs: logs}
+	t.Cleanup(func() { s.kill() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/_rotor/health")
+		if err == nil {
+			resp.Body.Close()
+			if strings.Contains(logs.String(), "state machine") {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rotor local serve did not come up:\n%s", logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// kill ends the server and its emulators with SIGKILL: no clean shutdown.
+func (s *server) kill() {
+	if s.cmd.Process != nil && s.cmd.ProcessState == nil {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		_ = s.cmd.Wait()
+	}
+}
+
+func (s *server) awsConfig() aws.Config {
+	return aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(s.url),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDE2E", "e2e-secret", "")}
+}
+
+// fixture is a key API on loopback and the secrets that use it.
+type fixture struct {
+	ks      *keyservice.Server
+	url     string
+	initial keyservice.Key
+}
+
+const masterKey = "mk_e2e_5f1c9a7d3b2e4f60"
+
+func newFixture(t *testing.T) *fixture {
+	ks := keyservice.New(masterKey)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: ks.Handler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &fixture{ks: ks, url: "http://" + ln.Addr().String(), initial: ks.Mint("initial")}
+}
+
+func (f *fixture) createSecrets(t *testing.T, s *server, grace string) {
+	t.Helper()
+	sm := secretsmanager.NewFromConfig(s.awsConfig())
+	value, _ := json.Marshal(map[string]string{"apiKey": f.initial.Secret, "keyId": f.initial.ID})
+	for _, in := range []*secretsmanager.CreateSecretInput{
+		{Name: aws.String("e2e/master"), SecretString: aws.String(f.ks.HTTPAPIConfig(f.url))},
+		{Name: aws.String("e2e/api-key"), SecretString: aws.String(string(value)), Tags: []smtypes.Tag{
+			{Key: aws.String("rotor:provider"), Value: aws.String("httpapi")},
+			{Key: aws.String("rotor:master-secret"), Value: aws.String("e2e/master")},
+			{Key: aws.String("rotor:grace-period"), Value: aws.String(grace)}}},
+	} {
+		if _, err := sm.CreateSecret(context.Background(), in); err != nil {
+			t.Fatalf("CreateSecret %s: %v", aws.ToString(in.Name), err)
+		}
+	}
+}
+
+// secrets returns every secret value in play: the keys the API minted and
+// the master key.
+func (f *fixture) secrets() []string { return append([]string{masterKey}, f.ks.Minted()...) }
+
+func scan(t *testing.T, what, text string, secrets []string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(text, s) {
+			t.Errorf("%s contains a secret value (%d bytes)", what, len(s))
+		}
+	}
+}
+
+func (s *server) snsMessages(t *testing.T) []map[string]any {
+	t.Helper()
+	resp, err := http.Get(s.url + "/_rotor/sns/messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var msgs []map[string]any
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, &msgs); err != nil {
+		t.Fatalf("SNS messages: %v: %s", err, body)
+	}
+	return msgs
+}
+
+func history(t *testing.T, s *server, arn string) string {
+	t.Helper()
+	client := sfn.NewFromConfig(s.awsConfig())
+	var all bytes.Buffer
+	p := sfn.NewGetExecutionHistoryPaginator(client, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(page.Events)
+		all.Write(b)
+	}
+	return all.String()
+}
+
+// TestRotateWithBootstrapsUnderTheEmulator: `rotor rotate --wait` against
+// `rotor local serve` running the real function binaries.
+func TestRotateWithBootstrapsUnderTheEmulator(t *testing.T) {
+	bin := buildAll(t)
+	f := newFixture(t)
+	s := startServer(t, bin, filepath.Join(t.TempDir(), "local.db"), freePort(t))
+	f.createSecrets(t, s, "1s")
+
+	cmd := exec.Command(filepath.Join(bin, "rotor"), "rotate", "--secret", "e2e/api-key", "--wait", "--output", "json", "--endpoint", s.url)
+	cmd.Env = append(os.Environ(), "AWS_REGION=us-east-1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("rotor rotate --wait: %v\n%s%s\nserver:\n%s", err, out, stderr.Bytes(), s.logs)
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("rotor rotate wrote to stderr: %s", stderr.Bytes())
+	}
+	var res struct {
+		ExecutionArn string
+		Status       string
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.Status != "SUCCEEDED" {
+		t.Fatalf("rotate output %s (%v)", out, err)
+	}
+
+	sm := secretsmanager.NewFromConfig(s.awsConfig())
+	cur, err := sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("e2e/api-key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now struct{ APIKey string }
+	_ = json.Unmarshal([]byte(aws.ToString(cur.SecretString)), &now)
+	if now.APIKey == f.initial.Secret || !f.ks.Accepts(now.APIKey) {
+		t.Error("the current value is not a new, working key")
+	}
+	if f.ks.Accepts(f.initial.Secret) {
+		t.Error("the old key was not revoked at the provider")
+	}
+	msgs := s.snsMessages(t)
+	if len(msgs) != 1 || !strings.Contains(fmt.Sprint(msgs[0]), "rotation.succeeded") {
+		t.Errorf("SNS recorded %d messages, want one success: %v", len(msgs), msgs)
+	}
+	b, _ := json.Marshal(msgs)
+	scan(t, "the SNS messages", string(b), f.secrets())
+	scan(t, "the execution history", history(t, s, res.ExecutionArn), f.secrets())
+	scan(t, "rotor rotate's output", string(out), f.secrets())
+	scan(t, "the server's and functions' output", s.logs.String(), f.secrets())
+}
+
+// TestExecutionSurvivesSIGKILL: the server is killed while a rotation waits
+// out its grace period; restarted on the same data file, it finishes the
+// rotation and revokes the old key.
+func TestExecutionSurvivesSIGKILL(t *testing.T) {
+	bin := buildAll(t)
+	f := newFixture(t)
+	data, addr := filepath.Join(t.TempDir(), "local.db"), freePort(t)
+	s := startServer(t, bin, data, addr)
+	f.createSecrets(t, s, "6s")
+
+	client := sfn.NewFromConfig(s.awsConfig())
+	list, err := client.ListStateMachines(context.Background(), &sfn.ListStateMachinesInput{})
+	if err != nil || len(list.StateMachines) != 1 {
+		t.Fatalf("state machines: %v %v", list, err)
+	}
+	start, err := client.StartExecution(context.Background(), &sfn.StartExecutionInput{
+		StateMachineArn: list.StateMachines[0].StateMachineArn, Input: aws.String(`{"secretId":"e2e/api-key","trigger":"manual"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(start.ExecutionArn)
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(history(t, s, arn), "WaitStateEntered"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the execution never reached its grace period:\n%s", s.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	killedAt := time.Now()
+	s.kill()
+	if !f.ks.Accepts(f.initial.Secret) {
+		t.Fatal("the old key was revoked before the grace period ended")
+	}
+
+	s2 := startServer(t, bin, data, addr)
+	client = sfn.NewFromConfig(s2.awsConfig())
+	var d *sfn.DescribeExecutionOutput
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if d, err = client.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)}); err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != types.ExecutionStatusRunning || time.Now().After(deadline) {
+			break
+		}
+	}
+	if d.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("after the restart the execution is %s (%s: %s)\nserver:\n%s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), s2.logs)
+	}
+	if f.ks.Accepts(f.initial.Secret) {
+		t.Error("the old key survived the restart")
+	}
+	if gap := aws.ToTime(d.StopDate).Sub(killedAt); gap > 20*time.Second {
+		t.Errorf("the rotation ended %s after the kill; its grace period was 6 s", gap)
+	}
+	h := history(t, s2, arn)
+	if strings.Count(h, `"WaitStateEntered"`) != 1 || strings.Count(h, `"ExecutionStarted"`) != 1 {
+		t.Errorf("the resumed history repeats events: %d WaitStateEntered, %d ExecutionStarted",
+			strings.Count(h, `"WaitStateEntered"`), strings.Count(h, `"ExecutionStarted"`))
+	}
+	scan(t, "the execution history", h, f.secrets())
+}
