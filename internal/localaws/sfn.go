@@ -574,3 +574,20 @@ func (t *sfnTasks) invoke(ctx context.Context, fn string, payload []byte) (json.
 	}
 	return out, nil
 }
+
+// Wait blocks until an execution ends (or ctx does) and returns its
+// status: an in-process host's way to follow an execution without polling.
+func (sf *StepFunctions) Wait(ctx context.Context, arn string) (string, error) {
+	ex, err := sf.execution(arn)
+	if err != nil {
+		return "", err
+	}
+	sf.mu.Lock()
+	x := ex.x
+	sf.mu.Unlock()
+	if x == nil {
+		return ex.status(), nil
+	}
+	res := x.Wait(ctx)
+	return res.Status, nil
+}

@@ -60,11 +60,9 @@ func buildAll(t *testing.T) string {
 	}
 	root := repoRoot(t)
 	for _, fn := range functions {
-		cmd := exec.Command("go", "build", "-trimpath", "-tags", "lambda.norpc", "-o", filepath.Join(dir, "functions", fn, "bootstrap"), "./functions/"+fn)
-		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("build %s: %v\n%s", fn, err, out)
-			t.Fatal(built.err)
+		if err := goBuild(root, filepath.Join(dir, "functions", fn, "bootstrap"), "./functions/"+fn); err != nil {
+			built.err = err
+			t.Fatal(err)
 		}
 	}
 	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "rotor"), "./cmd/rotor")
@@ -75,6 +73,16 @@ func buildAll(t *testing.T) string {
 	}
 	built.dir = dir
 	return dir
+}
+
+// goBuild builds a function as the Makefile does, for this machine.
+func goBuild(root, out, pkg string) error {
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
 }
 
 func emulator(t *testing.T) string {
