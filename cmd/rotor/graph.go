@@ -17,9 +17,15 @@ func newGraphCmd(io *IOStreams, g *globalOptions) *cobra.Command {
 		Short: "Print the rotation state machine as a Mermaid flowchart",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.check(); err != nil {
+				return err
+			}
 			out, err := mermaid(statemachine.Definition())
 			if err != nil {
 				return withCode(exitInternal, err)
+			}
+			if g.json() {
+				return printJSON(io, map[string]string{"mermaid": out})
 			}
 			fmt.Fprint(io.Out, out)
 			return nil
@@ -114,7 +120,11 @@ func writeMachine(b *strings.Builder, m *graphMachine, indent string) {
 			fmt.Fprintf(b, "%s%s -->|default| %s\n", indent, id(n), id(s.Default))
 		}
 		for _, c := range s.Catch {
-			fmt.Fprintf(b, "%s%s -.->|%s| %s\n", indent, id(n), strings.Join(c.ErrorEquals, ","), id(c.Next))
+			label := strings.Join(c.ErrorEquals, ",")
+			if len(c.ErrorEquals) > 2 {
+				label = "errors"
+			}
+			fmt.Fprintf(b, "%s%s -.->|%s| %s\n", indent, id(n), label, id(c.Next))
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -32,6 +31,7 @@ type localServeOptions struct {
 	quotas     bool
 	faults     []string
 	env        []string
+	routes     []string
 	verbose    bool
 }
 
@@ -62,6 +62,7 @@ Point the AWS CLI, the SDKs or rotor itself at it:
 	f.BoolVar(&opts.quotas, "quotas", false, "enforce AWS quotas (Secrets Manager: 50 writes/s, 10,000 GetSecretValue/s)")
 	f.StringArrayVar(&opts.faults, "fault", nil, "inject faults: SERVICE:OPERATION:error|lost[:RATE] (repeatable)")
 	f.StringArrayVar(&opts.env, "env", nil, "KEY=VALUE for the functions' environment, e.g. ROTOR_LOCK_TTL=5m (repeatable)")
+	f.StringArrayVar(&opts.routes, "lambda", nil, "NAME=URL: send a function's invokes to an emulator already running at URL (repeatable)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log every request and the functions' output")
 	return cmd
 }
@@ -100,6 +101,14 @@ func localServe(cmd *cobra.Command, o *localServeOptions) error {
 	if err != nil {
 		return withCode(exitFailed, err)
 	}
+	for _, r := range o.routes {
+		name, url, ok := strings.Cut(r, "=")
+		if !ok || name == "" || !strings.HasPrefix(url, "http") {
+			host.Close()
+			return withCode(exitUsage, fmt.Errorf("--lambda %q: want NAME=URL", r))
+		}
+		host.Server.Lambda.RegisterURL(name, url)
+	}
 	mode := "in-process functions"
 	if o.bootstraps != "" {
 		mode = "functions under the Lambda Runtime Interface Emulator"
@@ -118,5 +127,3 @@ func localServe(cmd *cobra.Command, o *localServeOptions) error {
 	}
 	return nil
 }
-
-var _ = context.Background
