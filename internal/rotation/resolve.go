@@ -100,12 +100,18 @@ func (s *Service) resolveOne(ctx context.Context, in Input, id string) (Item, er
 	}
 	if sec.pol.master != "" {
 		// Existence only: resolve never reads a secret value.
-		if _, err := s.SM.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(sec.pol.master)}); err != nil {
+		m, err := s.SM.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(sec.pol.master)})
+		if err != nil {
 			if isNotFound(err) {
 				return Item{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
 					"secret %q: master secret %q (tag %s) does not exist", sec.name, sec.pol.master, TagMaster))
 			}
 			return Item{}, smError(err, "describe master secret %q", sec.pol.master)
+		}
+		if !hasTag(m.Tags, TagRole, RoleMaster) {
+			return Item{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
+				"secret %q: master secret %q lacks the tag %s=%s (only secrets so tagged may be read by the create and expire functions)",
+				sec.name, sec.pol.master, TagRole, RoleMaster))
 		}
 	}
 	item := Item{SecretID: sec.arn, Name: sec.name, Provider: sec.pol.providerName, Mode: ModeNormal,
@@ -220,4 +226,13 @@ func (s *Service) currentVersion(ctx context.Context, arn string) (string, time.
 			return "", time.Time{}, nil
 		}
 	}
+}
+
+func hasTag(tags []types.Tag, key, value string) bool {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == key && aws.ToString(t.Value) == value {
+			return true
+		}
+	}
+	return false
 }

@@ -204,9 +204,14 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 			want: `master secret "rotor/masters/ghost" (tag rotor:master-secret) does not exist`, setup: func(e *env) {
 				e.createSecret("svc/ghost", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/ghost"})
 			}},
+		{rule: "master secret without rotor:role=master", fn: rotation.FuncResolve, payload: `{"secretId":"svc/untagged","trigger":"manual"}`,
+			want: `master secret "rotor/masters/untagged" lacks the tag rotor:role=master`, setup: func(e *env) {
+				e.createSecret("rotor/masters/untagged", `{"masterKey":"`+masterKey+`"}`, nil)
+				e.createSecret("svc/untagged", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/untagged"})
+			}},
 		{rule: "malformed master secret", fn: rotation.FuncCreate, payload: `{"secretId":"svc/badmaster","token":"` + token + `"}`,
 			want: `unknown field "/baseURL"`, setup: func(e *env) {
-				e.createSecret("rotor/masters/bad", `{"masterKey":"`+masterKey+`","baseURL":"https://x"}`, nil)
+				e.createSecret("rotor/masters/bad", `{"masterKey":"`+masterKey+`","baseURL":"https://x"}`, map[string]string{"rotor:role": "master"})
 				e.createSecret("svc/badmaster", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/bad"})
 			}},
 		{rule: "unmanaged secret", fn: rotation.FuncResolve, payload: `{"secretId":"rotor/masters/keyservice","trigger":"manual"}`,

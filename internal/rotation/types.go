@@ -16,6 +16,11 @@ const (
 	TagGracePeriod = "rotor:grace-period"
 	TagMaxAge      = "rotor:max-age"
 	TagStrategy    = "rotor:strategy"
+	// TagRole marks a master secret with RoleMaster. The deployed IAM lets
+	// only create and expire read secrets so tagged, and no other function
+	// read them, so resolve refuses a master secret without it.
+	TagRole    = "rotor:role"
+	RoleMaster = "master"
 )
 
 // Triggers.
