@@ -4,6 +4,8 @@
 #   make test    installs the test tools, builds, vets and runs every test
 #   make tools   installs pinned test tools into .tools/ (git-ignored)
 #   make bench   runs the benchmarks and prints their table
+#   make synth   synthesizes the CloudFormation template into cdk.out/
+#   make diff    compares it with what is deployed; make deploy deploys it
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
@@ -18,7 +20,7 @@ export ROTOR_TOOLS := $(TOOLS)
 FUNCTIONS := resolve create switchover verify expire
 BOOTSTRAPS := $(FUNCTIONS:%=dist/%/bootstrap)
 
-.PHONY: all build build-local demo test tools vet lint fmt-check unit check-asl sizes bench clean FORCE
+.PHONY: all build build-local demo test tools vet lint fmt-check unit unit-infra check-asl sizes bench synth diff deploy bootstrap clean FORCE
 all: build
 
 ## build: five linux/arm64 Lambda bootstraps, static, stripped, no RPC shim.
@@ -62,7 +64,7 @@ $(NPM_DIR)/.installed: test/package.json test/package-lock.json
 	@touch $@
 
 ## test: everything CI runs.
-test: tools build fmt-check vet lint unit check-asl
+test: tools build fmt-check vet lint unit unit-infra check-asl synth
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; \
@@ -77,7 +79,12 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/infra')
+
+# The CDK tests drive the CDK's Node process through jsii: the race detector
+# would only watch the Go glue, and would triple the build of aws-cdk-go.
+unit-infra: tools
+	$(GO) test -count=1 ./infra/...
 
 ## check-asl: an independent validator must accept the state machine.
 check-asl: tools
@@ -91,5 +98,26 @@ bench: tools
 	@$(MAKE) --no-print-directory build | grep -A6 '^function'
 	@$(GO) test -run '^$$' -bench Compare -count=1 ./test/asl/ | grep -E '^(\||internal/asl vs)'
 
+## synth, diff, deploy, bootstrap: the CDK CLI pinned in test/package.json,
+## under the Node 22 that `make tools` installs (first on PATH). The app
+## (cdk.json) reads its configuration from the "rotor" context key and runs
+## `make build` when the bootstraps are missing or stale.
+CDK := $(NPM_BIN)/cdk --no-notices
+SYNTH_LOG := $(TOOLS)/synth.log
+synth: tools
+	@$(CDK) synth --quiet 2>&1 | tee $(SYNTH_LOG)
+	@if grep -Eiq 'currently running on node|end-of-life and not supported' $(SYNTH_LOG); then \
+	  echo "make synth: Node printed a version warning (above)"; exit 1; fi
+	@echo "make synth: cdk.out/Rotor.template.json, $$(grep -c '"Type": "AWS::' cdk.out/Rotor.template.json) resources, no Node warning ($$(node --version))"
+
+diff: tools
+	$(CDK) diff
+
+deploy: tools
+	$(CDK) deploy
+
+bootstrap: tools
+	$(CDK) bootstrap
+
 clean:
-	rm -rf dist
+	rm -rf dist cdk.out

@@ -1,0 +1,176 @@
+package rotorcdk
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+
+	"github.com/rotorhq/rotor/internal/strictjson"
+)
+
+// Config is what a deployment chooses, as the CDK app reads it from the
+// "rotor" key of cdk.json's context (or `cdk deploy -c rotor='{...}'`).
+// Unknown fields are errors; every default is written on its field.
+type Config struct {
+	// Secrets rotated on their own schedule (besides the sweeper).
+	Secrets []ScheduledSecret `json:"secrets"`
+	// SweeperSchedule runs {"trigger": "sweep"}, which rotates every managed
+	// secret older than its rotor:max-age. Default "rate(1 day)"; "off"
+	// disables it.
+	SweeperSchedule string `json:"sweeperSchedule"`
+	// SweeperTimeZone is the IANA time zone of a cron sweeper schedule.
+	// Default "UTC".
+	SweeperTimeZone string `json:"sweeperTimeZone"`
+	// AlertEmails subscribe to the notification topic (each address must
+	// confirm the subscription).
+	AlertEmails []string `json:"alertEmails"`
+	// LogRetentionDays keeps the functions' and the state machine's logs.
+	// Default 30; must be a value CloudWatch Logs accepts.
+	LogRetentionDays int `json:"logRetentionDays"`
+	// MaxConcurrency bounds how many secrets one execution rotates at once.
+	// Default 10.
+	MaxConcurrency int `json:"maxConcurrency"`
+	// LeakSources choose which leak alerts start emergency rotations.
+	// Default: all enabled.
+	LeakSources *LeakSources `json:"leakSources"`
+	// LockTTL is how old another rotation's AWSPENDING must be before it is
+	// reclaimed. Default "30m".
+	LockTTL string `json:"lockTtl"`
+	// StateMachineName names the state machine. Default "rotor-rotation",
+	// the name the rotor CLI looks for.
+	StateMachineName string `json:"stateMachineName"`
+}
+
+// ScheduledSecret is one secret on its own schedule.
+type ScheduledSecret struct {
+	// SecretID is the secret's name or ARN. Required.
+	SecretID string `json:"secretId"`
+	// Schedule is an EventBridge Scheduler expression: "rate(30 days)",
+	// "cron(0 3 ? * SUN *)". Required.
+	Schedule string `json:"schedule"`
+	// TimeZone of a cron expression. Default "UTC".
+	TimeZone string `json:"timeZone"`
+	// GracePeriod overrides the secret's rotor:grace-period tag (a Go
+	// duration, e.g. "2h"). Default: the tag.
+	GracePeriod string `json:"gracePeriod"`
+}
+
+// LeakSources enables the alert sources.
+type LeakSources struct {
+	GuardDuty bool `json:"guardDuty"` // GuardDuty findings about IAM access keys
+	Health    bool `json:"health"`    // AWS Health AWS_RISK_CREDENTIALS_EXPOSED
+	EventBus  bool `json:"eventBus"`  // the rotor-leaks event bus
+}
+
+// retentionDays maps the retentions CloudWatch Logs accepts to CDK's enum.
+var retentionDays = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
+}
+
+// ParseConfig decodes a configuration strictly and fills the defaults.
+// An empty document is the default configuration.
+func ParseConfig(data []byte) (*Config, error) {
+	c := &Config{}
+	if len(bytes.TrimSpace(data)) > 0 {
+		if err := strictjson.Decode(data, c); err != nil {
+			return nil, fmt.Errorf("rotor configuration: %w", err)
+		}
+	}
+	if c.SweeperSchedule == "" {
+		c.SweeperSchedule = "rate(1 day)"
+	}
+	if c.SweeperTimeZone == "" {
+		c.SweeperTimeZone = "UTC"
+	}
+	if c.LogRetentionDays == 0 {
+		c.LogRetentionDays = 30
+	}
+	if c.MaxConcurrency == 0 {
+		c.MaxConcurrency = 10
+	}
+	if c.LeakSources == nil {
+		c.LeakSources = &LeakSources{GuardDuty: true, Health: true, EventBus: true}
+	}
+	if c.LockTTL == "" {
+		c.LockTTL = "30m"
+	}
+	if c.StateMachineName == "" {
+		c.StateMachineName = "rotor-rotation"
+	}
+	var problems []string
+	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
+		problems = append(problems, fmt.Sprintf("logRetentionDays %d is not a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)", c.LogRetentionDays))
+	}
+	if c.MaxConcurrency < 1 || c.MaxConcurrency > 40 {
+		problems = append(problems, fmt.Sprintf("maxConcurrency %d is outside 1..40 (inline Map's limit)", c.MaxConcurrency))
+	}
+	if d, err := time.ParseDuration(c.LockTTL); err != nil || d <= 0 {
+		problems = append(problems, fmt.Sprintf("lockTtl %q is not a positive Go duration", c.LockTTL))
+	}
+	if !stateMachineName.MatchString(c.StateMachineName) {
+		problems = append(problems, fmt.Sprintf("stateMachineName %q is not 1 to 80 letters, digits, - or _", c.StateMachineName))
+	}
+	if c.SweeperSchedule != "off" && !validSchedule(c.SweeperSchedule) {
+		problems = append(problems, fmt.Sprintf("sweeperSchedule %q is not rate(...), cron(...) or off", c.SweeperSchedule))
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Secrets {
+		where := fmt.Sprintf("secrets[%d]", i)
+		if s.SecretID == "" {
+			problems = append(problems, where+": secretId is required")
+		}
+		if seen[s.SecretID] {
+			problems = append(problems, fmt.Sprintf("%s: secret %q is listed twice", where, s.SecretID))
+		}
+		seen[s.SecretID] = true
+		if !validSchedule(s.Schedule) {
+			problems = append(problems, fmt.Sprintf("%s: schedule %q is not rate(...) or cron(...)", where, s.Schedule))
+		}
+		if s.GracePeriod != "" {
+			if d, err := time.ParseDuration(s.GracePeriod); err != nil || d < 0 {
+				problems = append(problems, fmt.Sprintf("%s: gracePeriod %q is not a Go duration", where, s.GracePeriod))
+			}
+		}
+		if c.Secrets[i].TimeZone == "" {
+			c.Secrets[i].TimeZone = "UTC"
+		}
+		if _, err := time.LoadLocation(c.Secrets[i].TimeZone); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: timeZone %q is not an IANA time zone", where, s.TimeZone))
+		}
+	}
+	for _, e := range c.AlertEmails {
+		if !strings.Contains(e, "@") {
+			problems = append(problems, fmt.Sprintf("alertEmails: %q is not an email address", e))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("rotor configuration:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return c, nil
+}
+
+var stateMachineName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+func validSchedule(s string) bool {
+	return (strings.HasPrefix(s, "rate(") || strings.HasPrefix(s, "cron(")) && strings.HasSuffix(s, ")")
+}
+
+// gracePeriodSeconds converts a configured grace period.
+func gracePeriodSeconds(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	d, _ := time.ParseDuration(s)
+	return int64(d / time.Second), true
+}

@@ -1,0 +1,51 @@
+package rotorcdk_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rotorhq/rotor/infra/rotorcdk"
+)
+
+func TestParseConfigDefaults(t *testing.T) {
+	got, err := rotorcdk.ParseConfig([]byte(`{"secrets": [{"secretId": "a", "schedule": "rate(7 days)"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &rotorcdk.Config{
+		Secrets:         []rotorcdk.ScheduledSecret{{SecretID: "a", Schedule: "rate(7 days)", TimeZone: "UTC"}},
+		SweeperSchedule: "rate(1 day)", SweeperTimeZone: "UTC", LogRetentionDays: 30, MaxConcurrency: 10,
+		LeakSources: &rotorcdk.LeakSources{GuardDuty: true, Health: true, EventBus: true}, LockTTL: "30m",
+		StateMachineName: "rotor-rotation",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	cases := []struct{ config, want string }{
+		{`{"secret": []}`, `unknown field "/secret"`},
+		{`{"logRetentionDays": 31}`, "logRetentionDays 31 is not a retention CloudWatch Logs accepts"},
+		{`{"maxConcurrency": 41}`, "maxConcurrency 41 is outside 1..40"},
+		{`{"lockTtl": "soon"}`, `lockTtl "soon" is not a positive Go duration`},
+		{`{"sweeperSchedule": "daily"}`, `sweeperSchedule "daily" is not rate(...), cron(...) or off`},
+		{`{"secrets": [{"schedule": "rate(1 day)"}]}`, "secrets[0]: secretId is required"},
+		{`{"secrets": [{"secretId": "a", "schedule": "every day"}]}`, `secrets[0]: schedule "every day" is not rate(...) or cron(...)`},
+		{`{"secrets": [{"secretId": "a", "schedule": "rate(1 day)"}, {"secretId": "a", "schedule": "rate(2 days)"}]}`, `secrets[1]: secret "a" is listed twice`},
+		{`{"secrets": [{"secretId": "a", "schedule": "rate(1 day)", "timeZone": "Mars/Olympus"}]}`, `timeZone "Mars/Olympus" is not an IANA time zone`},
+		{`{"secrets": [{"secretId": "a", "schedule": "rate(1 day)", "gracePeriod": "1 week"}]}`, `gracePeriod "1 week" is not a Go duration`},
+		{`{"stateMachineName": "rotor rotation"}`, `stateMachineName "rotor rotation" is not 1 to 80 letters`},
+		{`{"alertEmails": ["secops"]}`, `alertEmails: "secops" is not an email address`},
+	}
+	for _, c := range cases {
+		t.Run(c.want, func(t *testing.T) {
+			_, err := rotorcdk.ParseConfig([]byte(c.config))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("ParseConfig(%s) = %v, want an error containing %q", c.config, err, c.want)
+			}
+		})
+	}
+}

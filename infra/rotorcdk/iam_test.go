@@ -1,0 +1,311 @@
+package rotorcdk_test
+
+import (
+	"encoding/json"
+	"path"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// statement is an IAM policy statement as synthesized; Action and Resource
+// are a string or a list.
+type statement struct {
+	Sid       string                    `json:"Sid"`
+	Effect    string                    `json:"Effect"`
+	Action    any                       `json:"Action"`
+	Resource  any                       `json:"Resource"`
+	Condition map[string]map[string]any `json:"Condition"`
+}
+
+func list(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	if v == nil {
+		return nil
+	}
+	return []any{v}
+}
+
+func (s statement) actions() []string {
+	var out []string
+	for _, a := range list(s.Action) {
+		out = append(out, a.(string))
+	}
+	return out
+}
+
+// policies returns the statements of every AWS::IAM::Policy attached to a
+// role (logical id), and fails on inline or managed policies on the role,
+// which these tests would not see.
+func (d *deployment) policies(t *testing.T, role string) []statement {
+	t.Helper()
+	rp := d.resources[role].Properties
+	if rp["ManagedPolicyArns"] != nil || rp["Policies"] != nil {
+		t.Fatalf("role %s has managed or inline policies: %v", role, rp)
+	}
+	var out []statement
+	for _, id := range d.ofType("AWS::IAM::Policy") {
+		p := d.resources[id].Properties
+		attached := false
+		for _, r := range list(p["Roles"]) {
+			attached = attached || ref(r) == role
+		}
+		if !attached {
+			continue
+		}
+		raw, _ := json.Marshal(p["PolicyDocument"].(map[string]any)["Statement"])
+		var sts []statement
+		if err := json.Unmarshal(raw, &sts); err != nil {
+			t.Fatalf("policy %s: %v", id, err)
+		}
+		out = append(out, sts...)
+	}
+	return out
+}
+
+// secret is what an evaluated request touches: a secret and its tags.
+type secret struct {
+	name string
+	tags map[string]string
+}
+
+var (
+	managedSecret = secret{"prod/stripe", map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/stripe"}}
+	masterSecret  = secret{"rotor/masters/stripe", map[string]string{"rotor:role": "master"}}
+	// A master secret that someone also tagged as managed: the tag that
+	// makes it a master must still keep verify out.
+	taggedMaster = secret{"rotor/masters/both", map[string]string{"rotor:role": "master", "rotor:provider": "random"}}
+	otherSecret  = secret{"team/unrelated", map[string]string{"owner": "payments"}}
+)
+
+// allowed evaluates IAM's rule for one role: some Allow statement matches
+// and no Deny does. It understands the conditions rotor uses and fails the
+// test on any other, so a new condition cannot pass unexamined.
+func allowed(t *testing.T, sts []statement, action string, s secret) bool {
+	t.Helper()
+	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + s.name + "-AbCdEf"
+	allow := false
+	for _, st := range sts {
+		if !matchesAny(st.actions(), action) || !resourceMatches(st.Resource, arn) || !conditionsHold(t, st, s) {
+			continue
+		}
+		if st.Effect == "Deny" {
+			return false
+		}
+		allow = true
+	}
+	return allow
+}
+
+func matchesAny(patterns []string, action string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(action)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func resourceMatches(resource any, arn string) bool {
+	for _, r := range list(resource) {
+		if s, ok := r.(string); ok {
+			if m, _ := path.Match(s, arn); m || s == "*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func conditionsHold(t *testing.T, st statement, s secret) bool {
+	t.Helper()
+	for op, kv := range st.Condition {
+		for key, want := range kv {
+			tag, ok := strings.CutPrefix(key, "secretsmanager:ResourceTag/")
+			if key == "aws:RequestedRegion" {
+				continue // every request here is in the stack's region
+			}
+			if !ok {
+				t.Fatalf("statement %q: condition key %s: the test cannot evaluate it", st.Sid, key)
+			}
+			want, isString := want.(string)
+			if !isString {
+				t.Fatalf("statement %q: condition %s: a value that is not a string", st.Sid, key)
+			}
+			got, present := s.tags[tag]
+			switch op {
+			case "StringEquals":
+				if !present || got != want {
+					return false
+				}
+			case "StringLike":
+				if m, _ := path.Match(want, got); !present || !m {
+					return false
+				}
+			default:
+				t.Fatalf("statement %q: condition operator %s: the test cannot evaluate it", st.Sid, op)
+			}
+		}
+	}
+	return true
+}
+
+func (d *deployment) functionRole(t *testing.T, fn string) string {
+	return ref(d.resources[d.function(t, fn)].Properties["Role"])
+}
+
+// TestSecretsAccess evaluates each function's policies for Secrets Manager
+// requests against a managed secret, a master secret, a master secret that
+// also carries rotor:provider, and a secret rotor does not manage.
+func TestSecretsAccess(t *testing.T) {
+	d := synth(t, testConfig)
+	type access struct{ Managed, Master, TaggedMaster, Other bool }
+	cases := []struct {
+		fn, action string
+		want       access
+	}{
+		{"resolve", "secretsmanager:DescribeSecret", access{true, true, true, false}},
+		{"resolve", "secretsmanager:GetSecretValue", access{}},
+		{"create", "secretsmanager:GetSecretValue", access{true, true, true, false}},
+		{"create", "secretsmanager:PutSecretValue", access{true, false, true, false}},
+		{"switchover", "secretsmanager:GetSecretValue", access{}},
+		{"switchover", "secretsmanager:UpdateSecretVersionStage", access{true, false, true, false}},
+		{"verify", "secretsmanager:GetSecretValue", access{true, false, false, false}},
+		{"verify", "secretsmanager:PutSecretValue", access{}},
+		{"verify", "secretsmanager:UpdateSecretVersionStage", access{}},
+		{"expire", "secretsmanager:GetSecretValue", access{true, true, true, false}},
+		{"expire", "secretsmanager:UpdateSecretVersionStage", access{true, false, true, false}},
+		{"expire", "secretsmanager:PutSecretValue", access{}},
+	}
+	for _, c := range cases {
+		t.Run(c.fn+" "+c.action, func(t *testing.T) {
+			sts := d.policies(t, d.functionRole(t, c.fn))
+			got := access{
+				Managed:      allowed(t, sts, c.action, managedSecret),
+				Master:       allowed(t, sts, c.action, masterSecret),
+				TaggedMaster: allowed(t, sts, c.action, taggedMaster),
+				Other:        allowed(t, sts, c.action, otherSecret),
+			}
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestVerifyCannotReadMasters checks the verify role statement by statement:
+// any Allow that covers GetSecretValue is met by a Deny for secrets tagged
+// rotor:role=master.
+func TestVerifyCannotReadMasters(t *testing.T) {
+	d := synth(t, testConfig)
+	sts := d.policies(t, d.functionRole(t, "verify"))
+	denied := false
+	for _, st := range sts {
+		if st.Effect == "Deny" && matchesAny(st.actions(), "secretsmanager:GetSecretValue") && st.Resource == "*" &&
+			cmp.Equal(st.Condition, map[string]map[string]any{"StringEquals": {"secretsmanager:ResourceTag/rotor:role": "master"}}) {
+			denied = true
+		}
+	}
+	for _, st := range sts {
+		if st.Effect == "Allow" && matchesAny(st.actions(), "secretsmanager:GetSecretValue") && !denied {
+			t.Errorf("statement %q allows GetSecretValue and no Deny keeps it from master secrets", st.Sid)
+		}
+	}
+	if allowed(t, sts, "secretsmanager:GetSecretValue", masterSecret) || allowed(t, sts, "secretsmanager:GetSecretValue", taggedMaster) {
+		t.Errorf("verify may read a master secret")
+	}
+}
+
+// TestSecretsStatementsAreScoped: no secretsmanager action on * without a
+// condition, in any policy of the stack.
+func TestSecretsStatementsAreScoped(t *testing.T) {
+	d := synth(t, testConfig)
+	n := 0
+	for _, id := range d.ofType("AWS::IAM::Role") {
+		for _, st := range d.policies(t, id) {
+			for _, a := range st.actions() {
+				if !strings.HasPrefix(strings.ToLower(a), "secretsmanager:") {
+					continue
+				}
+				n++
+				if len(st.Condition) == 0 && resourceMatches(st.Resource, "*") {
+					t.Errorf("role %s, statement %q: %s on %v without a condition", id, st.Sid, a, st.Resource)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no secretsmanager statements found: the test looked in the wrong place")
+	}
+}
+
+// TestStateMachineRole: the state machine may invoke exactly the five
+// functions and publish to the topic, plus what logging, tracing and the
+// topic's key need.
+func TestStateMachineRole(t *testing.T) {
+	d := synth(t, testConfig)
+	sm := d.resources[d.ofType("AWS::StepFunctions::StateMachine")[0]].Properties
+	sts := d.policies(t, ref(sm["RoleArn"]))
+	invoked := map[string]bool{}
+	var published, other []string
+	for _, st := range sts {
+		if st.Effect != "Allow" {
+			t.Errorf("unexpected %s statement %v", st.Effect, st)
+		}
+		for _, a := range st.actions() {
+			switch {
+			case a == "lambda:InvokeFunction":
+				for _, r := range list(st.Resource) {
+					id := ref(r)
+					if j, ok := r.(map[string]any)["Fn::Join"].([]any); ok { // ARN:* (versions, aliases)
+						parts := j[1].([]any)
+						if len(parts) != 2 || parts[1] != ":*" {
+							t.Errorf("lambda:InvokeFunction on %v", r)
+						}
+						id = ref(parts[0])
+					}
+					invoked[id] = true
+				}
+			case a == "sns:Publish":
+				for _, r := range list(st.Resource) {
+					published = append(published, ref(r))
+				}
+			case strings.HasPrefix(a, "lambda:") || strings.HasPrefix(a, "sns:") || a == "*":
+				t.Errorf("unexpected %s on %v", a, st.Resource)
+			case strings.HasPrefix(a, "kms:"):
+				for _, r := range list(st.Resource) {
+					if ref(r) != d.ofType("AWS::KMS::Key")[0] {
+						t.Errorf("%s on %v, not the topic's key", a, r)
+					}
+				}
+			default:
+				other = append(other, a)
+			}
+		}
+	}
+	var want []string
+	for _, fn := range functionNames {
+		want = append(want, d.function(t, fn))
+	}
+	var got []string
+	for id := range invoked {
+		got = append(got, id)
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("invoked functions (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(d.ofType("AWS::SNS::Topic"), published); diff != "" {
+		t.Errorf("published topics (-want +got):\n%s", diff)
+	}
+	for _, a := range other {
+		if !strings.HasPrefix(a, "logs:") && !strings.HasPrefix(a, "xray:") {
+			t.Errorf("unexpected action %s", a)
+		}
+	}
+}

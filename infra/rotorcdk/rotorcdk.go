@@ -1,0 +1,406 @@
+// Package rotorcdk is rotor's AWS CDK construct: the rotation state machine
+// from statemachine/rotation.asl.json, its five Go Lambda functions, the
+// triggers (EventBridge Scheduler schedules per secret and a daily sweeper,
+// EventBridge rules for GuardDuty and AWS Health credential findings, the
+// rotor-leaks event bus), the notification topic with alarms, and
+// least-privilege roles. Import it into your own CDK app with NewRotor, or
+// deploy the app in infra/.
+//
+// IAM model: every Secrets Manager permission on managed secrets is
+// conditioned on the tag rotor:provider; master secrets are the secrets
+// tagged rotor:role=master, and only the create and expire functions may
+// read them (verify is explicitly denied). Secret ARNs end in a random
+// suffix, so resources are "*" narrowed by those tag conditions.
+package rotorcdk
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsschedulertargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/rotorhq/rotor/internal/rotation"
+	"github.com/rotorhq/rotor/statemachine"
+)
+
+// Tags that scope permissions.
+const (
+	TagProvider  = rotation.TagProvider // present on every managed secret
+	TagRole      = rotation.TagRole     // RoleMaster on master secrets
+	RoleMaster   = rotation.RoleMaster
+	LeakBusName  = "rotor-leaks"
+	functionMemo = 128
+)
+
+// Props configure the construct.
+type Props struct {
+	Config
+	// AssetDir holds <function>/bootstrap for each function, built by
+	// `make build` (linux/arm64). Default "dist".
+	AssetDir string
+}
+
+// Rotor is the deployed system.
+type Rotor struct {
+	constructs.Construct
+	StateMachine awsstepfunctions.StateMachine
+	Functions    map[string]awslambda.Function // by function name: resolve, create, ...
+	Roles        map[string]awsiam.Role
+	Topic        awssns.Topic
+	LeakBus      awsevents.EventBus
+	DeadLetters  awssqs.Queue
+}
+
+// functionSpec is what differs between the functions.
+type functionSpec struct {
+	name    string
+	timeout float64 // seconds
+	doc     string
+}
+
+var functions = []functionSpec{
+	{"resolve", 60, "turns an execution's input into a plan; reads metadata only"},
+	{"create", 120, "mints or generates the new credential and stores it AWSPENDING; reads master secrets"},
+	{"switchover", 30, "moves AWSCURRENT to the new version"},
+	{"verify", 60, "proves the new credential works; never reads a master secret"},
+	{"expire", 300, "revokes old credentials, rolls back, cleans up; reads master secrets"},
+}
+
+// NewRotor adds rotor to scope.
+func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
+	if props == nil {
+		props = &Props{}
+	}
+	cfg := props.Config
+	if cfg.LeakSources == nil { // a zero Config: take the documented defaults
+		c, err := ParseConfig(nil)
+		if err != nil {
+			panic(err)
+		}
+		cfg = *c
+	}
+	assets := props.AssetDir
+	if assets == "" {
+		assets = "dist"
+	}
+	// c is the construct scope; jsii refuses the Go struct that embeds it.
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	r := &Rotor{Construct: c, Functions: map[string]awslambda.Function{}, Roles: map[string]awsiam.Role{}}
+	retention := retentionDays[cfg.LogRetentionDays]
+	stack := awscdk.Stack_Of(c)
+
+	// Notifications: an encrypted, TLS-only topic that the state machine
+	// and CloudWatch alarms publish to.
+	key := awskms.NewKey(c, jsii.String("TopicKey"), &awskms.KeyProps{
+		EnableKeyRotation: jsii.Bool(true),
+		Description:       jsii.String("rotor: encrypts the notification topic"),
+	})
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+	}), nil)
+	r.Topic = awssns.NewTopic(c, jsii.String("Notifications"), &awssns.TopicProps{
+		DisplayName: jsii.String("rotor"), MasterKey: key, EnforceSSL: jsii.Bool(true),
+	})
+	for _, email := range cfg.AlertEmails {
+		r.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
+	}
+
+	// Functions, each with its own role, log group and the permissions of
+	// its step.
+	env := map[string]*string{
+		"ROTOR_LOCK_TTL":        jsii.String(cfg.LockTTL),
+		"ROTOR_MAX_CONCURRENCY": jsii.String(fmt.Sprint(cfg.MaxConcurrency)),
+	}
+	for _, f := range functions {
+		name := title(f.name)
+		logs := awslogs.NewLogGroup(c, jsii.String(name+"Logs"), &awslogs.LogGroupProps{
+			Retention: retention, RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		})
+		role := awsiam.NewRole(c, jsii.String(name+"Role"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String("rotor " + f.name + ": " + f.doc),
+		})
+		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid: jsii.String("Logs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+			Resources: &[]*string{logs.LogGroupArn(), jsii.String(*logs.LogGroupArn() + ":*")},
+		}))
+		for _, st := range secretsPolicy(f.name, stack) {
+			role.AddToPolicy(st)
+		}
+		fn := awslambda.NewFunction(c, jsii.String(name+"Function"), &awslambda.FunctionProps{
+			Description:   jsii.String("rotor " + f.name + ": " + f.doc),
+			Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture:  awslambda.Architecture_ARM_64(),
+			Handler:       jsii.String("bootstrap"),
+			Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(assets, f.name)), nil),
+			MemorySize:    jsii.Number(functionMemo),
+			Timeout:       awscdk.Duration_Seconds(jsii.Number(f.timeout)),
+			Tracing:       awslambda.Tracing_ACTIVE,
+			LoggingFormat: awslambda.LoggingFormat_JSON,
+			LogGroup:      logs,
+			Role:          role,
+			Environment:   &env,
+		})
+		r.Functions[f.name] = fn
+		r.Roles[f.name] = role
+		suppress(role, "AwsSolutions-IAM5", "Secret ARNs end in a random suffix: the statements use Resource * narrowed by conditions on the rotor:provider and rotor:role tags (and aws:RequestedRegion for ListSecrets, which has no resource-level permissions); X-Ray and the log stream ARN suffix have no narrower resource.")
+	}
+
+	// The state machine: the definition file, its placeholders filled.
+	smLogs := awslogs.NewLogGroup(c, jsii.String("StateMachineLogs"), &awslogs.LogGroupProps{
+		Retention: retention, RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	subs := map[string]*string{"TopicArn": r.Topic.TopicArn()}
+	for _, p := range statemachine.Placeholders() {
+		if fn, ok := statemachine.FunctionOf(p); ok {
+			subs[p] = r.Functions[fn].FunctionArn()
+		}
+	}
+	r.StateMachine = awsstepfunctions.NewStateMachine(c, jsii.String("Rotation"), &awsstepfunctions.StateMachineProps{
+		// The construct embeds statemachine/rotation.asl.json (package
+		// statemachine), so an app importing it needs no path to the file.
+		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(statemachine.Definition())),
+		DefinitionSubstitutions: &subs,
+		StateMachineName:        jsii.String(cfg.StateMachineName),
+		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
+		TracingEnabled:          jsii.Bool(true),
+		// ALL with execution data: every payload in this workflow carries
+		// ids only (DESIGN: no secret value ever enters a payload), so full
+		// logs cost no secrecy and are what an operator needs to follow a
+		// failed rotation.
+		Logs:    &awsstepfunctions.LogOptions{Destination: smLogs, Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(true)},
+		Comment: jsii.String("rotor: rotate managed secrets"),
+	})
+	for _, f := range functions {
+		r.Functions[f.name].GrantInvoke(r.StateMachine.Role())
+	}
+	r.Topic.GrantPublish(r.StateMachine.Role())
+	suppress(r.StateMachine.Role(), "AwsSolutions-IAM5", "lambda:InvokeFunction on each function's ARN and ARN:* (its versions and aliases), as CDK grants it; log delivery and X-Ray actions have no resource-level permissions.")
+
+	// Triggers: schedules, the sweeper, leak alerts.
+	r.DeadLetters = awssqs.NewQueue(c, jsii.String("TriggerDeadLetters"), &awssqs.QueueProps{
+		Encryption: awssqs.QueueEncryption_SQS_MANAGED, EnforceSSL: jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	suppress(r.DeadLetters, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the schedules and rules; it has none of its own.")
+	for i, s := range cfg.Secrets {
+		input := map[string]any{"secretId": s.SecretID, "trigger": "schedule"}
+		if g, ok := gracePeriodSeconds(s.GracePeriod); ok {
+			input["gracePeriodSeconds"] = g
+		}
+		r.schedule(fmt.Sprintf("Schedule%d", i), "rotor: rotate "+s.SecretID, s.Schedule, s.TimeZone, input)
+	}
+	if cfg.SweeperSchedule != "off" {
+		r.schedule("Sweeper", "rotor: rotate every managed secret older than its rotor:max-age", cfg.SweeperSchedule,
+			cfg.SweeperTimeZone, map[string]any{"trigger": "sweep"})
+	}
+	r.leakRules(*cfg.LeakSources)
+
+	// Alarms on the outcomes that need a person.
+	for _, a := range []struct {
+		id, doc string
+		metric  awscloudwatch.IMetric
+	}{
+		{"ExecutionsFailed", "a rotation failed", r.StateMachine.MetricFailed(nil)},
+		{"ExecutionsTimedOut", "a rotation timed out", r.StateMachine.MetricTimedOut(nil)},
+		{"TriggerDeadLetters", "a schedule or rule could not start a rotation", r.DeadLetters.MetricApproximateNumberOfMessagesVisible(nil)},
+	} {
+		alarm := awscloudwatch.NewAlarm(c, jsii.String(a.id+"Alarm"), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String("rotor: " + a.doc),
+			Metric:             a.metric,
+			Threshold:          jsii.Number(1),
+			EvaluationPeriods:  jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(r.Topic))
+	}
+
+	// What an operator needs next: rotor --state-machine, subscriptions,
+	// put-events.
+	awscdk.NewCfnOutput(c, jsii.String("StateMachineArn"), &awscdk.CfnOutputProps{Value: r.StateMachine.StateMachineArn(),
+		Description: jsii.String("rotor rotate --state-machine (the CLI's default name is rotor-rotation)")})
+	awscdk.NewCfnOutput(c, jsii.String("TopicArn"), &awscdk.CfnOutputProps{Value: r.Topic.TopicArn(),
+		Description: jsii.String("rotor's notification topic")})
+	if r.LeakBus != nil {
+		awscdk.NewCfnOutput(c, jsii.String("LeakBusName"), &awscdk.CfnOutputProps{Value: r.LeakBus.EventBusName(),
+			Description: jsii.String("put rotor.leak events here")})
+	}
+	return r
+}
+
+func (r *Rotor) schedule(id, description, expr, tz string, input map[string]any) {
+	awsscheduler.NewSchedule(r.Construct, jsii.String(id), &awsscheduler.ScheduleProps{
+		Description: jsii.String(description),
+		Schedule:    awsscheduler.ScheduleExpression_Expression(jsii.String(expr), awscdk.TimeZone_Of(jsii.String(tz))),
+		Target: awsschedulertargets.NewStepFunctionsStartExecution(r.StateMachine, &awsschedulertargets.ScheduleTargetBaseProps{
+			Input:           awsscheduler.ScheduleTargetInput_FromObject(input),
+			RetryAttempts:   jsii.Number(5),
+			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
+			DeadLetterQueue: r.DeadLetters,
+		}),
+	})
+}
+
+// leakRules maps leak alerts to the state machine input:
+// {"trigger": "leak", "reason": ..., "leak": {...}}.
+func (r *Rotor) leakRules(src LeakSources) {
+	c := r.Construct
+	target := func(input awsevents.RuleTargetInput) *[]awsevents.IRuleTarget {
+		return &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(r.StateMachine, &awseventstargets.SfnStateMachineProps{
+			Input: input, DeadLetterQueue: r.DeadLetters, RetryAttempts: jsii.Number(8), MaxEventAge: awscdk.Duration_Hours(jsii.Number(1)),
+		})}
+	}
+	// leak is the transformer for an AWS alert: which fields of the event
+	// give the reason, the key id and the reference.
+	leak := func(source, reason, accessKeyID, reference string) *[]awsevents.IRuleTarget {
+		field := func(path string) any { return awsevents.EventField_FromPath(jsii.String(path)) }
+		return target(awsevents.RuleTargetInput_FromObject(map[string]any{
+			"trigger": "leak", "reason": field(reason),
+			"leak": map[string]any{"source": source, "accessKeyId": field(accessKeyID), "reference": field(reference)},
+		}))
+	}
+	if src.GuardDuty {
+		awsevents.NewRule(c, jsii.String("GuardDutyAccessKeyFindings"), &awsevents.RuleProps{
+			Description:  jsii.String("rotor: GuardDuty findings about IAM access keys start an emergency rotation"),
+			EventPattern: GuardDutyPattern(),
+			Targets:      leak("guardduty", "$.detail.type", "$.detail.resource.accessKeyDetails.accessKeyId", "$.detail.id"),
+		})
+	}
+	if src.Health {
+		awsevents.NewRule(c, jsii.String("HealthCredentialsExposed"), &awsevents.RuleProps{
+			Description:  jsii.String("rotor: AWS Health AWS_RISK_CREDENTIALS_EXPOSED or _COMPROMISED starts an emergency rotation"),
+			EventPattern: HealthPattern(),
+			// A transformer takes one value per path: the first affected
+			// entity, which for these events is the exposed key's id.
+			Targets: leak("health", "$.detail.eventTypeCode", "$.detail.affectedEntities[0].entityValue", "$.detail.eventArn"),
+		})
+	}
+	if src.EventBus {
+		r.LeakBus = awsevents.NewEventBus(c, jsii.String("LeakBus"), &awsevents.EventBusProps{EventBusName: jsii.String(LeakBusName)})
+		awsevents.NewRule(c, jsii.String("LeakBusAlerts"), &awsevents.RuleProps{
+			Description:  jsii.String("rotor: leak alerts put on the rotor-leaks bus (webhook, your own tools) start an emergency rotation"),
+			EventBus:     r.LeakBus,
+			EventPattern: LeakBusPattern(),
+			// The detail already has the state machine input's shape.
+			Targets: target(awsevents.RuleTargetInput_FromEventPath(jsii.String("$.detail"))),
+		})
+	}
+}
+
+// GuardDutyPattern matches GuardDuty findings about IAM access keys in the
+// credential-exfiltration family (InstanceCredentialExfiltration.OutsideAWS
+// and .InsideAWS) and the anomalous-behaviour family (every
+// <tactic>:IAMUser/AnomalousBehavior).
+func GuardDutyPattern() *awsevents.EventPattern {
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings("aws.guardduty"),
+		DetailType: jsii.Strings("GuardDuty Finding"),
+		Detail: &map[string]any{
+			"resource": map[string]any{"resourceType": []string{"AccessKey"}},
+			"type": []any{
+				map[string]any{"prefix": "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration."},
+				map[string]any{"wildcard": "*:IAMUser/AnomalousBehavior"},
+			},
+		},
+	}
+}
+
+// HealthPattern matches AWS Health's exposed- and compromised-credentials
+// events. AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED is left to a person
+// (`rotor leak`): AWS itself is not sure.
+func HealthPattern() *awsevents.EventPattern {
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings("aws.health"),
+		DetailType: jsii.Strings("AWS Health Event"),
+		Detail: &map[string]any{
+			"service":       []string{"RISK"},
+			"eventTypeCode": []string{"AWS_RISK_CREDENTIALS_EXPOSED", "AWS_RISK_CREDENTIALS_COMPROMISED"},
+		},
+	}
+}
+
+// LeakBusPattern matches rotor leak alerts on the rotor-leaks bus: detail
+// type "rotor.leak", detail in the state machine input's shape.
+func LeakBusPattern() *awsevents.EventPattern {
+	return &awsevents.EventPattern{
+		DetailType: jsii.Strings("rotor.leak"),
+		Detail:     &map[string]any{"trigger": []string{"leak"}},
+	}
+}
+
+// secretsPolicy is each function's Secrets Manager access.
+func secretsPolicy(fn string, stack awscdk.Stack) []awsiam.PolicyStatement {
+	managed := map[string]any{"StringLike": map[string]any{"secretsmanager:ResourceTag/" + TagProvider: "*"}}
+	master := map[string]any{"StringEquals": map[string]any{"secretsmanager:ResourceTag/" + TagRole: RoleMaster}}
+	allow := func(sid string, cond map[string]any, actions ...string) awsiam.PolicyStatement {
+		return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String(sid),
+			Actions: jsii.Strings(prefixed(actions)...), Resources: jsii.Strings("*"), Conditions: &cond})
+	}
+	var out []awsiam.PolicyStatement
+	switch fn {
+	case "resolve":
+		out = append(out,
+			allow("ManagedSecretsMetadata", managed, "DescribeSecret", "ListSecretVersionIds"),
+			allow("MasterSecretsExist", master, "DescribeSecret"),
+			allow("ListSecretsInRegion", map[string]any{"StringEquals": map[string]any{"aws:RequestedRegion": stack.Region()}}, "ListSecrets"))
+	case "create":
+		out = append(out,
+			allow("ManagedSecrets", managed, "DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage", "ListSecretVersionIds"),
+			allow("ReadMasterSecrets", master, "DescribeSecret", "GetSecretValue"))
+	case "switchover":
+		out = append(out, allow("ManagedSecretLabels", managed, "DescribeSecret", "UpdateSecretVersionStage"))
+	case "verify":
+		out = append(out,
+			allow("ManagedSecrets", managed, "DescribeSecret", "GetSecretValue"),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("NeverMasterSecrets"), Effect: awsiam.Effect_DENY,
+				Actions: jsii.Strings("secretsmanager:GetSecretValue"), Resources: jsii.Strings("*"), Conditions: &master}))
+	case "expire":
+		out = append(out,
+			allow("ManagedSecrets", managed, "DescribeSecret", "GetSecretValue", "UpdateSecretVersionStage", "ListSecretVersionIds"),
+			allow("ReadMasterSecrets", master, "DescribeSecret", "GetSecretValue"))
+	}
+	// X-Ray: Tracing ACTIVE makes CDK add its statement to the role.
+	return out
+}
+
+func prefixed(actions []string) []string {
+	out := make([]string, len(actions))
+	for i, a := range actions {
+		out[i] = "secretsmanager:" + a
+	}
+	sort.Strings(out)
+	return out
+}
+
+func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
+
+// suppress records a cdk-nag suppression with its reason on a construct
+// and its children.
+func suppress(c constructs.IConstruct, rule, reason string) {
+	cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{
+		{Id: jsii.String(rule), Reason: jsii.String(reason)},
+	}, jsii.Bool(true))
+}
