@@ -32,7 +32,7 @@ func main() {
 		fail(err)
 	}
 	if os.Getenv("ROTOR_SKIP_BUILD") == "" {
-		if err := ensureBootstraps("dist"); err != nil {
+		if err := ensureBootstraps(".", makeBuild); err != nil {
 			fail(err)
 		}
 	}
@@ -71,27 +71,28 @@ func config(app awscdk.App) (*rotorcdk.Config, error) {
 	return rotorcdk.ParseConfig(data)
 }
 
-// ensureBootstraps runs `make build` unless every function's bootstrap
-// exists and is newer than every Go source it is built from.
-func ensureBootstraps(dist string) error {
+// ensureBootstraps calls build unless every function's bootstrap under
+// root/dist exists and is newer than every Go source it is built from.
+func ensureBootstraps(root string, build func(why string) error) error {
 	oldest := time.Time{}
 	for _, fn := range functions {
-		st, err := os.Stat(filepath.Join(dist, fn, "bootstrap"))
+		path := filepath.Join("dist", fn, "bootstrap")
+		st, err := os.Stat(filepath.Join(root, path))
 		if err != nil {
-			return build("missing " + filepath.Join(dist, fn, "bootstrap"))
+			return build("missing " + path)
 		}
 		if oldest.IsZero() || st.ModTime().Before(oldest) {
 			oldest = st.ModTime()
 		}
 	}
 	stale := ""
-	for _, root := range []string{"go.mod", "go.sum", "functions", "internal", "statemachine"} {
-		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	for _, dir := range []string{"go.mod", "go.sum", "functions", "internal", "statemachine"} {
+		_ = filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
 			if err != nil || stale != "" || d.IsDir() || strings.HasSuffix(path, "_test.go") {
 				return nil
 			}
 			if info, err := d.Info(); err == nil && info.ModTime().After(oldest) {
-				stale = path
+				stale, _ = filepath.Rel(root, path)
 			}
 			return nil
 		})
@@ -102,7 +103,7 @@ func ensureBootstraps(dist string) error {
 	return nil
 }
 
-func build(why string) error {
+func makeBuild(why string) error {
 	fmt.Fprintf(os.Stderr, "rotor infra: %s: running make build\n", why)
 	cmd := exec.Command("make", "build")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -179,8 +179,11 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 		}
 	}
 	r.StateMachine = awsstepfunctions.NewStateMachine(c, jsii.String("Rotation"), &awsstepfunctions.StateMachineProps{
-		// The construct embeds statemachine/rotation.asl.json (package
-		// statemachine), so an app importing it needs no path to the file.
+		// The body is statemachine/rotation.asl.json byte for byte, as the
+		// statemachine package embeds it, rather than DefinitionBody_FromFile:
+		// that would upload it as an S3 asset, so `cdk diff` would show a
+		// changed workflow as a changed hash instead of the changed states,
+		// and an app importing this package would need a path to the file.
 		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(statemachine.Definition())),
 		DefinitionSubstitutions: &subs,
 		StateMachineName:        jsii.String(cfg.StateMachineName),
