@@ -21,7 +21,7 @@
 //     from targets are reduced to status codes and error codes.
 //
 // Optional abilities are optional interfaces (Applier, TokenRevoker,
-// MasterUser, OptionsChecker), discovered with a type assertion, as
+// Identifier, MasterUser, OptionsChecker), discovered with a type assertion, as
 // database/sql/driver does.
 package provider
 
@@ -112,6 +112,29 @@ type RevokeTokenRequest struct {
 	Token    string
 	Master   []byte
 	Options  Options
+}
+
+// Identifier is implemented by providers whose credentials can leak, which
+// is all of them but the ones whose values never leave the target. Identify
+// reads a stored value (never calling out) and names what identifies the
+// credential in a leak alert: its public key id, if it has one, and the
+// value a leak would expose. The core records the key id and fingerprints
+// of the value (never the value) on the secret, so that resolve can match
+// an alert to the version that holds the credential.
+type Identifier interface {
+	Identify(value []byte, o Options) (*Identity, error)
+}
+
+// Identity is what Identify found.
+type Identity struct {
+	// KeyID is the credential's non-secret id: an AWS access key id
+	// ("AKIA..."); "" when the credential has none.
+	KeyID string
+	// Secret is the leakable part of the value: the API key, the secret
+	// access key, the token; nil when the value holds nothing a scanner
+	// would find. It must be high-entropy: its fingerprint is stored as
+	// non-secret metadata.
+	Secret []byte
 }
 
 // MasterUser is implemented by providers that need a master secret to create
