@@ -142,8 +142,8 @@ func TestEveryRotorErrorIsHandledByName(t *testing.T) {
 			}
 		})
 	}
-	if n != 7 {
-		t.Errorf("found %d Lambda task states, want 7 (Resolve, Create, SwitchOver, Verify, Expire, Rollback, Cleanup)", n)
+	if n != 8 {
+		t.Errorf("found %d Lambda task states, want 8 (Resolve, Create, SwitchOver, Verify, Expire, Rollback, Cleanup, RevokeLeaked)", n)
 	}
 }
 
@@ -153,9 +153,9 @@ func TestEveryRotorErrorIsHandledByName(t *testing.T) {
 func TestTaskParametersAreStepInputs(t *testing.T) {
 	wantFn := map[string]string{
 		"Create": "create", "SwitchOver": "switchover", "Verify": "verify",
-		"Expire": "expire", "Rollback": "expire", "Cleanup": "expire",
+		"Expire": "expire", "Rollback": "expire", "Cleanup": "expire", "RevokeLeaked": "expire",
 	}
-	wantAction := map[string]string{"Expire": "expire", "Rollback": "rollback", "Cleanup": "cleanup"}
+	wantAction := map[string]string{"Expire": "expire", "Rollback": "rollback", "Cleanup": "cleanup", "RevokeLeaked": "revoke"}
 	states := allStates(t)
 	for name, fn := range wantFn {
 		s := states[name]
@@ -164,7 +164,9 @@ func TestTaskParametersAreStepInputs(t *testing.T) {
 		}
 		sample := map[string]any{}
 		for k, v := range s.Parameters {
-			if strings.HasSuffix(k, ".$") {
+			if k == "versions.$" { // a list of version ids
+				sample["versions"] = []string{"x"}
+			} else if strings.HasSuffix(k, ".$") {
 				sample[strings.TrimSuffix(k, ".$")] = "x"
 			} else {
 				sample[k] = v

@@ -2,6 +2,7 @@ package rotorcdk_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"path"
 	"sort"
 	"strings"
@@ -85,12 +86,12 @@ var (
 // allowed evaluates IAM's rule for one role: some Allow statement matches
 // and no Deny does. It understands the conditions rotor uses and fails the
 // test on any other, so a new condition cannot pass unexamined.
-func allowed(t *testing.T, sts []statement, action string, s secret) bool {
+func allowed(t *testing.T, sts []statement, action string, s secret, tagKeys ...string) bool {
 	t.Helper()
 	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + s.name + "-AbCdEf"
 	allow := false
 	for _, st := range sts {
-		if !matchesAny(st.actions(), action) || !resourceMatches(st.Resource, arn) || !conditionsHold(t, st, s) {
+		if !matchesAny(st.actions(), action) || !resourceMatches(st.Resource, arn) || !conditionsHold(t, st, s, tagKeys) {
 			continue
 		}
 		if st.Effect == "Deny" {
@@ -103,7 +104,7 @@ func allowed(t *testing.T, sts []statement, action string, s secret) bool {
 
 func matchesAny(patterns []string, action string) bool {
 	for _, p := range patterns {
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(action)); ok {
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(action)); ok || strings.EqualFold(p, action) {
 			return true
 		}
 	}
@@ -121,10 +122,24 @@ func resourceMatches(resource any, arn string) bool {
 	return false
 }
 
-func conditionsHold(t *testing.T, st statement, s secret) bool {
+func conditionsHold(t *testing.T, st statement, s secret, tagKeys []string) bool {
 	t.Helper()
 	for op, kv := range st.Condition {
 		for key, want := range kv {
+			if op == "ForAllValues:StringLike" && key == "aws:TagKeys" {
+				// Every tag key of the request must match a pattern; a request
+				// with no tag keys passes, as in IAM.
+				var patterns []string
+				for _, p := range list(want) {
+					patterns = append(patterns, p.(string))
+				}
+				for _, k := range tagKeys {
+					if !matchesAny(patterns, k) {
+						return false
+					}
+				}
+				continue
+			}
 			tag, ok := strings.CutPrefix(key, "secretsmanager:ResourceTag/")
 			if key == "aws:RequestedRegion" {
 				continue // every request here is in the stack's region
@@ -192,6 +207,36 @@ func TestSecretsAccess(t *testing.T) {
 			}
 			if diff := cmp.Diff(c.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestIdentityTags: create and expire may write only the leak-identity
+// tags, and only on managed secrets; no function may change a policy tag.
+func TestIdentityTags(t *testing.T) {
+	d := synth(t, testConfig)
+	cases := []struct {
+		fn, action string
+		tagKeys    []string
+		secret     secret
+		want       bool
+	}{
+		{"create", "secretsmanager:TagResource", []string{"rotor:sha256:v1", "rotor:hmsl:v1"}, managedSecret, true},
+		{"create", "secretsmanager:UntagResource", []string{"rotor:keyid:v1"}, managedSecret, true},
+		{"create", "secretsmanager:TagResource", []string{"rotor:sha256:v1"}, otherSecret, false},
+		{"create", "secretsmanager:TagResource", []string{"rotor:master-secret"}, managedSecret, false},
+		{"create", "secretsmanager:UntagResource", []string{"rotor:provider"}, managedSecret, false},
+		{"expire", "secretsmanager:UntagResource", []string{"rotor:sha256:v1"}, managedSecret, true},
+		{"expire", "secretsmanager:TagResource", []string{"rotor:sha256:v1"}, managedSecret, false},
+		{"verify", "secretsmanager:UntagResource", []string{"rotor:sha256:v1"}, managedSecret, false},
+		{"switchover", "secretsmanager:TagResource", []string{"rotor:sha256:v1"}, managedSecret, false},
+		{"resolve", "secretsmanager:TagResource", []string{"rotor:sha256:v1"}, managedSecret, false},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%s %s %v on %s", c.fn, c.action, c.tagKeys, c.secret.name), func(t *testing.T) {
+			if got := allowed(t, d.policies(t, d.functionRole(t, c.fn)), c.action, c.secret, c.tagKeys...); got != c.want {
+				t.Errorf("allowed = %v, want %v", got, c.want)
 			}
 		})
 	}

@@ -362,6 +362,13 @@ func secretsPolicy(fn string, stack awscdk.Stack) []awsiam.PolicyStatement {
 		return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String(sid),
 			Actions: jsii.Strings(prefixed(actions)...), Resources: jsii.Strings("*"), Conditions: &cond})
 	}
+	// Create records, and create and expire remove, the tags that identify
+	// each version's credential for leak matching; they may touch no other
+	// tag (rotor:provider, rotor:master-secret are policy).
+	identities := map[string]any{
+		"StringLike":              map[string]any{"secretsmanager:ResourceTag/" + TagProvider: "*"},
+		"ForAllValues:StringLike": map[string]any{"aws:TagKeys": identityTagPatterns()},
+	}
 	var out []awsiam.PolicyStatement
 	switch fn {
 	case "resolve":
@@ -372,6 +379,7 @@ func secretsPolicy(fn string, stack awscdk.Stack) []awsiam.PolicyStatement {
 	case "create":
 		out = append(out,
 			allow("ManagedSecrets", managed, "DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage", "ListSecretVersionIds"),
+			allow("LeakIdentityTags", identities, "TagResource", "UntagResource"),
 			allow("ReadMasterSecrets", master, "DescribeSecret", "GetSecretValue"))
 	case "switchover":
 		out = append(out, allow("ManagedSecretLabels", managed, "DescribeSecret", "UpdateSecretVersionStage"))
@@ -383,10 +391,15 @@ func secretsPolicy(fn string, stack awscdk.Stack) []awsiam.PolicyStatement {
 	case "expire":
 		out = append(out,
 			allow("ManagedSecrets", managed, "DescribeSecret", "GetSecretValue", "UpdateSecretVersionStage", "ListSecretVersionIds"),
+			allow("LeakIdentityTags", identities, "UntagResource"),
 			allow("ReadMasterSecrets", master, "DescribeSecret", "GetSecretValue"))
 	}
 	// X-Ray: Tracing ACTIVE makes CDK add its statement to the role.
 	return out
+}
+
+func identityTagPatterns() []string {
+	return []string{rotation.TagKeyIDPrefix + "*", rotation.TagSHA256Prefix + "*", rotation.TagHMSLPrefix + "*"}
 }
 
 func prefixed(actions []string) []string {

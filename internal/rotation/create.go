@@ -47,7 +47,10 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 		return result, nil
 	case sec.has(in.Token, LabelPending):
 		result.Outcome = "reused"
-		return result, s.reapply(ctx, sec, in.Token, current)
+		if err := s.reapply(ctx, sec, in.Token, current); err != nil {
+			return nil, err
+		}
+		return result, s.identifyPending(ctx, sec, in.Token)
 	case len(sec.stages[in.Token]) > 0:
 		return nil, rotorerr.New(rotorerr.Unsafe, fmt.Sprintf(
 			"secret %q: version %s was already rolled back or cleaned up (labels %v); start a new rotation", sec.name, in.Token, sec.stages[in.Token]))
@@ -69,6 +72,9 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 			return nil, err
 		}
 	}
+	if err := s.tidyIdentities(ctx, sec, current, cur); err != nil {
+		return nil, err
+	}
 	resp, err := sec.pol.prov.Create(ctx, &provider.CreateRequest{
 		SecretID: sec.arn, Token: in.Token, Current: cur, Master: master, Options: sec.pol.options})
 	if err != nil {
@@ -88,6 +94,10 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 			return nil, s.compensateValue(ctx, sec, in.Token, resp.Value, cur, master, err)
 		}
 	}
+	// Recorded: a failure from here on is retried or cleaned up by token.
+	if err := s.recordIdentity(ctx, sec, in.Token, resp.Value); err != nil {
+		return nil, err
+	}
 	if a, ok := sec.pol.prov.(provider.Applier); ok {
 		if err := a.Apply(ctx, &provider.ApplyRequest{SecretID: sec.arn, Token: in.Token, Value: resp.Value,
 			Current: cur, Master: master, Options: sec.pol.options}); err != nil {
@@ -97,6 +107,39 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 	}
 	result.Outcome = "created"
 	return result, nil
+}
+
+// tidyIdentities keeps the identity tags true before a rotation: it records
+// the current version's (a value rotor did not make, or made before it
+// recorded identities) and drops those of versions Secrets Manager no
+// longer lists.
+func (s *Service) tidyIdentities(ctx context.Context, sec *secret, current string, value []byte) error {
+	var gone []string
+	for _, v := range identifiedVersions(sec.tags) {
+		if _, ok := sec.stages[v]; !ok {
+			gone = append(gone, v)
+		}
+	}
+	if err := s.forgetIdentity(ctx, sec, gone...); err != nil {
+		return err
+	}
+	if current == "" {
+		return nil
+	}
+	return s.recordIdentity(ctx, sec, current, value)
+}
+
+// identifyPending records the identity of a pending version whose create
+// is retried, in case the first attempt stopped before recording it.
+func (s *Service) identifyPending(ctx context.Context, sec *secret, token string) error {
+	if _, ok := sec.pol.prov.(provider.Identifier); !ok {
+		return nil
+	}
+	value, err := s.versionValue(ctx, sec, token)
+	if err != nil {
+		return err
+	}
+	return s.recordIdentity(ctx, sec, token, value)
 }
 
 // reapply completes a create retried after its value was stored: an applying

@@ -66,8 +66,10 @@ func (s *Service) Handler(function string) (LambdaHandler, error) {
 				return s.Rollback(ctx, in)
 			case ActionCleanup:
 				return s.Cleanup(ctx, in)
+			case ActionRevoke:
+				return s.RevokeLeaked(ctx, in)
 			}
-			return nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("invalid step input: action %q is not expire, rollback or cleanup", in.Action))
+			return nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("invalid step input: action %q is not expire, rollback, cleanup or revoke", in.Action))
 		}), nil
 	}
 	return LambdaHandler{}, fmt.Errorf("unknown function %q (want one of %v)", function, Functions)

@@ -230,6 +230,12 @@ func step(item map[string]any, token string, extra ...any) map[string]any {
 
 func (e *env) rotateItem(item map[string]any) *run {
 	r := &run{item: item, token: uuid.NewString()}
+	if item["mode"] == rotation.ModeRevoke {
+		if _, ierr := e.invoke(rotation.FuncExpire, step(item, r.token, "action", "revoke", "mode", item["mode"], "versions", item["leakedVersions"])); ierr != nil {
+			r.failedAt, r.errType = "revoke", ierr.Type
+		}
+		return r
+	}
 	out, ierr := e.invoke(rotation.FuncCreate, step(item, r.token, "mode", item["mode"]))
 	if ierr != nil {
 		r.failedAt, r.errType = "create", ierr.Type
@@ -247,7 +253,7 @@ func (e *env) rotateItem(item map[string]any) *run {
 	if g, _ := item["gracePeriodSeconds"].(float64); g > 0 {
 		e.clock.Advance(time.Duration(g) * time.Second)
 	}
-	if _, ierr := e.invoke(rotation.FuncExpire, step(item, r.token, "action", "expire", "previousVersionId", r.previous, "mode", item["mode"])); ierr != nil {
+	if _, ierr := e.invoke(rotation.FuncExpire, step(item, r.token, "action", "expire", "previousVersionId", r.previous, "mode", item["mode"], "versions", item["leakedVersions"])); ierr != nil {
 		r.failedAt, r.errType = "expire", ierr.Type
 	}
 	return r
@@ -479,6 +485,12 @@ func (s *faultySM) ListSecretVersionIds(ctx context.Context, in *sm.ListSecretVe
 }
 func (s *faultySM) ListSecrets(ctx context.Context, in *sm.ListSecretsInput, _ ...func(*sm.Options)) (*sm.ListSecretsOutput, error) {
 	return faulty(s.f, "ListSecrets", s.next.ListSecrets, ctx, in)
+}
+func (s *faultySM) TagResource(ctx context.Context, in *sm.TagResourceInput, _ ...func(*sm.Options)) (*sm.TagResourceOutput, error) {
+	return faulty(s.f, "TagResource", s.next.TagResource, ctx, in)
+}
+func (s *faultySM) UntagResource(ctx context.Context, in *sm.UntagResourceInput, _ ...func(*sm.Options)) (*sm.UntagResourceOutput, error) {
+	return faulty(s.f, "UntagResource", s.next.UntagResource, ctx, in)
 }
 
 type faultyTransport struct {

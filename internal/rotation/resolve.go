@@ -30,12 +30,12 @@ func (s *Service) Resolve(ctx context.Context, in Input) (*Plan, error) {
 		if err := s.sweep(ctx, in, plan); err != nil {
 			return nil, err
 		}
-	default:
-		id := in.SecretID
-		if id == "" && in.Leak != nil {
-			id = in.Leak.SecretID
+	case TriggerLeak:
+		if err := s.resolveLeak(ctx, in, plan); err != nil {
+			return nil, err
 		}
-		item, err := s.resolveOne(ctx, in, id)
+	default:
+		item, _, err := s.resolveOne(ctx, in, in.SecretID)
 		if err != nil {
 			return nil, err
 		}
@@ -61,15 +61,21 @@ func checkInput(in Input) error {
 			problems = append(problems, "trigger \"sweep\" takes neither secretId nor leak")
 		}
 	case TriggerLeak:
-		switch {
-		case in.SecretID != "" || in.Leak != nil && in.Leak.SecretID != "":
-		case in.Leak != nil && (in.Leak.AccessKeyID != "" || in.Leak.Fingerprint != ""):
-			// Matching a leaked key id or fingerprint to its secret needs the
-			// fingerprint index of the leak-response work; until then a leak
-			// must name its secret.
-			problems = append(problems, "a leak must name its secret (secretId); matching by accessKeyId or fingerprint is not supported yet")
-		default:
-			problems = append(problems, "trigger \"leak\" needs secretId or leak.secretId")
+		l := in.Leak
+		if l == nil {
+			l = &Leak{}
+		}
+		if in.SecretID == "" && l.SecretID == "" && l.AccessKeyID == "" && l.Fingerprint == "" {
+			problems = append(problems, "trigger \"leak\" needs secretId, leak.secretId, leak.accessKeyId or leak.fingerprint")
+		}
+		if in.SecretID != "" && l.SecretID != "" && in.SecretID != l.SecretID {
+			problems = append(problems, "secretId and leak.secretId name different secrets")
+		}
+		if l.AccessKeyID != "" && !accessKeyIDRE.MatchString(l.AccessKeyID) {
+			problems = append(problems, "leak.accessKeyId is not an AWS access key id (AKIA or ASIA and 16 capitals or digits)")
+		}
+		if l.Fingerprint != "" && !fingerprintRE.MatchString(l.Fingerprint) {
+			problems = append(problems, "leak.fingerprint is not sha256:<64 lowercase hex> or hmsl:<64 lowercase hex>")
 		}
 		if in.GracePeriodSeconds != nil && *in.GracePeriodSeconds != 0 {
 			problems = append(problems, "a leak rotation has no grace period; leave gracePeriodSeconds out")
@@ -93,23 +99,23 @@ func checkInput(in Input) error {
 
 // resolveOne validates one named secret completely, so that a bad policy
 // fails before any step changes anything.
-func (s *Service) resolveOne(ctx context.Context, in Input, id string) (Item, error) {
+func (s *Service) resolveOne(ctx context.Context, in Input, id string) (Item, *secret, error) {
 	sec, err := s.describe(ctx, id)
 	if err != nil {
-		return Item{}, err
+		return Item{}, nil, err
 	}
 	if sec.pol.master != "" {
 		// Existence only: resolve never reads a secret value.
 		m, err := s.SM.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(sec.pol.master)})
 		if err != nil {
 			if isNotFound(err) {
-				return Item{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
+				return Item{}, nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
 					"secret %q: master secret %q (tag %s) does not exist", sec.name, sec.pol.master, TagMaster))
 			}
-			return Item{}, smError(err, "describe master secret %q", sec.pol.master)
+			return Item{}, nil, smError(err, "describe master secret %q", sec.pol.master)
 		}
 		if !hasTag(m.Tags, TagRole, RoleMaster) {
-			return Item{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
+			return Item{}, nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
 				"secret %q: master secret %q lacks the tag %s=%s (only secrets so tagged may be read by the create and expire functions)",
 				sec.name, sec.pol.master, TagRole, RoleMaster))
 		}
@@ -119,10 +125,10 @@ func (s *Service) resolveOne(ctx context.Context, in Input, id string) (Item, er
 	grace := DefaultGracePeriod
 	if v, ok := sec.tags[TagGracePeriod]; ok {
 		if grace, err = parseAge(TagGracePeriod, v); err != nil {
-			return Item{}, fmt.Errorf("secret %q: %w", sec.name, err)
+			return Item{}, nil, fmt.Errorf("secret %q: %w", sec.name, err)
 		}
 		if grace > MaxGracePeriod {
-			return Item{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("secret %q: tag %s exceeds one year", sec.name, TagGracePeriod))
+			return Item{}, nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("secret %q: tag %s exceeds one year", sec.name, TagGracePeriod))
 		}
 	}
 	item.GracePeriodSeconds = int64(grace / time.Second)
@@ -132,7 +138,7 @@ func (s *Service) resolveOne(ctx context.Context, in Input, id string) (Item, er
 	if in.Trigger == TriggerLeak {
 		item.Mode, item.GracePeriodSeconds = ModeEmergency, 0
 	}
-	return item, nil
+	return item, sec, nil
 }
 
 // sweep plans every managed secret whose current version is older than its

@@ -29,6 +29,8 @@ type SecretsManager interface {
 	UpdateSecretVersionStage(context.Context, *sm.UpdateSecretVersionStageInput, ...func(*sm.Options)) (*sm.UpdateSecretVersionStageOutput, error)
 	ListSecretVersionIds(context.Context, *sm.ListSecretVersionIdsInput, ...func(*sm.Options)) (*sm.ListSecretVersionIdsOutput, error)
 	ListSecrets(context.Context, *sm.ListSecretsInput, ...func(*sm.Options)) (*sm.ListSecretsOutput, error)
+	TagResource(context.Context, *sm.TagResourceInput, ...func(*sm.Options)) (*sm.TagResourceOutput, error)
+	UntagResource(context.Context, *sm.UntagResourceInput, ...func(*sm.Options)) (*sm.UntagResourceOutput, error)
 }
 
 // Defaults of Service's settings.
@@ -338,8 +340,14 @@ func checkStep(in StepInput, action string) error {
 	if in.PreviousVersionID != "" && in.PreviousVersionID == in.Token {
 		problems = append(problems, "previousVersionId equals token")
 	}
-	if in.Mode != "" && in.Mode != ModeNormal && in.Mode != ModeEmergency {
-		problems = append(problems, fmt.Sprintf("mode %q is not normal or emergency", in.Mode))
+	if in.Mode != "" && in.Mode != ModeNormal && in.Mode != ModeEmergency && in.Mode != ModeRevoke {
+		problems = append(problems, fmt.Sprintf("mode %q is not normal, emergency or revoke", in.Mode))
+	}
+	for _, v := range in.Versions {
+		if !tokenRE.MatchString(v) {
+			problems = append(problems, "versions must be version ids")
+			break
+		}
 	}
 	if in.Action != "" && in.Action != action {
 		problems = append(problems, fmt.Sprintf("action %q is not %q", in.Action, action))

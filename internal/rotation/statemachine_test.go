@@ -108,7 +108,7 @@ func TestStateMachineSuccess(t *testing.T) {
 	if res.Status != asl.StatusSucceeded {
 		t.Fatalf("execution %s: %s %s", res.Status, res.Error, res.Cause)
 	}
-	want := []string{"Resolve", "IsDryRun", "HasItems", "RotateEach", "Create", "SwitchOver", "Verify", "HasGracePeriod",
+	want := []string{"Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateEach", "IsRevokeOnly", "Create", "SwitchOver", "Verify", "HasGracePeriod",
 		"GracePeriod", "Expire", "NotifySuccess", "ItemSucceeded", "Summarize", "AnyFailed", "Done"}
 	if got := asl.EnteredStates(hist); !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
@@ -140,7 +140,7 @@ func TestStateMachineVerificationFailureRollsBack(t *testing.T) {
 		t.Fatalf("execution %s %s, want FAILED Rotor.RotationFailed", res.Status, res.Error)
 	}
 	got := asl.EnteredStates(hist)
-	want := []string{"Resolve", "IsDryRun", "HasItems", "RotateEach", "Create", "SwitchOver", "Verify", "Rollback", "NotifyFailure", "ItemFailed", "Summarize", "AnyFailed", "RotationFailed"}
+	want := []string{"Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateEach", "IsRevokeOnly", "Create", "SwitchOver", "Verify", "Rollback", "NotifyFailure", "ItemFailed", "Summarize", "AnyFailed", "RotationFailed"}
 	if !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}

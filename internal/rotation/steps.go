@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -104,14 +105,13 @@ func (s *Service) Expire(ctx context.Context, in StepInput) (out *StepOutput, er
 		}
 	}
 	if in.Mode == ModeEmergency {
-		versions, err := s.versions(ctx, sec)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range versions {
-			id := aws.ToString(v.VersionId)
-			if id != in.PreviousVersionID && refuseLive(sec, id) == nil && !sec.has(id, LabelRevoked) {
-				targets = append(targets, id)
+		// The other versions the leak exposed, as resolve found them.
+		for _, v := range in.Versions {
+			if err := refuseLive(sec, v); err != nil {
+				return nil, err
+			}
+			if v != in.PreviousVersionID && !sec.has(v, LabelRevoked) && !slices.Contains(targets, v) {
+				targets = append(targets, v)
 			}
 		}
 	}
@@ -134,6 +134,47 @@ func (s *Service) Expire(ctx context.Context, in StepInput) (out *StepOutput, er
 		if err := s.moveLabel(ctx, sec, LabelRevoked, in.PreviousVersionID); err != nil {
 			return nil, err
 		}
+	}
+	return result, nil
+}
+
+// RevokeLeaked revokes the versions a leak exposed when none of them is
+// current (ModeRevoke): nothing is rotated. A rotation whose grace period
+// is running on one of them still completes: its expire finds the version
+// revoked.
+func (s *Service) RevokeLeaked(ctx context.Context, in StepInput) (out *StepOutput, err error) {
+	defer s.logStep(ctx, "revoke", in, &out, &err)
+	if err := checkStep(in, ActionRevoke); err != nil {
+		return nil, err
+	}
+	if len(in.Versions) == 0 {
+		return nil, rotorerr.New(rotorerr.InvalidInput, "invalid step input: action revoke needs versions")
+	}
+	sec, err := s.describe(ctx, in.SecretID)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkProvider(in, sec); err != nil {
+		return nil, err
+	}
+	result := &StepOutput{SecretID: sec.arn, Token: in.Token, Outcome: "already-revoked"}
+	var last string
+	for _, v := range in.Versions {
+		if err := refuseLive(sec, v); err != nil {
+			return nil, err
+		}
+		last = v
+		if sec.has(v, LabelRevoked) {
+			continue
+		}
+		if err := s.revokeVersion(ctx, sec, v, sec.holder(LabelCurrent)); err != nil {
+			return nil, err
+		}
+		result.Revoked = append(result.Revoked, v)
+		result.Outcome = "revoked"
+	}
+	if err := s.moveLabel(ctx, sec, LabelRevoked, last); err != nil {
+		return nil, err
 	}
 	return result, nil
 }
@@ -260,7 +301,8 @@ func (s *Service) revokeVersion(ctx context.Context, sec *secret, version, curre
 		Current: cur, Master: master, Options: sec.pol.options}); err != nil {
 		return fmt.Errorf("secret %q: revoke credential of version %s: %w", sec.name, version, err)
 	}
-	return nil
+	// A revoked credential can leak harmlessly: stop matching alerts to it.
+	return s.forgetIdentity(ctx, sec, version)
 }
 
 // logStep writes the one line each step logs: ids and outcome, or the error.

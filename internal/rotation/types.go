@@ -34,7 +34,8 @@ const (
 // Modes of a plan item.
 const (
 	ModeNormal    = "normal"
-	ModeEmergency = "emergency"
+	ModeEmergency = "emergency" // a leaked current credential: rotate, no grace, revoke the leaked versions
+	ModeRevoke    = "revoke"    // only non-current versions leaked: revoke them, rotate nothing
 )
 
 // Actions of the expire function.
@@ -42,6 +43,7 @@ const (
 	ActionExpire   = "expire"
 	ActionRollback = "rollback"
 	ActionCleanup  = "cleanup"
+	ActionRevoke   = "revoke" // revoke the versions a leak names (ModeRevoke)
 )
 
 // Input is the state machine's input; every trigger produces this shape.
@@ -61,7 +63,7 @@ type Input struct {
 type Leak struct {
 	Source      string `json:"source,omitempty"` // guardduty|health|github|gitguardian|generic
 	AccessKeyID string `json:"accessKeyId,omitempty"`
-	Fingerprint string `json:"fingerprint,omitempty"` // sha256:<hex>
+	Fingerprint string `json:"fingerprint,omitempty"` // "sha256:<hex>" of the leaked value, or GitGuardian's "hmsl:<hex>"
 	Reference   string `json:"reference,omitempty"`
 	SecretID    string `json:"secretId,omitempty"`
 }
@@ -75,6 +77,9 @@ type Plan struct {
 	// Deferred counts secrets due for rotation that did not fit in this plan;
 	// the next sweep takes them.
 	Deferred int `json:"deferred,omitempty"`
+	// Unmatched is a leak that names no managed secret: the state machine
+	// reports it as an unmanaged credential leaked.
+	Unmatched *Leak `json:"unmatched,omitempty"`
 }
 
 // Item is one secret to rotate.
@@ -88,6 +93,11 @@ type Item struct {
 	Reason             string `json:"reason,omitempty"`
 	CurrentVersionID   string `json:"currentVersionId,omitempty"`
 	Leak               *Leak  `json:"leak,omitempty"`
+	// LeakedVersions are the non-current versions whose credentials a leak
+	// exposed; expire revokes them (ModeEmergency: besides the previous
+	// version; ModeRevoke: only them). Always present, null when none,
+	// because the state machine passes it on by path.
+	LeakedVersions []string `json:"leakedVersions"`
 }
 
 // StepInput is what every Lambda step after resolve receives: ids only.
@@ -100,6 +110,9 @@ type StepInput struct {
 	PreviousVersionID string `json:"previousVersionId,omitempty"`
 	Provider          string `json:"provider,omitempty"`
 	Mode              string `json:"mode,omitempty"`
+	// Versions are the leaked versions expire revokes besides the previous
+	// one (emergency) or alone (action revoke).
+	Versions []string `json:"versions,omitempty"`
 }
 
 // StepOutput is what every step after resolve returns: ids and an outcome.

@@ -418,3 +418,25 @@ func remarshal(in any, out any) error {
 	}
 	return json.Unmarshal(b, out)
 }
+
+// Identify implements provider.Identifier: the key is what leaks; its id at
+// the API is not an AWS access key id, so only the key is fingerprinted. A
+// value rotor did not write (no "rotor" field) is read with the default
+// field names.
+func (*Provider) Identify(value []byte, _ provider.Options) (*provider.Identity, error) {
+	doc, err := provider.Object(value)
+	if err != nil {
+		return nil, err
+	}
+	m := meta{KeyField: "apiKey"}
+	if raw, ok := doc[metaField]; ok {
+		if err := remarshal(raw, &m); err != nil || m.KeyField == "" {
+			return nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("provider httpapi: the %q field of the value is malformed", metaField))
+		}
+	}
+	key, _ := doc[m.KeyField].(string)
+	if key == "" {
+		return &provider.Identity{}, nil
+	}
+	return &provider.Identity{Secret: []byte(key)}, nil
+}

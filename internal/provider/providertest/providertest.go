@@ -280,6 +280,35 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("an identifier names each created credential apart", func(t *testing.T) {
+		c := setup(t)
+		idf, ok := c.Provider.(provider.Identifier)
+		if !ok {
+			return
+		}
+		a, b := create(t, c, tokenA), create(t, c, tokenB)
+		ia, err := idf.Identify(a, c.Options)
+		if err != nil {
+			t.Fatalf("Identify(created value): %v", err)
+		}
+		ib, err := idf.Identify(b, c.Options)
+		if err != nil {
+			t.Fatalf("Identify(created value): %v", err)
+		}
+		if len(ia.Secret) == 0 && ia.KeyID == "" {
+			t.Fatal("Identify found neither a key id nor a leakable value in a created value")
+		}
+		if len(ia.Secret) > 0 && !bytes.Contains(a, ia.Secret) {
+			t.Error("Identity.Secret is not part of the value: a leak of it could not be the value's")
+		}
+		if (len(ia.Secret) > 0 && bytes.Equal(ia.Secret, ib.Secret)) || (ia.KeyID != "" && ia.KeyID == ib.KeyID) {
+			t.Error("two credentials have the same identity")
+		}
+		if ia.KeyID != "" && len(ia.Secret) > 0 && bytes.Contains([]byte(ia.KeyID), ia.Secret) {
+			t.Error("Identity.KeyID contains the secret: key ids are stored as plain tags")
+		}
+	})
+
 	t.Run("no error message contains a secret", func(t *testing.T) {
 		for _, err := range errs {
 			for _, s := range secrets {

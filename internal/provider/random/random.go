@@ -243,3 +243,18 @@ func (c config) valid(v string) bool {
 // Revoke implements provider.Provider. A random value lives nowhere but in
 // the secret store, so once it is no longer current there is nothing to do.
 func (Provider) Revoke(context.Context, *provider.RevokeRequest) error { return nil }
+
+// Identify implements provider.Identifier: the token is what leaks.
+func (Provider) Identify(value []byte, o provider.Options) (*provider.Identity, error) {
+	c, err := parse(o)
+	if err != nil {
+		return nil, err
+	}
+	v := string(value)
+	if c.field != "" {
+		if v, err = provider.Field(value, c.field); err != nil {
+			return nil, err
+		}
+	}
+	return &provider.Identity{Secret: []byte(v)}, nil
+}
