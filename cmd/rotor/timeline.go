@@ -47,6 +47,12 @@ func newTimeline(arn string) *timeline {
 // fetch reads the events not read yet and the execution's status. It
 // returns the steps that finished since the last call.
 func (t *timeline) fetch(ctx context.Context, client *sfn.Client) ([]*step, error) {
+	// Status first, history second: when the status says the execution
+	// ended, the history read after it is complete.
+	d, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(t.arn)})
+	if err != nil {
+		return nil, err
+	}
 	var finished []*step
 	p := sfn.NewGetExecutionHistoryPaginator(client, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(t.arn), MaxResults: 1000})
 	for p.HasMorePages() {
@@ -63,10 +69,6 @@ func (t *timeline) fetch(ctx context.Context, client *sfn.Client) ([]*step, erro
 				finished = append(finished, s)
 			}
 		}
-	}
-	d, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(t.arn)})
-	if err != nil {
-		return nil, err
 	}
 	t.status, t.err, t.cause = d.Status, aws.ToString(d.Error), aws.ToString(d.Cause)
 	t.start = aws.ToTime(d.StartDate)
