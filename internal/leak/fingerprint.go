@@ -20,8 +20,12 @@ var hmslSalt = func() []byte { s := sha256.Sum256([]byte("GitGuardian")); return
 
 // HMSLHash is GitGuardian's HasMySecretLeaked hash of a value:
 // scrypt(value, salt = SHA-256("GitGuardian"), N=2048, r=8, p=1, 32 bytes),
-// lowercase hex. It costs a few milliseconds, so the core computes it once,
-// when a version is created, and resolves alerts by lookup.
+// lowercase hex. It is ggshield's hash_string
+// (ggshield/verticals/hmsl/crypto.py) and the incident.hmsl_hash of
+// GitGuardian's webhooks; fingerprint_test.go checks it against
+// GitGuardian's published value/hash pairs. It costs a few milliseconds, so
+// the core computes it once, when a version is created, and resolves alerts
+// by lookup.
 func HMSLHash(value []byte) string {
 	key, err := scrypt.Key(value, hmslSalt, 2048, 8, 1, 32)
 	if err != nil {
