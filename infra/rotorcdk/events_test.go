@@ -212,7 +212,8 @@ func TestEventRules(t *testing.T) {
 	}{
 		{"GuardDutyAccessKeyFindings", "guardduty-credential-exfiltration.json", true, &rotation.Input{
 			Trigger: "leak", Reason: "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
-			Leak: &rotation.Leak{Source: "guardduty", AccessKeyID: "GeneratedFindingAccessKeyId", Reference: "16afba5c5c43e07c9e3e5e2e544e95df"}}},
+			Leak: &rotation.Leak{Source: "guardduty", AccessKeyID: "GeneratedFindingAccessKeyId",
+				Reference: "arn:aws:guardduty:us-east-1:123456789012:detector/123456789012abcdef0123456789abcd/finding/16afba5c5c43e07c9e3e5e2e544e95df"}}},
 		{"GuardDutyAccessKeyFindings", "guardduty-recon-near-miss.json", false, nil},
 		{"GuardDutyAccessKeyFindings", "health-credentials-exposed.json", false, nil},
 		{"HealthCredentialsExposed", "health-credentials-exposed.json", true, &rotation.Input{

@@ -38,6 +38,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/rotorhq/rotor/internal/leak"
 	"github.com/rotorhq/rotor/internal/rotation"
 	"github.com/rotorhq/rotor/statemachine"
 )
@@ -47,7 +48,7 @@ const (
 	TagProvider  = rotation.TagProvider // present on every managed secret
 	TagRole      = rotation.TagRole     // RoleMaster on master secrets
 	RoleMaster   = rotation.RoleMaster
-	LeakBusName  = "rotor-leaks"
+	LeakBusName  = leak.LeakBus
 	functionMemo = 128
 )
 
@@ -267,91 +268,78 @@ func (r *Rotor) schedule(id, description, expr, tz string, input map[string]any)
 	})
 }
 
-// leakRules maps leak alerts to the state machine input:
-// {"trigger": "leak", "reason": ..., "leak": {...}}.
+// leakRules deploys leak.Rules(): GuardDuty and AWS Health alerts on the
+// default bus, rotor's own on the rotor-leaks bus, each mapped to the state
+// machine input.
 func (r *Rotor) leakRules(src LeakSources) {
 	c := r.Construct
-	target := func(input awsevents.RuleTargetInput) *[]awsevents.IRuleTarget {
-		return &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(r.StateMachine, &awseventstargets.SfnStateMachineProps{
-			Input: input, DeadLetterQueue: r.DeadLetters, RetryAttempts: jsii.Number(8), MaxEventAge: awscdk.Duration_Hours(jsii.Number(1)),
-		})}
-	}
-	// leak is the transformer for an AWS alert: which fields of the event
-	// give the reason, the key id and the reference.
-	leak := func(source, reason, accessKeyID, reference string) *[]awsevents.IRuleTarget {
-		field := func(path string) any { return awsevents.EventField_FromPath(jsii.String(path)) }
-		return target(awsevents.RuleTargetInput_FromObject(map[string]any{
-			"trigger": "leak", "reason": field(reason),
-			"leak": map[string]any{"source": source, "accessKeyId": field(accessKeyID), "reference": field(reference)},
-		}))
-	}
-	if src.GuardDuty {
-		awsevents.NewRule(c, jsii.String("GuardDutyAccessKeyFindings"), &awsevents.RuleProps{
-			Description:  jsii.String("rotor: GuardDuty findings about IAM access keys start an emergency rotation"),
-			EventPattern: GuardDutyPattern(),
-			Targets:      leak("guardduty", "$.detail.type", "$.detail.resource.accessKeyDetails.accessKeyId", "$.detail.id"),
-		})
-	}
-	if src.Health {
-		awsevents.NewRule(c, jsii.String("HealthCredentialsExposed"), &awsevents.RuleProps{
-			Description:  jsii.String("rotor: AWS Health AWS_RISK_CREDENTIALS_EXPOSED or _COMPROMISED starts an emergency rotation"),
-			EventPattern: HealthPattern(),
-			// A transformer takes one value per path: the first affected
-			// entity, which for these events is the exposed key's id.
-			Targets: leak("health", "$.detail.eventTypeCode", "$.detail.affectedEntities[0].entityValue", "$.detail.eventArn"),
-		})
-	}
-	if src.EventBus {
-		r.LeakBus = awsevents.NewEventBus(c, jsii.String("LeakBus"), &awsevents.EventBusProps{EventBusName: jsii.String(LeakBusName)})
-		awsevents.NewRule(c, jsii.String("LeakBusAlerts"), &awsevents.RuleProps{
-			Description:  jsii.String("rotor: leak alerts put on the rotor-leaks bus (webhook, your own tools) start an emergency rotation"),
-			EventBus:     r.LeakBus,
-			EventPattern: LeakBusPattern(),
-			// The detail already has the state machine input's shape.
-			Targets: target(awsevents.RuleTargetInput_FromEventPath(jsii.String("$.detail"))),
-		})
+	enabled := map[string]bool{"GuardDutyAccessKeyFindings": src.GuardDuty, "HealthCredentialsExposed": src.Health, "LeakBusAlerts": src.EventBus}
+	for _, rule := range leak.Rules() {
+		if !enabled[rule.ID] {
+			continue
+		}
+		input := awsevents.RuleTargetInput_FromEventPath(jsii.String(rule.InputPath))
+		if rule.Input != nil {
+			input = awsevents.RuleTargetInput_FromObject(eventFields(rule.Input))
+		}
+		props := &awsevents.RuleProps{
+			Description:  jsii.String(rule.Description),
+			EventPattern: eventPattern(rule.Pattern),
+			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSfnStateMachine(r.StateMachine, &awseventstargets.SfnStateMachineProps{
+				Input: input, DeadLetterQueue: r.DeadLetters, RetryAttempts: jsii.Number(8), MaxEventAge: awscdk.Duration_Hours(jsii.Number(1)),
+			})},
+		}
+		if rule.Bus == leak.LeakBus {
+			if r.LeakBus == nil {
+				r.LeakBus = awsevents.NewEventBus(c, jsii.String("LeakBus"), &awsevents.EventBusProps{EventBusName: jsii.String(LeakBusName)})
+			}
+			props.EventBus = r.LeakBus
+		}
+		awsevents.NewRule(c, jsii.String(rule.ID), props)
 	}
 }
 
-// GuardDutyPattern matches GuardDuty findings about IAM access keys in the
-// credential-exfiltration family (InstanceCredentialExfiltration.OutsideAWS
-// and .InsideAWS) and the anomalous-behaviour family (every
-// <tactic>:IAMUser/AnomalousBehavior).
-func GuardDutyPattern() *awsevents.EventPattern {
-	return &awsevents.EventPattern{
-		Source:     jsii.Strings("aws.guardduty"),
-		DetailType: jsii.Strings("GuardDuty Finding"),
-		Detail: &map[string]any{
-			"resource": map[string]any{"resourceType": []string{"AccessKey"}},
-			"type": []any{
-				map[string]any{"prefix": "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration."},
-				map[string]any{"wildcard": "*:IAMUser/AnomalousBehavior"},
-			},
-		},
+// eventPattern converts a JSON event pattern to the CDK's.
+func eventPattern(p map[string]any) *awsevents.EventPattern {
+	strs := func(v any) *[]*string {
+		l, _ := v.([]any)
+		out := make([]*string, len(l))
+		for i, s := range l {
+			out[i] = jsii.String(s.(string))
+		}
+		return &out
 	}
+	ep := &awsevents.EventPattern{}
+	for k, v := range p {
+		switch k {
+		case "source":
+			ep.Source = strs(v)
+		case "detail-type":
+			ep.DetailType = strs(v)
+		case "detail":
+			d := v.(map[string]any)
+			ep.Detail = &d
+		default:
+			panic("rotorcdk: event pattern field " + k + " is not converted")
+		}
+	}
+	return ep
 }
 
-// HealthPattern matches AWS Health's exposed- and compromised-credentials
-// events. AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED is left to a person
-// (`rotor leak`): AWS itself is not sure.
-func HealthPattern() *awsevents.EventPattern {
-	return &awsevents.EventPattern{
-		Source:     jsii.Strings("aws.health"),
-		DetailType: jsii.Strings("AWS Health Event"),
-		Detail: &map[string]any{
-			"service":       []string{"RISK"},
-			"eventTypeCode": []string{"AWS_RISK_CREDENTIALS_EXPOSED", "AWS_RISK_CREDENTIALS_COMPROMISED"},
-		},
+// eventFields replaces leak.Field values with the CDK's event fields.
+func eventFields(v map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, e := range v {
+		switch x := e.(type) {
+		case leak.Field:
+			out[k] = awsevents.EventField_FromPath(jsii.String(string(x)))
+		case map[string]any:
+			out[k] = eventFields(x)
+		default:
+			out[k] = x
+		}
 	}
-}
-
-// LeakBusPattern matches rotor leak alerts on the rotor-leaks bus: detail
-// type "rotor.leak", detail in the state machine input's shape.
-func LeakBusPattern() *awsevents.EventPattern {
-	return &awsevents.EventPattern{
-		DetailType: jsii.Strings("rotor.leak"),
-		Detail:     &map[string]any{"trigger": []string{"leak"}},
-	}
+	return out
 }
 
 // secretsPolicy is each function's Secrets Manager access.
