@@ -131,6 +131,8 @@ type Server struct {
 	SNS    *SNS
 	Lambda *Lambda
 	SFN    *StepFunctions
+	IAM    *IAM
+	STS    *STS
 
 	opts     Options
 	db       *bbolt.DB
@@ -196,6 +198,13 @@ func New(opts Options) (*Server, error) {
 	s.register("sns", s.SNS)
 	s.register("lambda", s.Lambda)
 	s.register("states", s.SFN)
+	if s.IAM, err = newIAM(s); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.STS = newSTS(s, s.IAM)
+	s.register("iam", s.IAM)
+	s.register("sts", s.STS)
 	return s, nil
 }
 

@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/rotorhq/rotor/internal/provider/awsiam"  // registers "awsiam"
 	_ "github.com/rotorhq/rotor/internal/provider/httpapi" // registers "httpapi"
 	_ "github.com/rotorhq/rotor/internal/provider/random"  // registers "random"
 )
