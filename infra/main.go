@@ -22,7 +22,7 @@ import (
 	"github.com/rotorhq/rotor/infra/rotorcdk"
 )
 
-var functions = []string{"resolve", "create", "switchover", "verify", "expire"}
+var functions = []string{"resolve", "create", "switchover", "verify", "expire", "webhook"}
 
 func main() {
 	defer jsii.Close()

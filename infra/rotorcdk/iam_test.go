@@ -354,3 +354,68 @@ func TestStateMachineRole(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookRole: the webhook reads only its own keys and puts events only
+// on the leak bus; it can read no managed or master secret.
+func TestWebhookRole(t *testing.T) {
+	d := synth(t, testConfig)
+	sts := d.policies(t, d.functionRole(t, "webhook"))
+	for _, s := range []secret{managedSecret, masterSecret, taggedMaster} {
+		if allowed(t, sts, "secretsmanager:GetSecretValue", s) {
+			t.Errorf("the webhook may read %s", s.name)
+		}
+	}
+	keys := d.ofType("AWS::SecretsManager::Secret")
+	bus := d.ofType("AWS::Events::EventBus")
+	if len(keys) != 1 || len(bus) != 1 {
+		t.Fatalf("secrets %v, buses %v", keys, bus)
+	}
+	for _, st := range sts {
+		for _, a := range st.actions() {
+			switch {
+			case strings.HasPrefix(a, "secretsmanager:"):
+				if r := list(st.Resource); len(r) != 1 || ref(r[0]) != keys[0] {
+					t.Errorf("%s on %v, want only the webhook keys", a, st.Resource)
+				}
+			case a == "events:PutEvents":
+				if r := list(st.Resource); len(r) != 1 || ref(r[0]) != bus[0] {
+					t.Errorf("%s on %v, want only the leak bus", a, st.Resource)
+				}
+			case strings.HasPrefix(a, "logs:"), strings.HasPrefix(a, "xray:"):
+			default:
+				t.Errorf("unexpected action %s", a)
+			}
+		}
+	}
+	url := d.ofType("AWS::Lambda::Url")
+	if len(url) != 1 || d.resources[url[0]].Properties["AuthType"] != "NONE" || ref(d.resources[url[0]].Properties["TargetFunctionArn"]) != d.function(t, "webhook") {
+		t.Errorf("function URLs %v: want one, unauthenticated (the handler checks signatures), on the webhook", url)
+	}
+}
+
+// TestIAMUserKeys: only create and expire may touch IAM access keys, only
+// of users tagged rotor:managed=true, and tag them only with rotor:token:*.
+func TestIAMUserKeys(t *testing.T) {
+	d := synth(t, testConfig)
+	for _, fn := range allFunctions {
+		var iamActions []string
+		for _, st := range d.policies(t, d.functionRole(t, fn)) {
+			for _, a := range st.actions() {
+				if !strings.HasPrefix(a, "iam:") {
+					continue
+				}
+				iamActions = append(iamActions, a)
+				cond, _ := st.Condition["StringEquals"]["iam:ResourceTag/rotor:managed"].(string)
+				if cond != "true" {
+					t.Errorf("%s: %s without the rotor:managed condition", fn, a)
+				}
+				if (a == "iam:TagUser" || a == "iam:UntagUser") && fmt.Sprint(st.Condition["ForAllValues:StringLike"]["aws:TagKeys"]) != "[rotor:token:*]" {
+					t.Errorf("%s: %s may set tags other than rotor:token:*: %v", fn, a, st.Condition)
+				}
+			}
+		}
+		if want := fn == "create" || fn == "expire"; (len(iamActions) > 0) != want {
+			t.Errorf("%s: IAM actions %v", fn, iamActions)
+		}
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsschedulertargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -39,17 +40,22 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/rotorhq/rotor/internal/leak"
+	awsiamprov "github.com/rotorhq/rotor/internal/provider/awsiam"
 	"github.com/rotorhq/rotor/internal/rotation"
+	"github.com/rotorhq/rotor/internal/webhook"
 	"github.com/rotorhq/rotor/statemachine"
 )
 
 // Tags that scope permissions.
 const (
-	TagProvider  = rotation.TagProvider // present on every managed secret
-	TagRole      = rotation.TagRole     // RoleMaster on master secrets
-	RoleMaster   = rotation.RoleMaster
-	LeakBusName  = leak.LeakBus
-	functionMemo = 128
+	TagProvider = rotation.TagProvider // present on every managed secret
+	TagRole     = rotation.TagRole     // RoleMaster on master secrets
+	RoleMaster  = rotation.RoleMaster
+	LeakBusName = leak.LeakBus
+	// TagManagedUser marks the IAM users whose access keys rotor may
+	// rotate (value "true").
+	TagManagedUser = "rotor:managed"
+	functionMemo   = 128
 )
 
 // Props configure the construct.
@@ -69,6 +75,10 @@ type Rotor struct {
 	Topic        awssns.Topic
 	LeakBus      awsevents.EventBus
 	DeadLetters  awssqs.Queue
+	// The webhook, when the leak bus is enabled: its URL and the secret
+	// holding its signing keys.
+	WebhookURL  awslambda.FunctionUrl
+	WebhookKeys awssecretsmanager.Secret
 }
 
 // functionSpec is what differs between the functions.
@@ -135,38 +145,18 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 		"ROTOR_MAX_CONCURRENCY": jsii.String(fmt.Sprint(cfg.MaxConcurrency)),
 	}
 	for _, f := range functions {
-		name := title(f.name)
-		logs := awslogs.NewLogGroup(c, jsii.String(name+"Logs"), &awslogs.LogGroupProps{
-			Retention: retention, RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-		})
-		role := awsiam.NewRole(c, jsii.String(name+"Role"), &awsiam.RoleProps{
-			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-			Description: jsii.String("rotor " + f.name + ": " + f.doc),
-		})
-		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid: jsii.String("Logs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
-			Resources: &[]*string{logs.LogGroupArn(), jsii.String(*logs.LogGroupArn() + ":*")},
-		}))
+		fn, role := r.function(f, assets, retention, env)
 		for _, st := range secretsPolicy(f.name, stack) {
 			role.AddToPolicy(st)
 		}
-		fn := awslambda.NewFunction(c, jsii.String(name+"Function"), &awslambda.FunctionProps{
-			Description:   jsii.String("rotor " + f.name + ": " + f.doc),
-			Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
-			Architecture:  awslambda.Architecture_ARM_64(),
-			Handler:       jsii.String("bootstrap"),
-			Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(assets, f.name)), nil),
-			MemorySize:    jsii.Number(functionMemo),
-			Timeout:       awscdk.Duration_Seconds(jsii.Number(f.timeout)),
-			Tracing:       awslambda.Tracing_ACTIVE,
-			LoggingFormat: awslambda.LoggingFormat_JSON,
-			LogGroup:      logs,
-			Role:          role,
-			Environment:   &env,
-		})
+		if f.name == "create" || f.name == "expire" {
+			for _, st := range iamUserPolicy() {
+				role.AddToPolicy(st)
+			}
+		}
 		r.Functions[f.name] = fn
 		r.Roles[f.name] = role
-		suppress(role, "AwsSolutions-IAM5", "Secret ARNs end in a random suffix: the statements use Resource * narrowed by conditions on the rotor:provider and rotor:role tags (and aws:RequestedRegion for ListSecrets, which has no resource-level permissions); X-Ray and the log stream ARN suffix have no narrower resource.")
+		suppress(role, "AwsSolutions-IAM5", "Secret ARNs end in a random suffix: the statements use Resource * narrowed by conditions on the rotor:provider and rotor:role tags (and aws:RequestedRegion for ListSecrets, which has no resource-level permissions); IAM users are user/* narrowed by the rotor:managed tag; X-Ray and the log stream ARN suffix have no narrower resource.")
 	}
 
 	// The state machine: the definition file, its placeholders filled.
@@ -221,6 +211,9 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 			cfg.SweeperTimeZone, map[string]any{"trigger": "sweep"})
 	}
 	r.leakRules(*cfg.LeakSources)
+	if r.LeakBus != nil {
+		r.webhook(assets, retention)
+	}
 
 	// Alarms on the outcomes that need a person.
 	for _, a := range []struct {
@@ -253,6 +246,82 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 			Description: jsii.String("put rotor.leak events here")})
 	}
 	return r
+}
+
+// function makes one Lambda function with its own role and log group.
+func (r *Rotor) function(f functionSpec, assets string, retention awslogs.RetentionDays, env map[string]*string) (awslambda.Function, awsiam.Role) {
+	c, name := r.Construct, title(f.name)
+	logs := awslogs.NewLogGroup(c, jsii.String(name+"Logs"), &awslogs.LogGroupProps{
+		Retention: retention, RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	role := awsiam.NewRole(c, jsii.String(name+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("rotor " + f.name + ": " + f.doc),
+	})
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("Logs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: &[]*string{logs.LogGroupArn(), jsii.String(*logs.LogGroupArn() + ":*")},
+	}))
+	fn := awslambda.NewFunction(c, jsii.String(name+"Function"), &awslambda.FunctionProps{
+		Description:   jsii.String("rotor " + f.name + ": " + f.doc),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(assets, f.name)), nil),
+		MemorySize:    jsii.Number(functionMemo),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(f.timeout)),
+		Tracing:       awslambda.Tracing_ACTIVE,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		LogGroup:      logs,
+		Role:          role,
+		Environment:   &env,
+	})
+	return fn, role
+}
+
+// webhook deploys the webhook function behind a function URL: GitHub
+// secret scanning, GitGuardian and generic alerts, authenticated by their
+// HMAC signatures (so the URL itself needs no IAM auth), onto the leak bus.
+func (r *Rotor) webhook(assets string, retention awslogs.RetentionDays) {
+	c := r.Construct
+	r.WebhookKeys = awssecretsmanager.NewSecret(c, jsii.String("WebhookKeys"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("rotor webhook: signing keys (github, gitguardian, generic) and a GitHub token that reads secret scanning alerts"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			SecretStringTemplate: jsii.String(`{"github":"","gitguardian":"","githubToken":""}`),
+			GenerateStringKey:    jsii.String("generic"), PasswordLength: jsii.Number(48), ExcludePunctuation: jsii.Bool(true),
+		},
+	})
+	suppress(r.WebhookKeys, "AwsSolutions-SMG4", "The webhook's signing keys are shared with GitHub and GitGuardian, which cannot follow an automatic rotation; rotate them by hand on both sides.")
+	fn, role := r.function(functionSpec{"webhook", 30, "authenticates leak alerts from GitHub, GitGuardian and rotor's generic format and puts them on the leak bus"},
+		assets, retention, map[string]*string{
+			webhook.EnvSecret: r.WebhookKeys.SecretArn(),
+			webhook.EnvBus:    r.LeakBus.EventBusName(),
+		})
+	r.WebhookKeys.GrantRead(role, nil)
+	r.LeakBus.GrantPutEventsTo(role, nil)
+	suppress(role, "AwsSolutions-IAM5", "X-Ray and the log stream ARN suffix have no narrower resource.")
+	r.Functions["webhook"] = fn
+	r.Roles["webhook"] = role
+	r.WebhookURL = fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{AuthType: awslambda.FunctionUrlAuthType_NONE})
+	awscdk.NewCfnOutput(c, jsii.String("WebhookUrl"), &awscdk.CfnOutputProps{Value: r.WebhookURL.Url(),
+		Description: jsii.String("POST leak alerts to <url>github, <url>gitguardian or <url>generic")})
+}
+
+// iamUserPolicy lets the awsiam provider rotate the access keys of IAM users
+// tagged rotor:managed=true, and set on them only its rotor:token:* tags.
+func iamUserPolicy() []awsiam.PolicyStatement {
+	managed := map[string]any{"StringEquals": map[string]any{"iam:ResourceTag/" + TagManagedUser: "true"}}
+	tokenTags := map[string]any{
+		"StringEquals":            map[string]any{"iam:ResourceTag/" + TagManagedUser: "true"},
+		"ForAllValues:StringLike": map[string]any{"aws:TagKeys": []string{awsiamprov.TokenTagPrefix + "*"}},
+	}
+	users := jsii.Strings("arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":user/*")
+	return []awsiam.PolicyStatement{
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ManagedUserKeys"), Resources: users, Conditions: &managed,
+			Actions: jsii.Strings("iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:ListUserTags")}),
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ManagedUserTokenTags"), Resources: users, Conditions: &tokenTags,
+			Actions: jsii.Strings("iam:TagUser", "iam:UntagUser")}),
+	}
 }
 
 func (r *Rotor) schedule(id, description, expr, tz string, input map[string]any) {

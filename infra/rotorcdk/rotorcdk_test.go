@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -32,7 +33,11 @@ const testConfig = `{
   "maxConcurrency": 5
 }`
 
-var functionNames = []string{"resolve", "create", "switchover", "verify", "expire"}
+// The state machine's functions, and every function the stack deploys.
+var (
+	functionNames = []string{"resolve", "create", "switchover", "verify", "expire"}
+	allFunctions  = append(slices.Clone(functionNames), "webhook")
+)
 
 // outdir holds the cloud assemblies: the stacks synthesize again (cdk-nag
 // writes its report) after the test that first built them has ended.
@@ -92,7 +97,7 @@ func synth(t *testing.T, config string) *deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, fn := range functionNames {
+	for _, fn := range allFunctions {
 		if err := os.MkdirAll(filepath.Join(assets, fn), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -158,16 +163,16 @@ func ref(v any) string {
 func TestFunctions(t *testing.T) {
 	d := synth(t, testConfig)
 	ids := d.ofType("AWS::Lambda::Function")
-	if len(ids) != 5 {
-		t.Fatalf("want 5 functions, got %d: %v", len(ids), ids)
+	if len(ids) != 6 {
+		t.Fatalf("want 6 functions (five steps and the webhook), got %d: %v", len(ids), ids)
 	}
 	d.template.ResourcePropertiesCountIs(jsii.String("AWS::Lambda::Function"), map[string]any{
 		"Architectures": []string{"arm64"}, "Runtime": "provided.al2023", "Handler": "bootstrap",
 		"MemorySize": 128, "TracingConfig": map[string]any{"Mode": "Active"},
-	}, jsii.Number(5))
-	timeouts := map[string]float64{"resolve": 60, "create": 120, "switchover": 30, "verify": 60, "expire": 300}
+	}, jsii.Number(6))
+	timeouts := map[string]float64{"resolve": 60, "create": 120, "switchover": 30, "verify": 60, "expire": 300, "webhook": 30}
 	roles := map[string]string{}
-	for _, fn := range functionNames {
+	for _, fn := range allFunctions {
 		p := d.resources[d.function(t, fn)].Properties
 		if got := p["Timeout"]; got != timeouts[fn] {
 			t.Errorf("%s: Timeout %v, want %v", fn, got, timeouts[fn])
