@@ -1,10 +1,11 @@
 // Package localaws is an HTTP server on loopback that speaks the AWS wire
 // protocols the AWS SDK for Go v2 uses, for the services rotor needs:
 // Secrets Manager (awsJson1.1, backed by smstore), Step Functions
-// (awsJson1.0, run by internal/asl), SNS (query protocol) and Lambda Invoke
+// (awsJson1.0, run by internal/asl), SNS (query protocol), Lambda Invoke
 // (REST, routed to in-process handlers or to function binaries under the
-// Lambda Runtime Interface Emulator). The unchanged SDK reaches it through
-// AWS_ENDPOINT_URL.
+// Lambda Runtime Interface Emulator) and function URLs (FunctionURLPrefix),
+// IAM users and access keys and STS GetCallerIdentity (query protocol).
+// The unchanged SDK reaches it through AWS_ENDPOINT_URL.
 //
 // It knows nothing of rotation: whoever hosts it (cmd/rotor, tests) plugs
 // Lambda functions in. State persists in a bbolt file when Options.DataFile
@@ -14,7 +15,8 @@
 //
 // Requests are routed by the service named in the SigV4 credential scope
 // (what the SDK signs with), falling back to X-Amz-Target and the REST path.
-// Signatures are not verified here (except by services that say so).
+// Signatures are not verified here, except by STS, whose GetCallerIdentity
+// checks them against the access keys IAM issued.
 // AWS's quotas can be enforced (Options.Quotas) and faults injected per
 // operation (Options.Faults), both for tests.
 package localaws
@@ -262,6 +264,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeJSONError(w, "application/x-amz-json-1.1", &apiError{Code: "RequestEntityTooLargeException",
 			Message: fmt.Sprintf("the request body is larger than %d bytes", s.opts.MaxRequestBody), Status: http.StatusRequestEntityTooLarge})
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, FunctionURLPrefix) {
+		s.Lambda.serveFunctionURL(w, r, body)
 		return
 	}
 	svcName, op := s.route(r, body)
