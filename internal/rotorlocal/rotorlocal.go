@@ -11,12 +11,20 @@ package rotorlocal
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,10 +33,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/rotorhq/rotor/internal/leak"
 	"github.com/rotorhq/rotor/internal/localaws"
+	"github.com/rotorhq/rotor/internal/provider"
 	_ "github.com/rotorhq/rotor/internal/provider/all" // the providers the in-process functions use
+	"github.com/rotorhq/rotor/internal/provider/awsiam"
 	"github.com/rotorhq/rotor/internal/redact"
 	"github.com/rotorhq/rotor/internal/rotation"
+	"github.com/rotorhq/rotor/internal/webhook"
 	"github.com/rotorhq/rotor/statemachine"
 )
 
@@ -36,9 +48,13 @@ import (
 const (
 	StateMachineName = "rotor-rotation"
 	TopicName        = "rotor-notifications"
-	FunctionPrefix   = "rotor-"
-	Region           = "us-east-1"
-	Account          = "000000000000"
+	// WebhookKeysSecret holds the webhook's signing keys, generated at the
+	// first start: read them with GetSecretValue to sign test requests.
+	WebhookKeysSecret = "rotor/webhook-keys"
+	WebhookFunction   = "webhook"
+	FunctionPrefix    = "rotor-"
+	Region            = "us-east-1"
+	Account           = "000000000000"
 )
 
 // Options configure a Host.
@@ -68,7 +84,10 @@ type Host struct {
 	URL             string
 	StateMachineARN string
 	TopicARN        string
-	rie             []*localaws.RIEFunction
+	// WebhookURL is the webhook's function URL; POST alerts to
+	// WebhookURL+"github", "gitguardian" or "generic".
+	WebhookURL string
+	rie        []*localaws.RIEFunction
 }
 
 // Start starts the endpoint and deploys rotor on it.
@@ -152,7 +171,60 @@ func (h *Host) deploy(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	return h.deployWebhook(ctx, o, env)
+}
+
+// deployWebhook creates the webhook's keys (once) and its function URL.
+func (h *Host) deployWebhook(ctx context.Context, o Options, env map[string]string) error {
+	keys := webhook.Keys{GitHub: randomKey(), GitGuardian: randomKey(), Generic: randomKey()}
+	b, _ := json.Marshal(keys)
+	_, err := h.SecretsManager().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(WebhookKeysSecret),
+		Description: aws.String("rotor local: the webhook's signing keys"), SecretString: aws.String(string(b))})
+	var exists *smtypes.ResourceExistsException
+	if err != nil && !errors.As(err, &exists) { // kept from an earlier start on the same data file
+		return fmt.Errorf("create webhook keys: %w", err)
+	}
+	wenv := map[string]string{webhook.EnvSecret: WebhookKeysSecret, webhook.EnvBus: leak.LeakBus}
+	for k, v := range env {
+		wenv[k] = v
+	}
+	name := FunctionPrefix + WebhookFunction
+	if o.Bootstraps != "" {
+		if err := h.startRIE(ctx, o, WebhookFunction, wenv); err != nil {
+			return err
+		}
+	} else {
+		handler, err := webhook.New(webhook.Options{
+			Keys:      webhook.CachedKeys(h.SecretsManager(), WebhookKeysSecret, time.Minute, time.Now),
+			Publisher: &webhook.EventBridge{Client: eventbridge.NewFromConfig(h.awsConfig()), Bus: leak.LeakBus},
+			GitHubAPI: wenv[webhook.EnvGitHubAPI],
+			Log:       slog.New(slog.NewJSONHandler(o.FunctionLog, nil)),
+		})
+		if err != nil {
+			return err
+		}
+		h.Server.Lambda.Register(name, func(ctx context.Context, payload []byte) ([]byte, error) {
+			var req events.LambdaFunctionURLRequest
+			if err := json.Unmarshal(payload, &req); err != nil {
+				return nil, &localaws.FunctionError{Type: "Runtime.UnmarshalError", Message: err.Error()}
+			}
+			resp, err := handler.FunctionURL(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(resp)
+		})
+	}
+	h.WebhookURL = h.Server.FunctionURL(name)
 	return nil
+}
+
+func randomKey() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
 }
 
 func (h *Host) startRIE(ctx context.Context, o Options, fn string, env map[string]string) error {
@@ -177,8 +249,18 @@ func (h *Host) startRIE(ctx context.Context, o Options, fn string, env map[strin
 // registerInProcess runs a function's handler in this process, configured
 // the way the Lambda function is: from its environment.
 func (h *Host) registerInProcess(fn string, env map[string]string, logs io.Writer) error {
+	// Providers that call AWS get the endpoint's configuration, as a
+	// function's SDK gets it from AWS_ENDPOINT_URL; this process's own
+	// environment may point at a real account.
+	iam := awsiam.New(h.awsConfig())
 	svc := &rotation.Service{SM: secretsmanager.NewFromConfig(h.awsConfig()),
-		Log: slog.New(redact.Handler(slog.NewJSONHandler(logs, nil)))}
+		Log: slog.New(redact.Handler(slog.NewJSONHandler(logs, nil))),
+		Providers: func(name string) (provider.Provider, error) {
+			if name == awsiam.Name {
+				return iam, nil
+			}
+			return provider.Lookup(name)
+		}}
 	if err := rotation.Configure(svc, func(k string) string { return env[k] }); err != nil {
 		return fmt.Errorf("function %s: %w", fn, err)
 	}

@@ -31,7 +31,7 @@ import (
 	"github.com/rotorhq/rotor/internal/keyservice"
 )
 
-var functions = []string{"resolve", "create", "switchover", "verify", "expire"}
+var functions = []string{"resolve", "create", "switchover", "verify", "expire", "webhook"}
 
 // build compiles the five bootstraps for this machine and the rotor CLI,
 // once per test binary.
