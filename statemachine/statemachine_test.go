@@ -78,10 +78,16 @@ func TestFunctionPlaceholdersMatchFunctionDirectories(t *testing.T) {
 		}
 	}
 	sort.Strings(placeholders)
-	if diff := cmp.Diff(onDisk, placeholders); diff != "" {
+	// The webhook is the only function the state machine does not call: it
+	// sits in front of the leak bus.
+	inMachine := slices.DeleteFunc(slices.Clone(onDisk), func(d string) bool { return d == "webhook" })
+	if len(inMachine) != len(onDisk)-1 {
+		t.Errorf("functions/webhook missing: %v", onDisk)
+	}
+	if diff := cmp.Diff(inMachine, placeholders); diff != "" {
 		t.Errorf("functions/ directories (-) vs function placeholders (+):\n%s", diff)
 	}
-	if diff := cmp.Diff(rotation.Functions, onDisk, cmpSorted); diff != "" {
+	if diff := cmp.Diff(rotation.Functions, inMachine, cmpSorted); diff != "" {
 		t.Errorf("rotation.Functions vs functions/ directories:\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"TopicArn"}, others); diff != "" {
