@@ -4,7 +4,9 @@
 // (awsJson1.0, run by internal/asl), SNS (query protocol), Lambda Invoke
 // (REST, routed to in-process handlers or to function binaries under the
 // Lambda Runtime Interface Emulator) and function URLs (FunctionURLPrefix),
-// IAM users and access keys and STS GetCallerIdentity (query protocol).
+// IAM users and access keys and STS GetCallerIdentity (query protocol),
+// and EventBridge buses, rules and PutEvents delivering to state machines
+// and functions (awsJson1.1, patterns matched by internal/eventpattern).
 // The unchanged SDK reaches it through AWS_ENDPOINT_URL.
 //
 // It knows nothing of rotation: whoever hosts it (cmd/rotor, tests) plugs
@@ -119,10 +121,10 @@ func answerError(w http.ResponseWriter, svc service, code, message string, statu
 
 // services lists the service names routing understands, with their SigV4
 // signing names.
-var services = map[string]bool{"secretsmanager": true, "states": true, "sns": true, "lambda": true, "iam": true, "sts": true}
+var services = map[string]bool{"secretsmanager": true, "states": true, "sns": true, "lambda": true, "iam": true, "sts": true, "events": true}
 
 func serviceNames() []string {
-	return []string{"iam", "lambda", "secretsmanager", "sns", "states", "sts"}
+	return []string{"events", "iam", "lambda", "secretsmanager", "sns", "states", "sts"}
 }
 
 // Server is the local endpoint. Create it with New, then Start or Serve.
@@ -135,6 +137,7 @@ type Server struct {
 	SFN    *StepFunctions
 	IAM    *IAM
 	STS    *STS
+	Events *Events
 
 	opts     Options
 	db       *bbolt.DB
@@ -207,6 +210,13 @@ func New(opts Options) (*Server, error) {
 	s.STS = newSTS(s, s.IAM)
 	s.register("iam", s.IAM)
 	s.register("sts", s.STS)
+	if s.Events, err = newEvents(s); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Events.startExecution = sfnStarter(s.SFN)
+	s.Events.invokeFunction = lambdaInvoker(s.Lambda)
+	s.register("events", s.Events)
 	return s, nil
 }
 
@@ -230,6 +240,8 @@ func (s *Server) route(r *http.Request, body []byte) (string, string) {
 		return "secretsmanager", strings.TrimPrefix(target, "secretsmanager.")
 	case strings.HasPrefix(target, "AWSStepFunctions."):
 		return "states", strings.TrimPrefix(target, "AWSStepFunctions.")
+	case strings.HasPrefix(target, "AWSEvents."):
+		return "events", strings.TrimPrefix(target, "AWSEvents.")
 	case strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/"):
 		return "lambda", "Invoke"
 	}
