@@ -111,12 +111,16 @@ func (r Rule) Transformer() (paths map[string]string, template string, ok bool) 
 		}
 		return v
 	}
-	b, err := json.Marshal(walk(r.Input))
-	if err != nil {
+	// Without HTML escaping: json.Marshal would write each "<" as \u003c,
+	// and EventBridge would take the placeholders for literal text.
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(walk(r.Input)); err != nil {
 		panic(fmt.Sprintf("leak: rule %s: %v", r.ID, err))
 	}
-	// Unquote the placeholders: "\u003cname\u003e" marshals as a string.
-	template = string(b)
+	// Unquote the placeholders: EventBridge inserts each value as JSON.
+	template = strings.TrimSuffix(b.String(), "\n")
 	names := make([]string, 0, len(paths))
 	for n := range paths {
 		names = append(names, n)

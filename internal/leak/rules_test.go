@@ -27,11 +27,21 @@ func TestRuleTransformers(t *testing.T) {
 			if strings.Contains(template, `"<`+name+`>"`) {
 				t.Errorf("rule %s: placeholder <%s> is quoted", r.ID, name)
 			}
-			filled = strings.ReplaceAll(filled, "<"+name+">", `"x"`)
+			if !strings.Contains(template, "<"+name+">") {
+				t.Errorf("rule %s: template %s lacks placeholder <%s>", r.ID, template, name)
+			}
+			filled = strings.ReplaceAll(filled, "<"+name+">", `"value-of-`+name+`"`)
 		}
 		var v map[string]any
 		if err := json.Unmarshal([]byte(filled), &v); err != nil || v["trigger"] != "leak" {
 			t.Errorf("rule %s: template %s does not make a leak input: %v", r.ID, template, err)
+		}
+		// Each path's value lands in the input.
+		b, _ := json.Marshal(v)
+		for name := range paths {
+			if !strings.Contains(string(b), `"value-of-`+name+`"`) {
+				t.Errorf("rule %s: the value of %s is not in the input %s", r.ID, name, b)
+			}
 		}
 	}
 	want := map[string]map[string]string{

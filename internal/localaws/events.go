@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -838,6 +839,57 @@ func (e *Events) event(source, detailType, detail, busParam *string, at *json.Nu
 		Account: e.s.opts.Account, Time: t.Format(time.RFC3339), Region: e.s.opts.Region, Resources: resources, Detail: d}, bus, ebtypes.PutEventsResultEntry{}
 }
 
+// Emit puts an event as an AWS service would put it on the default bus:
+// raw is a whole event envelope (a GuardDuty finding, an AWS Health event),
+// the way AWS delivers it and the samples of their documentation show it.
+// Unlike PutEvents it takes "aws." sources, which only AWS may send. Id,
+// time, account and region are filled in when missing; source,
+// detail-type and an object detail are required. It returns the event's
+// id; deliveries follow in the background (see Wait).
+func (e *Events) Emit(raw []byte) (string, error) {
+	var in struct {
+		ID         string          `json:"id"`
+		DetailType string          `json:"detail-type"`
+		Source     string          `json:"source"`
+		Account    string          `json:"account"`
+		Time       string          `json:"time"`
+		Region     string          `json:"region"`
+		Resources  []string        `json:"resources"`
+		Detail     json.RawMessage `json:"detail"`
+	}
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return "", fmt.Errorf("event: %w", err)
+	}
+	switch d := bytes.TrimSpace(in.Detail); {
+	case in.Source == "":
+		return "", errors.New("event: source is required")
+	case in.DetailType == "":
+		return "", errors.New("event: detail-type is required")
+	case len(d) == 0 || d[0] != '{':
+		return "", errors.New("event: detail must be a JSON object")
+	}
+	now := e.s.opts.Now().UTC()
+	ev := &ebEvent{Version: "0", ID: in.ID, DetailType: in.DetailType, Source: in.Source, Account: in.Account,
+		Time: in.Time, Region: in.Region, Resources: in.Resources, Detail: in.Detail}
+	if ev.ID == "" {
+		ev.ID = uuid.NewString()
+	}
+	if ev.Time == "" {
+		ev.Time = now.Format(time.RFC3339)
+	}
+	if ev.Account == "" {
+		ev.Account = e.s.opts.Account
+	}
+	if ev.Region == "" {
+		ev.Region = e.s.opts.Region
+	}
+	if ev.Resources == nil {
+		ev.Resources = []string{}
+	}
+	e.dispatch(ev, defaultBus, now)
+	return ev.ID, nil
+}
+
 // route is one delivery to make.
 type route struct {
 	rule   *ebRule
@@ -1045,8 +1097,13 @@ func (e *Events) Close() error {
 }
 
 // admin answers GET /_rotor/events/deliveries: the deliveries as a JSON
-// array, ?failed=true for the failures only.
+// array, ?failed=true for the failures only; and POST /_rotor/events/emit,
+// an AWS service's event to put on the default bus (see Emit).
 func (e *Events) admin(w http.ResponseWriter, r *http.Request) bool {
+	if r.URL.Path == "/_rotor/events/emit" {
+		e.serveEmit(w, r)
+		return true
+	}
 	if r.URL.Path != "/_rotor/events/deliveries" {
 		return false
 	}
@@ -1070,6 +1127,26 @@ func (e *Events) admin(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(body)
 	return true
+}
+
+func (e *Events) serveEmit(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxEventsSize))
+	if err != nil {
+		http.Error(w, "event: "+err.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	id, err := e.Emit(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"id": id})
 }
 
 // serve answers one awsJson1.1 request.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -810,5 +811,77 @@ func TestEventsWire(t *testing.T) {
 				t.Errorf("HTTP %d %s: %s", status, h.Get("X-Amzn-ErrorType"), body)
 			}
 		})
+	}
+}
+
+func TestEventsEmit(t *testing.T) {
+	e := newEBEnv(t, "")
+	var mu sync.Mutex
+	var payloads []string
+	e.srv.Lambda.Register("sink", func(_ context.Context, p []byte) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		payloads = append(payloads, string(p))
+		return []byte(`null`), nil
+	})
+	_, err := e.c.PutRule(t.Context(), &eventbridge.PutRuleInput{Name: aws.String("guardduty"),
+		EventPattern: aws.String(`{"source":["aws.guardduty"],"detail":{"resource":{"resourceType":["AccessKey"]}}}`)})
+	e.must(t, err)
+	_, err = e.c.PutTargets(t.Context(), &eventbridge.PutTargetsInput{Rule: aws.String("guardduty"), Targets: []ebtypes.Target{{
+		Id: aws.String("sink"), Arn: aws.String("arn:aws:lambda:us-east-1:000000000000:function:sink"),
+		InputTransformer: &ebtypes.InputTransformer{InputPathsMap: map[string]string{"key": "$.detail.resource.accessKeyDetails.accessKeyId", "src": "$.source"},
+			InputTemplate: aws.String(`{"key":<key>,"source":<src>}`)}}}})
+	e.must(t, err)
+
+	// PutEvents refuses AWS's sources; Emit is how a host plays AWS.
+	out := e.put(t, ebtypes.PutEventsRequestEntry{Source: aws.String("aws.guardduty"), DetailType: aws.String("GuardDuty Finding"), Detail: aws.String(`{}`)})
+	if out.FailedEntryCount != 1 || aws.ToString(out.Entries[0].ErrorCode) != "NotAuthorizedForSourceException" {
+		t.Fatalf("PutEvents with an aws. source: %+v", out.Entries)
+	}
+	post := func(body string) (int, string) {
+		t.Helper()
+		resp, err := http.Post(e.url+"/_rotor/events/emit", "application/json", strings.NewReader(body))
+		e.must(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{`{"detail-type":"x","detail":{}}`, "source is required"},
+		{`{"source":"aws.guardduty","detail":{}}`, "detail-type is required"},
+		{`{"source":"aws.guardduty","detail-type":"x","detail":[1]}`, "detail must be a JSON object"},
+		{`not json`, "event:"},
+	} {
+		if code, body := post(tc.body); code != http.StatusBadRequest || !strings.Contains(body, tc.want) {
+			t.Errorf("emit %s: %d %q, want 400 with %q", tc.body, code, body, tc.want)
+		}
+	}
+	sample, err := os.ReadFile("../../test/testdata/events/guardduty-credential-exfiltration.json")
+	e.must(t, err)
+	code, body := post(string(sample))
+	if code != http.StatusOK || !strings.Contains(body, `"id"`) {
+		t.Fatalf("emit the GuardDuty sample: %d %s", code, body)
+	}
+	if _, err := e.ev.Emit([]byte(`{"source":"aws.health","detail-type":"AWS Health Event","detail":{}}`)); err != nil {
+		t.Fatal(err) // matches no rule: nothing delivered
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	e.must(t, e.ev.Wait(ctx))
+	var sampleEvent struct {
+		Detail struct {
+			Resource struct {
+				AccessKeyDetails struct {
+					AccessKeyID string `json:"accessKeyId"`
+				} `json:"accessKeyDetails"`
+			} `json:"resource"`
+		} `json:"detail"`
+	}
+	e.must(t, json.Unmarshal(sample, &sampleEvent))
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{`{"key":"` + sampleEvent.Detail.Resource.AccessKeyDetails.AccessKeyID + `","source":"aws.guardduty"}`}
+	if diff := cmp.Diff(want, payloads); diff != "" {
+		t.Errorf("payloads (-want +got):\n%s", diff)
 	}
 }

@@ -1,6 +1,7 @@
 // Package rotorlocal hosts rotor on the local endpoint: it starts
-// internal/localaws, creates the notification topic and the rotation state
-// machine from statemachine/rotation.asl.json, and routes the five Lambda
+// internal/localaws, creates the notification topic, the rotation state
+// machine from statemachine/rotation.asl.json, the leak bus and the leak
+// rules of internal/leak (as the CDK construct does), and routes the Lambda
 // functions either to in-process handlers (internal/rotation, reaching the
 // endpoint through the AWS SDK over the wire) or to function binaries under
 // the Lambda Runtime Interface Emulator.
@@ -24,6 +25,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -171,7 +173,47 @@ func (h *Host) deploy(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	if err := h.deployLeakRules(ctx); err != nil {
+		return err
+	}
 	return h.deployWebhook(ctx, o, env)
+}
+
+// deployLeakRules creates the leak bus and the rules of leak.Rules, which
+// the CDK construct deploys too, each starting the state machine.
+func (h *Host) deployLeakRules(ctx context.Context) error {
+	eb := eventbridge.NewFromConfig(h.awsConfig())
+	_, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(leak.LeakBus)})
+	var exists *ebtypes.ResourceAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("create event bus %s: %w", leak.LeakBus, err)
+	}
+	for _, r := range leak.Rules() {
+		pattern, err := json.Marshal(r.Pattern)
+		if err != nil {
+			return fmt.Errorf("rule %s: %w", r.ID, err)
+		}
+		var bus *string
+		if r.Bus != "" {
+			bus = aws.String(r.Bus)
+		}
+		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(r.ID), EventBusName: bus,
+			Description: aws.String(r.Description), EventPattern: aws.String(string(pattern))}); err != nil {
+			return fmt.Errorf("put rule %s: %w", r.ID, err)
+		}
+		target := ebtypes.Target{Id: aws.String("rotation"), Arn: aws.String(h.StateMachineARN),
+			RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/rotor-local-events", Account))}
+		if paths, template, ok := r.Transformer(); ok {
+			target.InputTransformer = &ebtypes.InputTransformer{InputPathsMap: paths, InputTemplate: aws.String(template)}
+		} else {
+			target.InputPath = aws.String(r.InputPath)
+		}
+		if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(r.ID), EventBusName: bus,
+			Targets: []ebtypes.Target{target}}); err != nil {
+			return fmt.Errorf("put targets of rule %s: %w", r.ID, err)
+		}
+	}
+	return nil
 }
 
 // deployWebhook creates the webhook's keys (once) and its function URL.

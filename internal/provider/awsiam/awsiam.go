@@ -54,8 +54,9 @@
 //     (a wrong secret: SignatureDoesNotMatch) fails at once.
 //   - Revoke deactivates and then deletes the key (deactivating first, so
 //     that the key stops working even if the delete fails), and removes
-//     the token tag that names it. A key or user already gone is success.
-//     Revoking the key of Current is rotorerr.Unsafe.
+//     the token tag that names it. A key or user already gone, or a value
+//     that holds no key ({"userName": ...} alone), is success. Revoking
+//     the key of Current is rotorerr.Unsafe.
 //   - RevokeToken revokes the key the token's tag names (or, under a
 //     pending tag, the orphans described above) and removes the tag.
 //   - Identify gives KeyID = accessKeyId and Secret = secretAccessKey.
@@ -618,8 +619,13 @@ func (p *Provider) Revoke(ctx context.Context, req *provider.RevokeRequest) erro
 	if err != nil {
 		return err
 	}
-	if v.AccessKeyID == "" {
-		return invalid("version %s has no accessKeyId, so its key cannot be found to revoke; revoke it by hand", req.VersionID)
+	switch {
+	case v.AccessKeyID == "" && v.SecretAccessKey == "":
+		// {"userName": ...} alone, the value a secret starts with before
+		// its first rotation: it holds no key, so nothing is revoked.
+		return nil
+	case v.AccessKeyID == "":
+		return invalid("version %s has a secretAccessKey but no accessKeyId, so its key cannot be found to revoke; revoke it by hand", req.VersionID)
 	}
 	cur, err := decode("current value", req.Current)
 	if err != nil {

@@ -596,7 +596,7 @@ func TestRevoke(t *testing.T) {
 	}{
 		{"the current key", value("svc", cur), value("svc", cur), nil, rotorerr.Unsafe, "it is the current value's key"},
 		{"with a current value that cannot be read", value("svc", cur), []byte("{"), nil, rotorerr.Unsafe, "cannot be read"},
-		{"a value without a key id", []byte(`{"userName":"svc"}`), nil, nil, rotorerr.InvalidInput, "no accessKeyId"},
+		{"a value without a key id", []byte(`{"userName":"svc","secretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}`), nil, nil, rotorerr.InvalidInput, "no accessKeyId"},
 		{"a value without a user", value("", cur), nil, nil, rotorerr.InvalidInput, "no IAM user"},
 		{"a value whose user the tag contradicts", value("svc", cur), nil, provider.Options{OptionUser: "ops"}, rotorerr.InvalidInput, "name different IAM users"},
 	} {
@@ -631,6 +631,12 @@ func TestRevoke(t *testing.T) {
 		}
 		if tags := e.tags("svc"); len(tags) != 0 {
 			t.Errorf("token tags left: %v", tags)
+		}
+	})
+	t.Run("a value that holds no key is success", func(t *testing.T) {
+		// The value a secret starts with before its first rotation.
+		if err := revoke([]byte(`{"userName":"svc"}`), resp.Value, nil); err != nil {
+			t.Errorf("Revoke of {userName} alone = %v, want nil", err)
 		}
 	})
 	t.Run("a user that is gone is success", func(t *testing.T) {
