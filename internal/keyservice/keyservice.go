@@ -44,14 +44,34 @@ type Server struct {
 
 	mu     sync.Mutex
 	seq    int
-	live   map[string]Key // by id
-	minted []string       // every secret ever issued, for leak scans in tests
-	calls  map[string]int // "METHOD /path-pattern" -> count
+	live   map[string]Key           // by id
+	minted []string                 // every secret ever issued, for leak scans in tests
+	calls  map[string]int           // "METHOD /path-pattern" -> count
+	gone   map[string]chan struct{} // by id, closed when the key is deleted
 }
 
 // New returns a server whose management calls require masterKey.
 func New(masterKey string) *Server {
-	return &Server{master: masterKey, live: map[string]Key{}, calls: map[string]int{}}
+	return &Server{master: masterKey, live: map[string]Key{}, calls: map[string]int{}, gone: map[string]chan struct{}{}}
+}
+
+// Deleted returns a channel closed once the key with this id is deleted
+// (at once if no such key is live), so that benchmarks time a revocation
+// without polling.
+func (s *Server) Deleted(id string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.live[id]; !ok {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	c, ok := s.gone[id]
+	if !ok {
+		c = make(chan struct{})
+		s.gone[id] = c
+	}
+	return c
 }
 
 // Handler returns the HTTP handler.
@@ -114,6 +134,10 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	_, ok := s.live[id]
 	delete(s.live, id)
+	if c, waited := s.gone[id]; waited {
+		close(c)
+		delete(s.gone, id)
+	}
 	s.mu.Unlock()
 	if !ok {
 		reply(w, http.StatusNotFound, map[string]string{"error": "no such key"})
