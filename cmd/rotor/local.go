@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rotorhq/rotor/internal/leak"
 	"github.com/rotorhq/rotor/internal/localaws"
 	"github.com/rotorhq/rotor/internal/rotorlocal"
 )
@@ -115,6 +116,8 @@ func localServe(cmd *cobra.Command, o *localServeOptions) error {
 	}
 	fmt.Fprintf(o.io.Out, "rotor local endpoint on %s (%s)\n", host.URL, mode)
 	fmt.Fprintf(o.io.Out, "  state machine %s\n  topic         %s\n", host.StateMachineARN, host.TopicARN)
+	fmt.Fprintf(o.io.Out, "  leak webhook  %s{github,gitguardian,generic} (keys in secret %s)\n", host.WebhookURL, rotorlocal.WebhookKeysSecret)
+	fmt.Fprintf(o.io.Out, "  leak bus      %s; AWS services' events: POST %s/_rotor/events/emit\n", leak.LeakBus, host.URL)
 	if o.data != "" {
 		fmt.Fprintf(o.io.Out, "  data file     %s\n", o.data)
 	}

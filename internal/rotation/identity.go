@@ -107,6 +107,15 @@ func entropyBits(v []byte) float64 {
 // recordIdentity tags the secret with what identifies version's credential.
 // It writes only what is missing, so a retried create costs no write.
 func (s *Service) recordIdentity(ctx context.Context, sec *secret, version string, value []byte) error {
+	// A version's value never changes and its tags are written in one
+	// TagResource: any of them means all are there. Checking spares the
+	// HasMySecretLeaked hash (scrypt, milliseconds and 2 MiB) of the
+	// current version on every rotation.
+	for _, p := range identityPrefixes {
+		if _, ok := sec.tags[p+version]; ok {
+			return nil
+		}
+	}
 	tags, err := identityTags(sec.pol.prov, sec.pol.options, version, value)
 	if err != nil {
 		// The provider cannot read its own value: leaks of it can still be
