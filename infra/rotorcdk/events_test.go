@@ -2,190 +2,66 @@ package rotorcdk_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rotorhq/rotor/internal/eventpattern"
 	"github.com/rotorhq/rotor/internal/rotation"
 	"github.com/rotorhq/rotor/internal/strictjson"
 )
 
-// matchPattern is EventBridge's event-pattern matching for the parts of
-// the language rotor's rules use (and a few more): exact values, prefix,
-// suffix, wildcard, equals-ignore-case, anything-but and exists. Any other
-// operator fails the test rather than guessing.
-func matchPattern(t *testing.T, pattern map[string]any, event map[string]any) bool {
+// match runs a synthesized rule's pattern over an event with
+// internal/eventpattern, the matcher rotor local runs.
+func match(t *testing.T, pattern map[string]any, event []byte) bool {
 	t.Helper()
-	for key, p := range pattern {
-		v, present := event[key]
-		switch p := p.(type) {
-		case map[string]any: // a nested object pattern
-			sub, ok := v.(map[string]any)
-			if !ok || !matchPattern(t, p, sub) {
-				return false
-			}
-		case []any:
-			if !matchValues(t, p, v, present) {
-				return false
-			}
-		default:
-			t.Fatalf("pattern %s: %v is neither an object nor a list", key, p)
-		}
+	raw, _ := json.Marshal(pattern)
+	p, err := eventpattern.Compile(raw)
+	if err != nil {
+		t.Fatalf("the synthesized pattern %s is invalid: %v", raw, err)
 	}
-	return true
+	ok, err := p.Match(event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }
 
-// matchValues: the field matches when any of the rules matches it; an
-// array field matches when any of its elements does.
-func matchValues(t *testing.T, rules []any, v any, present bool) bool {
-	values := []any{v}
-	if arr, ok := v.([]any); ok {
-		values = arr
-	}
-	for _, rule := range rules {
-		if m, ok := rule.(map[string]any); ok {
-			if e, ok := m["exists"]; ok {
-				if e == present {
-					return true
-				}
-				continue
-			}
-		}
-		if !present {
-			continue
-		}
-		for _, value := range values {
-			if matchRule(t, rule, value) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func matchRule(t *testing.T, rule, value any) bool {
-	m, ok := rule.(map[string]any)
-	if !ok {
-		return rule == value // exact: strings, numbers, booleans, null
-	}
-	if len(m) != 1 {
-		t.Fatalf("rule %v: one operator per object", m)
-	}
-	s, isString := value.(string)
-	for op, arg := range m {
-		switch op {
-		case "prefix":
-			return isString && strings.HasPrefix(s, arg.(string))
-		case "suffix":
-			return isString && strings.HasSuffix(s, arg.(string))
-		case "equals-ignore-case":
-			return isString && strings.EqualFold(s, arg.(string))
-		case "wildcard":
-			parts := strings.Split(arg.(string), "*")
-			for i := range parts {
-				parts[i] = regexp.QuoteMeta(parts[i])
-			}
-			return isString && regexp.MustCompile("^"+strings.Join(parts, ".*")+"$").MatchString(s)
-		case "anything-but":
-			switch a := arg.(type) {
-			case []any:
-				for _, x := range a {
-					if x == value {
-						return false
-					}
-				}
-				return true
-			case map[string]any:
-				return !matchRule(t, a, value)
-			default:
-				return a != value
-			}
-		default:
-			t.Fatalf("operator %q: this matcher does not know it", op)
-		}
-	}
-	return false
-}
-
-// jsonPath reads "$.a.b[0].c" from an event; ok is false when it is absent.
-func jsonPath(t *testing.T, event map[string]any, p string) (any, bool) {
+// transform applies a synthesized target's Input, InputPath or
+// InputTransformer to an event as EventBridge does (internal/eventpattern).
+func transform(t *testing.T, target map[string]any, event []byte) []byte {
 	t.Helper()
-	rest, ok := strings.CutPrefix(p, "$")
-	if !ok {
-		t.Fatalf("path %q does not start with $", p)
-	}
-	var cur any = event
-	step := regexp.MustCompile(`^(?:\.([A-Za-z0-9_-]+)|\[(\d+)\])`)
-	for rest != "" {
-		m := step.FindStringSubmatch(rest)
-		if m == nil {
-			t.Fatalf("path %q: cannot read %q", p, rest)
-		}
-		rest = rest[len(m[0]):]
-		if m[1] != "" {
-			obj, ok := cur.(map[string]any)
-			if !ok {
-				return nil, false
-			}
-			if cur, ok = obj[m[1]]; !ok {
-				return nil, false
-			}
-		} else {
-			arr, ok := cur.([]any)
-			var i int
-			fmt.Sscan(m[2], &i)
-			if !ok || i >= len(arr) {
-				return nil, false
-			}
-			cur = arr[i]
-		}
-	}
-	return cur, true
-}
-
-// transform applies a rule target's input the way EventBridge does: an
-// InputTransformer (unquoted placeholders take the value as JSON, a missing
-// path gives null), an InputPath, or the whole event.
-func transform(t *testing.T, target map[string]any, event map[string]any) []byte {
-	t.Helper()
+	var in eventpattern.Input
+	in.Input, _ = target["Input"].(string)
+	in.InputPath, _ = target["InputPath"].(string)
 	if tr, ok := target["InputTransformer"].(map[string]any); ok {
-		out := tr["InputTemplate"].(string)
+		in.Transformer = &eventpattern.InputTransformer{Template: tr["InputTemplate"].(string), PathsMap: map[string]string{}}
 		paths, _ := tr["InputPathsMap"].(map[string]any)
 		for name, p := range paths {
-			v, _ := jsonPath(t, event, p.(string))
-			b, _ := json.Marshal(v)
-			if strings.Contains(out, `"<`+name+`>"`) {
-				t.Fatalf("placeholder <%s> is quoted; this test expects JSON values", name)
-			}
-			out = strings.ReplaceAll(out, "<"+name+">", string(b))
+			in.Transformer.PathsMap[name] = p.(string)
 		}
-		return []byte(out)
 	}
-	if p, ok := target["InputPath"].(string); ok {
-		v, _ := jsonPath(t, event, p)
-		b, _ := json.Marshal(v)
-		return b
+	out, err := eventpattern.Transform(event, in, eventpattern.Meta{RuleName: "rule", RuleARN: "arn:aws:events:us-east-1:123456789012:rule/rule", IngestionTime: time.Now()})
+	if err != nil {
+		t.Fatalf("target input %+v: %v", in, err)
 	}
-	b, _ := json.Marshal(event)
-	return b
+	return out
 }
 
-func readEvent(t *testing.T, name string) map[string]any {
+func readEvent(t *testing.T, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("../../test/testdata/events", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var e map[string]any
-	if err := json.Unmarshal(data, &e); err != nil {
-		t.Fatalf("%s: %v", name, err)
+	if !json.Valid(data) {
+		t.Fatalf("%s is not JSON", name)
 	}
-	return e
+	return data
 }
 
 // TestEventRules runs each rule's pattern over a real sample of its source
@@ -231,7 +107,7 @@ func TestEventRules(t *testing.T) {
 		t.Run(c.rule+"/"+c.sample, func(t *testing.T) {
 			rule := rules[c.rule]
 			event := readEvent(t, c.sample)
-			if got := matchPattern(t, rule["EventPattern"].(map[string]any), event); got != c.match {
+			if got := match(t, rule["EventPattern"].(map[string]any), event); got != c.match {
 				t.Fatalf("pattern %v: match = %v, want %v", rule["EventPattern"], got, c.match)
 			}
 			if !c.match {
@@ -254,40 +130,5 @@ func TestEventRules(t *testing.T) {
 				t.Errorf("state machine input (-want +got):\n%s", diff)
 			}
 		})
-	}
-}
-
-// TestMatcher keeps the hand-written matcher honest on the operators the
-// rules use, with EventBridge's documented results.
-func TestMatcher(t *testing.T) {
-	event := map[string]any{"source": "aws.guardduty", "detail": map[string]any{
-		"type": "Persistence:IAMUser/AnomalousBehavior", "tags": []any{"a", "b"}, "n": 5.0}}
-	cases := []struct {
-		pattern string
-		want    bool
-	}{
-		{`{"source": ["aws.guardduty"]}`, true},
-		{`{"source": ["aws.health"]}`, false},
-		{`{"detail": {"type": [{"wildcard": "*:IAMUser/AnomalousBehavior"}]}}`, true},
-		{`{"detail": {"type": [{"wildcard": "*:EC2/AnomalousBehavior"}]}}`, false},
-		{`{"detail": {"type": [{"prefix": "Persistence:"}]}}`, true},
-		{`{"detail": {"type": [{"prefix": "persistence:"}]}}`, false},
-		{`{"detail": {"tags": ["b"]}}`, true},
-		{`{"detail": {"tags": ["c"]}}`, false},
-		{`{"detail": {"missing": [{"exists": false}]}}`, true},
-		{`{"detail": {"missing": [{"exists": true}]}}`, false},
-		{`{"detail": {"missing": ["x"]}}`, false},
-		{`{"detail": {"type": [{"anything-but": ["x", "y"]}]}}`, true},
-		{`{"detail": {"n": [5]}}`, true},
-		{`{"nothere": {"type": ["x"]}}`, false},
-	}
-	for _, c := range cases {
-		var p map[string]any
-		if err := json.Unmarshal([]byte(c.pattern), &p); err != nil {
-			t.Fatal(err)
-		}
-		if got := matchPattern(t, p, event); got != c.want {
-			t.Errorf("%s: got %v, want %v", c.pattern, got, c.want)
-		}
 	}
 }
