@@ -20,8 +20,8 @@
 //   - No error message, and nothing logged, contains a secret value: errors
 //     from targets are reduced to status codes and error codes.
 //
-// Optional abilities are optional interfaces (Applier, TokenRevoker,
-// Identifier, MasterUser, OptionsChecker), discovered with a type assertion, as
+// Optional abilities are optional interfaces (Applier, PasswordUser,
+// TokenRevoker, Identifier, MasterUser, OptionsChecker), discovered with a type assertion, as
 // database/sql/driver does.
 package provider
 
@@ -32,6 +32,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rotorhq/rotor/internal/password"
 	"github.com/rotorhq/rotor/internal/rotorerr"
 )
 
@@ -54,6 +55,9 @@ type CreateRequest struct {
 	Current  []byte  // value of the AWSCURRENT version; nil when the secret has none yet
 	Master   []byte  // value of the master secret; nil when the secret names none
 	Options  Options // provider settings from tags
+	// Password is a fresh password the core drew for a PasswordUser by its
+	// policy; "" for other providers.
+	Password string
 }
 
 // CreateResponse carries the complete value to store as the new version.
@@ -96,6 +100,33 @@ type ApplyRequest struct {
 	Current  []byte
 	Master   []byte
 	Options  Options
+}
+
+// PasswordUser is implemented by providers that set a password at a target
+// (a database role). The core draws the password (package password) by the
+// policy PasswordPolicy returns for the secret's options and passes it in
+// CreateRequest.Password: providers never draw their own, so every password
+// rotor sets comes from one generator. Errors are rotorerr.InvalidInput.
+type PasswordUser interface {
+	PasswordPolicy(Options) (password.Policy, error)
+}
+
+// NewPassword draws the password CreateRequest.Password carries for p with
+// options o: "" when p is not a PasswordUser.
+func NewPassword(p Provider, o Options) (string, error) {
+	pu, ok := p.(PasswordUser)
+	if !ok {
+		return "", nil
+	}
+	pol, err := pu.PasswordPolicy(o)
+	if err != nil {
+		return "", err
+	}
+	pw, err := password.Generate(pol)
+	if err != nil {
+		return "", rotorerr.New(rotorerr.InvalidInput, "password policy: "+err.Error())
+	}
+	return pw, nil
 }
 
 // TokenRevoker is implemented by providers that label what they mint with

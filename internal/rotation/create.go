@@ -75,8 +75,13 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 	if err := s.tidyIdentities(ctx, sec, current, cur); err != nil {
 		return nil, err
 	}
+	pw, err := provider.NewPassword(sec.pol.prov, sec.pol.options)
+	if err != nil {
+		return nil, fmt.Errorf("secret %q: %w", sec.name, err)
+	}
+	redact.Add(ctx, pw)
 	resp, err := sec.pol.prov.Create(ctx, &provider.CreateRequest{
-		SecretID: sec.arn, Token: in.Token, Current: cur, Master: master, Options: sec.pol.options})
+		SecretID: sec.arn, Token: in.Token, Current: cur, Master: master, Options: sec.pol.options, Password: pw})
 	if err != nil {
 		// A response lost after the provider minted leaves a key nobody
 		// recorded: revoke whatever carries this token before returning.

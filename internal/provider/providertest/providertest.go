@@ -80,9 +80,22 @@ func Run(t *testing.T, h Harness) {
 		return c
 	}
 	ctx := context.Background()
+	// request is what the core asks Create, with a password drawn for a
+	// PasswordUser as the core draws it.
+	request := func(t *testing.T, c *Case, token string, master []byte, o provider.Options) *provider.CreateRequest {
+		t.Helper()
+		pw, err := provider.NewPassword(c.Provider, o)
+		if err != nil {
+			pw = "" // bad options: Create must refuse them on its own
+		}
+		if pw != "" {
+			secrets = append(secrets, pw)
+		}
+		return &provider.CreateRequest{SecretID: c.SecretID, Token: token, Current: c.Current, Master: master, Options: o, Password: pw}
+	}
 	create := func(t *testing.T, c *Case, token string) []byte {
 		t.Helper()
-		resp, err := c.Provider.Create(ctx, &provider.CreateRequest{SecretID: c.SecretID, Token: token, Current: c.Current, Master: c.Master, Options: c.Options})
+		resp, err := c.Provider.Create(ctx, request(t, c, token, c.Master, c.Options))
 		if seen(err) != nil {
 			t.Fatalf("Create: %v", err)
 		}
@@ -201,7 +214,7 @@ func Run(t *testing.T, h Harness) {
 		for label, opts := range h.BadOptions {
 			t.Run(label, func(t *testing.T) {
 				c := setup(t)
-				_, err := c.Provider.Create(ctx, &provider.CreateRequest{SecretID: c.SecretID, Token: tokenA, Current: c.Current, Master: c.Master, Options: opts})
+				_, err := c.Provider.Create(ctx, request(t, c, tokenA, c.Master, opts))
 				if !errors.Is(seen(err), rotorerr.InvalidInput) {
 					t.Errorf("Create(%v) = %v, want rotorerr.InvalidInput", opts, err)
 				}
@@ -217,7 +230,7 @@ func Run(t *testing.T, h Harness) {
 		if !provider.NeedsMaster(c.Provider, c.Options) {
 			return
 		}
-		_, err := c.Provider.Create(ctx, &provider.CreateRequest{SecretID: c.SecretID, Token: tokenA, Current: c.Current, Options: c.Options})
+		_, err := c.Provider.Create(ctx, request(t, c, tokenA, nil, c.Options))
 		if !errors.Is(seen(err), rotorerr.InvalidInput) {
 			t.Errorf("Create without master = %v, want rotorerr.InvalidInput", err)
 		}
@@ -230,7 +243,7 @@ func Run(t *testing.T, h Harness) {
 		}
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		_, err := c.Provider.Create(cctx, &provider.CreateRequest{SecretID: c.SecretID, Token: tokenA, Current: c.Current, Master: c.Master, Options: c.Options})
+		_, err := c.Provider.Create(cctx, request(t, c, tokenA, c.Master, c.Options))
 		if k := rotorerr.Classify(seen(err)); k != rotorerr.Transient {
 			t.Errorf("Create(canceled) = %v (%s), want Rotor.Transient", err, k)
 		}
@@ -262,7 +275,7 @@ func Run(t *testing.T, h Harness) {
 		if !ok || c.Live == nil {
 			return
 		}
-		resp, err := c.Provider.Create(ctx, &provider.CreateRequest{SecretID: c.SecretID, Token: tokenA, Current: c.Current, Master: c.Master, Options: c.Options})
+		resp, err := c.Provider.Create(ctx, request(t, c, tokenA, c.Master, c.Options))
 		if seen(err) != nil {
 			t.Fatal(err)
 		}

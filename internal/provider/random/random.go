@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rotorhq/rotor/internal/password"
 	"github.com/rotorhq/rotor/internal/provider"
 	"github.com/rotorhq/rotor/internal/rotorerr"
 )
@@ -177,24 +178,13 @@ func (c config) generate() (string, error) {
 	}
 }
 
-// drawString draws n characters uniformly from alphabet, rejecting the bytes
-// that would bias the draw towards the alphabet's first characters.
+// drawString draws n characters uniformly from alphabet.
 func drawString(alphabet string, n int) (string, error) {
-	limit := 256 - 256%len(alphabet)
-	var sb strings.Builder
-	sb.Grow(n)
-	buf := make([]byte, 64)
-	for sb.Len() < n {
-		if _, err := rand.Read(buf); err != nil {
-			return "", rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("read random: %w", err))
-		}
-		for _, b := range buf {
-			if int(b) < limit && sb.Len() < n {
-				sb.WriteByte(alphabet[int(b)%len(alphabet)])
-			}
-		}
+	v, err := password.Draw(alphabet, n)
+	if err != nil {
+		return "", rotorerr.Wrap(rotorerr.Transient, err)
 	}
-	return sb.String(), nil
+	return v, nil
 }
 
 // Verify implements provider.Provider: with no target to ask, a value "works"
