@@ -52,9 +52,38 @@ sizes:
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := $(TOOLS)/bin/aws-lambda-rie
 export ROTOR_RIE := $(RIE)
-tools: $(NPM_DIR)/.installed $(RIE)
+tools: postgres-server $(NPM_DIR)/.installed $(RIE)
 $(RIE):
 	GOBIN=$(TOOLS)/bin $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+## postgres-server: PostgreSQL's initdb and postgres for internal/pgtest, which
+## starts its own throwaway clusters. Found as internal/pgtest finds them:
+## $ROTOR_PG_BINDIR, `pg_config --bindir`, then /usr/lib/postgresql/*/bin.
+# Pinned to the major version, not a Debian revision: the mirror keeps only
+# the current revision, and each security update removes the one before, so
+# an exact pin would break the install on the next update. Nothing here
+# starts Debian's own cluster; if the package's postinst does, it is unused.
+PG_MAJOR := 15
+PG_INSTALL_LOG := $(TOOLS)/postgres-install.log
+.PHONY: postgres-server
+postgres-server:
+	@found() { for d in "$${ROTOR_PG_BINDIR:-}" "$$(pg_config --bindir 2>/dev/null || true)" \
+	    $$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do \
+	    if [ -n "$$d" ] && [ -x "$$d/initdb" ] && [ -x "$$d/postgres" ]; then echo "$$d"; return 0; fi; done; return 1; }; \
+	if [ -n "$${ROTOR_PG_BINDIR:-}" ] && ! [ -x "$$ROTOR_PG_BINDIR/initdb" -a -x "$$ROTOR_PG_BINDIR/postgres" ]; then \
+	  echo "make tools: ROTOR_PG_BINDIR=$$ROTOR_PG_BINDIR holds no initdb and postgres"; exit 1; fi; \
+	if dir="$$(found)"; then \
+	  echo "make tools: PostgreSQL found: $$("$$dir/postgres" --version) in $$dir"; exit 0; fi; \
+	command -v apt-get >/dev/null || { echo "make tools: PostgreSQL is missing and there is no apt-get: install PostgreSQL $(PG_MAJOR) or set ROTOR_PG_BINDIR"; exit 1; }; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; \
+	else echo "make tools: PostgreSQL is missing; installing postgresql-$(PG_MAJOR) needs root or sudo"; exit 1; fi; \
+	mkdir -p $(TOOLS); \
+	if ! { $$sudo apt-get update && \
+	       $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-$(PG_MAJOR); } \
+	     >$(PG_INSTALL_LOG) 2>&1; then \
+	  tail -n 30 $(PG_INSTALL_LOG); echo "make tools: installing postgresql-$(PG_MAJOR) failed (log: $(PG_INSTALL_LOG))"; exit 1; fi; \
+	dir="$$(found)" || { echo "make tools: postgresql-$(PG_MAJOR) installed but no initdb found (log: $(PG_INSTALL_LOG))"; exit 1; }; \
+	echo "make tools: installed postgresql-$(PG_MAJOR) $$(dpkg-query -W -f='$${Version}' postgresql-$(PG_MAJOR)): $$("$$dir/postgres" --version) in $$dir"
 
 $(NPM_DIR)/.installed: test/package.json test/package-lock.json
 	@command -v npm >/dev/null || { echo "make tools: npm is required (Node.js 20 or later)"; exit 1; }
