@@ -145,7 +145,7 @@ func (e *leakEnv) wait(t *testing.T, arn, want string) {
 	}
 }
 
-func (e *leakEnv) history(t *testing.T, arn string) string {
+func (e *leakEnv) history(t testing.TB, arn string) string {
 	t.Helper()
 	out, err := e.h.StepFunctions().GetExecutionHistory(context.Background(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
 	if err != nil {
