@@ -79,6 +79,10 @@ type Options struct {
 	// StartTimeout bounds the wait for the server to accept connections;
 	// zero means 20 seconds.
 	StartTimeout time.Duration
+	// TLS turns ssl on with a certificate for 127.0.0.1 and localhost from a
+	// CA of the cluster's own (Cluster.CAFile), and accepts TCP connections
+	// over TLS only.
+	TLS bool
 }
 
 // Cluster is a running server. Its fields are read-only.
@@ -89,6 +93,9 @@ type Cluster struct {
 	SuperPassword string
 	// BinDir is where initdb and postgres came from.
 	BinDir string
+	// CAFile is the PEM file of the CA that signed the server's certificate
+	// (Options.TLS); "" without TLS.
+	CAFile string
 
 	dir     string
 	logPath string
@@ -158,6 +165,21 @@ func StartCluster(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := c.initdb(ctx, cred); err != nil {
 		return nil, err
 	}
+	settings := maps.Clone(opts.Settings)
+	if opts.TLS {
+		tlsSettings, err := c.setupTLS(cred)
+		if err != nil {
+			return nil, fmt.Errorf("pgtest: TLS: %w", err)
+		}
+		if settings == nil {
+			settings = map[string]string{}
+		}
+		for k, v := range tlsSettings {
+			if _, set := settings[k]; !set {
+				settings[k] = v
+			}
+		}
+	}
 	timeout := opts.StartTimeout
 	if timeout <= 0 {
 		timeout = defaultStartTimeout
@@ -165,7 +187,7 @@ func StartCluster(ctx context.Context, opts Options) (c *Cluster, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for attempt := 1; ; attempt++ {
-		err := c.start(ctx, cred, opts.Settings)
+		err := c.start(ctx, cred, settings)
 		if err == nil {
 			return c, nil
 		}
@@ -315,8 +337,8 @@ func (c *Cluster) Log() string {
 }
 
 // DSN is a connection URL for user on db over TCP. sslmode=disable because
-// the server runs with ssl=off; a libpq default of "prefer" would only add a
-// round trip.
+// the server runs with ssl=off (a libpq default of "prefer" would only add a
+// round trip), or verify-full against CAFile with Options.TLS.
 func (c *Cluster) DSN(user, password, db string) string {
 	u := &url.URL{
 		Scheme:   "postgres",
@@ -324,6 +346,9 @@ func (c *Cluster) DSN(user, password, db string) string {
 		Host:     net.JoinHostPort(c.Host, strconv.Itoa(c.Port)),
 		Path:     "/" + db,
 		RawQuery: "sslmode=disable",
+	}
+	if c.CAFile != "" {
+		u.RawQuery = url.Values{"sslmode": {"verify-full"}, "sslrootcert": {c.CAFile}}.Encode()
 	}
 	if password == "" {
 		u.User = url.User(user)

@@ -176,3 +176,22 @@ func queryRow(t *testing.T, c *pgtest.Cluster, sql string, dest ...any) {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }
+
+func TestTLS(t *testing.T) {
+	c := pgtest.Start(t, pgtest.Options{TLS: true})
+	ctx := context.Background()
+	conn, err := c.Connect(ctx)
+	if err != nil {
+		t.Fatalf("connect with verify-full against the cluster's CA: %v", err)
+	}
+	var ssl bool
+	if err := conn.QueryRow(ctx, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").Scan(&ssl); err != nil || !ssl {
+		t.Errorf("the connection does not use TLS: %v %v", ssl, err)
+	}
+	conn.Close(ctx)
+	plain := strings.Replace(c.DSN(c.SuperUser, c.SuperPassword, "postgres"), "sslmode=verify-full", "sslmode=disable", 1)
+	if conn, err := pgx.Connect(ctx, plain); err == nil {
+		conn.Close(ctx)
+		t.Error("a connection without TLS was accepted")
+	}
+}

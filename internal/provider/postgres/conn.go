@@ -45,8 +45,11 @@ func (c config) connect(ctx context.Context, v value, user, pass, dbname string,
 	if sslmode == "" {
 		sslmode = "prefer"
 	}
-	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(v.Host, v.port()), Path: "/" + dbname,
-		RawQuery: url.Values{"sslmode": {sslmode}}.Encode()}
+	q := url.Values{"sslmode": {sslmode}}
+	if v.SSLRootCert != "" {
+		q.Set("sslrootcert", v.SSLRootCert)
+	}
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(v.Host, v.port()), Path: "/" + dbname, RawQuery: q.Encode()}
 	cfg, err := pgx.ParseConfig(u.String())
 	if err != nil {
 		return nil, invalid("connection settings for %s: %v", v.address(), err)

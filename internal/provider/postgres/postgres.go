@@ -11,7 +11,8 @@
 // host and username are required; port defaults to 5432, dbname to
 // "postgres" and sslmode to "prefer" (libpq's default: TLS when the server
 // offers it, unverified; say "verify-full" to have the certificate checked
-// against the system's roots). Other fields are kept as they are. The
+// against the system's roots, or against the CA file the optional field
+// sslrootcert names). Other fields are kept as they are. The
 // master secret (tag rotor:master-secret, required) holds the same layout
 // for a role with CREATEROLE (or a superuser) on the same server, and for
 // the alternating strategy a member of pg_signal_backend; its host,

@@ -414,3 +414,65 @@ func TestSingleRevokeRestoresCurrent(t *testing.T) {
 		t.Errorf("revoking the current credential = %v, want Unsafe", err)
 	}
 }
+
+// TestTLS: the sslmode the secret asks for is what the connection uses,
+// against a server that refuses TCP without TLS.
+func TestTLS(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t, pgtest.Options{TLS: true})
+	c.Exec(t, "CREATE ROLE "+masterRole+" WITH LOGIN CREATEROLE PASSWORD '"+masterPassword+"' IN ROLE pg_signal_backend")
+	c.Exec(t, "CREATE ROLE tls_app WITH LOGIN PASSWORD 'tls-App-pw_0c9d8e7f6a5b'")
+	value := func(fields map[string]any) []byte {
+		doc := map[string]any{"engine": "postgres", "host": c.Host, "port": c.Port, "username": "tls_app", "password": "tls-App-pw_0c9d8e7f6a5b"}
+		for k, v := range fields {
+			doc[k] = v
+		}
+		b, _ := json.Marshal(doc)
+		return b
+	}
+	master, _ := json.Marshal(map[string]any{"username": masterRole, "password": masterPassword})
+	rotate := func(cur []byte) ([]byte, error) {
+		pw, _ := provider.NewPassword(p, nil)
+		resp, err := p.Create(ctx, &provider.CreateRequest{SecretID: "s", Token: "t", Current: cur, Master: master, Password: pw})
+		if err != nil {
+			return nil, err
+		}
+		if err := p.Apply(ctx, &provider.ApplyRequest{SecretID: "s", Token: "t", Value: resp.Value, Current: cur, Master: master}); err != nil {
+			return nil, err
+		}
+		return resp.Value, p.Verify(ctx, &provider.VerifyRequest{SecretID: "s", Token: "t", Value: resp.Value})
+	}
+	for _, tc := range []struct {
+		name   string
+		fields map[string]any
+		want   rotorerr.Kind // "" for success
+		says   string
+	}{
+		{"verify-full against the server's CA", map[string]any{"sslmode": "verify-full", "sslrootcert": c.CAFile}, "", ""},
+		{"require", map[string]any{"sslmode": "require"}, "", ""},
+		{"prefer (the default)", nil, "", ""},
+		{"verify-full against the system's roots", map[string]any{"sslmode": "verify-full"}, rotorerr.InvalidInput, "TLS certificate is not trusted"},
+		{"disable, which the server refuses", map[string]any{"sslmode": "disable"}, rotorerr.InvalidInput, "refused the login"},
+		{"a CA file that is missing", map[string]any{"sslmode": "verify-full", "sslrootcert": "/nonexistent/ca.pem"}, rotorerr.InvalidInput, "connection settings"},
+		{"an sslmode that does not exist", map[string]any{"sslmode": "always"}, rotorerr.InvalidInput, `sslmode "always"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := rotate(value(tc.fields))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("rotation over TLS: %v", err)
+				}
+				var doc map[string]any
+				_ = json.Unmarshal(v, &doc)
+				if doc["sslmode"] != tc.fields["sslmode"] {
+					t.Errorf("sslmode not kept: %v", doc["sslmode"])
+				}
+				c.Exec(t, "ALTER ROLE tls_app WITH PASSWORD 'tls-App-pw_0c9d8e7f6a5b'")
+				return
+			}
+			if k := rotorerr.Classify(err); k != tc.want || !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("rotation = %v (%s), want %s saying %q", err, k, tc.want, tc.says)
+			}
+		})
+	}
+}

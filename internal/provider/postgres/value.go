@@ -21,6 +21,10 @@ type value struct {
 	Password string      `json:"password"`
 	DBName   string      `json:"dbname"`
 	SSLMode  string      `json:"sslmode"`
+	// SSLRootCert is a file of CA certificates that verify-ca and
+	// verify-full check the server against instead of the system's roots
+	// (for Amazon RDS, AWS's global-bundle.pem shipped with the function).
+	SSLRootCert string `json:"sslrootcert"`
 }
 
 var sslModes = map[string]bool{"disable": true, "allow": true, "prefer": true, "require": true, "verify-ca": true, "verify-full": true}
@@ -50,7 +54,7 @@ func decode(what string, b []byte) (value, error) {
 	}
 	var err error
 	for name, dst := range map[string]*string{"engine": &v.Engine, "host": &v.Host, "username": &v.Username,
-		"password": &v.Password, "dbname": &v.DBName, "sslmode": &v.SSLMode} {
+		"password": &v.Password, "dbname": &v.DBName, "sslmode": &v.SSLMode, "sslrootcert": &v.SSLRootCert} {
 		if *dst, err = str(name); err != nil {
 			return v, err
 		}
