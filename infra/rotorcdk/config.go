@@ -43,6 +43,22 @@ type Config struct {
 	// StateMachineName names the state machine. Default "rotor-rotation",
 	// the name the rotor CLI looks for.
 	StateMachineName string `json:"stateMachineName"`
+	// VPC places the functions that reach credential targets (create,
+	// verify, expire) in these subnets, for databases with no public
+	// endpoint. Default: no VPC. Those subnets need a route to Secrets
+	// Manager (an interface endpoint or a NAT gateway), and to IAM and STS
+	// for awsiam secrets.
+	VPC *VPC `json:"vpc"`
+}
+
+// VPC is where the target-facing functions run.
+type VPC struct {
+	// SubnetIDs are private subnets, ideally in two or more Availability
+	// Zones. Required.
+	SubnetIDs []string `json:"subnetIds"`
+	// SecurityGroupIDs must allow the functions' outbound traffic to the
+	// targets (PostgreSQL's port) and to the AWS endpoints. Required.
+	SecurityGroupIDs []string `json:"securityGroupIds"`
 }
 
 // ScheduledSecret is one secret on its own schedule.
@@ -149,6 +165,24 @@ func ParseConfig(data []byte) (*Config, error) {
 			problems = append(problems, fmt.Sprintf("%s: timeZone %q is not an IANA time zone", where, s.TimeZone))
 		}
 	}
+	if v := c.VPC; v != nil {
+		if len(v.SubnetIDs) == 0 {
+			problems = append(problems, "vpc: subnetIds is required")
+		}
+		if len(v.SecurityGroupIDs) == 0 {
+			problems = append(problems, "vpc: securityGroupIds is required")
+		}
+		for _, id := range v.SubnetIDs {
+			if !subnetID.MatchString(id) {
+				problems = append(problems, fmt.Sprintf("vpc: %q is not a subnet id (subnet-0123abcd...)", id))
+			}
+		}
+		for _, id := range v.SecurityGroupIDs {
+			if !securityGroupID.MatchString(id) {
+				problems = append(problems, fmt.Sprintf("vpc: %q is not a security group id (sg-0123abcd...)", id))
+			}
+		}
+	}
 	for _, e := range c.AlertEmails {
 		if !strings.Contains(e, "@") {
 			problems = append(problems, fmt.Sprintf("alertEmails: %q is not an email address", e))
@@ -160,7 +194,11 @@ func ParseConfig(data []byte) (*Config, error) {
 	return c, nil
 }
 
-var stateMachineName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+var (
+	stateMachineName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+	subnetID         = regexp.MustCompile(`^subnet-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	securityGroupID  = regexp.MustCompile(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
+)
 
 func validSchedule(s string) bool {
 	return (strings.HasPrefix(s, "rate(") || strings.HasPrefix(s, "cron(")) && strings.HasSuffix(s, ")")

@@ -39,6 +39,11 @@ func TestParseConfigErrors(t *testing.T) {
 		{`{"secrets": [{"secretId": "a", "schedule": "rate(1 day)", "gracePeriod": "1 week"}]}`, `gracePeriod "1 week" is not a Go duration`},
 		{`{"stateMachineName": "rotor rotation"}`, `stateMachineName "rotor rotation" is not 1 to 80 letters`},
 		{`{"alertEmails": ["secops"]}`, `alertEmails: "secops" is not an email address`},
+		{`{"vpc": {"securityGroupIds": ["sg-01234567"]}}`, "vpc: subnetIds is required"},
+		{`{"vpc": {"subnetIds": ["subnet-01234567"]}}`, "vpc: securityGroupIds is required"},
+		{`{"vpc": {"subnetIds": ["vpc-01234567"], "securityGroupIds": ["sg-01234567"]}}`, `vpc: "vpc-01234567" is not a subnet id`},
+		{`{"vpc": {"subnetIds": ["subnet-01234567"], "securityGroupIds": ["sg-xyz"]}}`, `vpc: "sg-xyz" is not a security group id`},
+		{`{"vpc": {"subnets": []}}`, `unknown field "/vpc/subnets"`},
 	}
 	for _, c := range cases {
 		t.Run(c.want, func(t *testing.T) {

@@ -146,6 +146,9 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 	}
 	for _, f := range functions {
 		fn, role := r.function(f, assets, retention, env)
+		if cfg.VPC != nil && targetFacing[f.name] {
+			inVPC(fn, role, cfg.VPC)
+		}
 		for _, st := range secretsPolicy(f.name, stack) {
 			role.AddToPolicy(st)
 		}
@@ -277,6 +280,38 @@ func (r *Rotor) function(f functionSpec, assets string, retention awslogs.Retent
 		Environment:   &env,
 	})
 	return fn, role
+}
+
+// targetFacing are the functions that call providers, and so may need to
+// reach a database inside a VPC.
+var targetFacing = map[string]bool{"create": true, "verify": true, "expire": true}
+
+// inVPC attaches a function to the configured subnets. The subnets and
+// security groups are given by id and set on the CloudFormation resource:
+// importing them as CDK constructs would need the VPC's id and zones too,
+// or a lookup against the account at synthesis.
+func inVPC(fn awslambda.Function, role awsiam.Role, v *VPC) {
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("VpcNetworkInterfaces"),
+		// What AWSLambdaVPCAccessExecutionRole grants, inline.
+		Actions: jsii.Strings("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+			"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"),
+		Resources: jsii.Strings("*"),
+	}))
+	// Only the finding on Resource::*, so that any other wildcard on this
+	// role is still reported.
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM5"),
+		Reason:    jsii.String("Lambda's VPC attachment: these EC2 network-interface actions take no resource-level permissions (AWSLambdaVPCAccessExecutionRole grants them on *)"),
+		AppliesTo: &[]any{"Resource::*"},
+	}}, jsii.Bool(true))
+	cfn := fn.Node().DefaultChild().(awslambda.CfnFunction)
+	cfn.AddPropertyOverride(jsii.String("VpcConfig"), map[string]any{
+		"SubnetIds": v.SubnetIDs, "SecurityGroupIds": v.SecurityGroupIDs,
+	})
+	// Lambda checks the network-interface permissions when it creates the
+	// function: the role's policy must exist first.
+	fn.Node().AddDependency(role)
 }
 
 // webhook deploys the webhook function behind a function URL: GitHub

@@ -373,3 +373,47 @@ func TestCdkNagCanFail(t *testing.T) {
 		t.Fatal("cdk-nag reported nothing for an unencrypted queue without a dead-letter queue or TLS")
 	}
 }
+
+// TestVPC: with a vpc configured, exactly the functions that reach
+// credential targets run in its subnets, their roles may manage network
+// interfaces, and cdk-nag still finds nothing.
+func TestVPC(t *testing.T) {
+	d := synth(t, `{"vpc": {"subnetIds": ["subnet-0a1b2c3d4e5f60718", "subnet-11223344"], "securityGroupIds": ["sg-0123456789abcdef0"]}}`)
+	want := map[string]bool{"create": true, "verify": true, "expire": true}
+	for _, fn := range allFunctions {
+		id := d.function(t, fn)
+		p := d.resources[id].Properties
+		vpc, inVPC := p["VpcConfig"].(map[string]any)
+		if inVPC != want[fn] {
+			t.Errorf("%s: in a VPC = %v, want %v", fn, inVPC, want[fn])
+			continue
+		}
+		if !inVPC {
+			continue
+		}
+		if diff := cmp.Diff(map[string]any{"SubnetIds": []any{"subnet-0a1b2c3d4e5f60718", "subnet-11223344"},
+			"SecurityGroupIds": []any{"sg-0123456789abcdef0"}}, vpc); diff != "" {
+			t.Errorf("%s: VpcConfig (-want +got):\n%s", fn, diff)
+		}
+		raw, _ := json.Marshal(d.policies(t, d.functionRole(t, fn)))
+		if !strings.Contains(string(raw), "ec2:CreateNetworkInterface") {
+			t.Errorf("%s: its role may not create network interfaces", fn)
+		}
+	}
+	for _, fn := range []string{"resolve", "switchover", "webhook"} {
+		raw, _ := json.Marshal(d.policies(t, d.functionRole(t, fn)))
+		if strings.Contains(string(raw), "ec2:") {
+			t.Errorf("%s: its role has EC2 permissions it does not need", fn)
+		}
+	}
+	for _, kind := range []string{"error", "warning"} {
+		find := assertions.Annotations_FromStack(d.stack).FindError
+		if kind == "warning" {
+			find = assertions.Annotations_FromStack(d.stack).FindWarning
+		}
+		if found := find(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))); len(*found) > 0 {
+			out, _ := json.MarshalIndent(found, "", "  ")
+			t.Errorf("cdk-nag %ss with a VPC:\n%s", kind, out)
+		}
+	}
+}
