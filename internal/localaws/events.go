@@ -1119,13 +1119,7 @@ func (e *Events) admin(w http.ResponseWriter, r *http.Request) bool {
 	if ds == nil {
 		ds = []Delivery{}
 	}
-	body, err := json.Marshal(ds)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return true
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(body)
+	writeEncoded(w, "application/json", ds, json.Marshal)
 	return true
 }
 
@@ -1145,8 +1139,7 @@ func (e *Events) serveEmit(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"id": id})
+	writeEncoded(w, "application/json", map[string]string{"id": id}, json.Marshal)
 }
 
 // serve answers one awsJson1.1 request.

@@ -504,13 +504,7 @@ func (n *SNS) admin(w http.ResponseWriter, r *http.Request) bool {
 	if msgs == nil {
 		msgs = []Message{}
 	}
-	body, err := json.Marshal(msgs)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return true
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(body)
+	writeEncoded(w, "application/json", msgs, json.Marshal)
 	return true
 }
 

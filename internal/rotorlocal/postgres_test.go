@@ -50,7 +50,7 @@ func startPG(t testing.TB, strategy, grace, providerName string) *pgEnv {
 	pg.Exec(t, "CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 10); GRANT SELECT ON orders TO app")
 
 	e.leakEnv = &leakEnv{reqs: &requestLog{}, logs: &syncBuffer{}}
-	h, err := Start(context.Background(), Options{DataFile: tempDir(t) + "/local.db", FunctionLog: e.logs})
+	h, err := Start(context.Background(), Options{DataFile: t.TempDir() + "/local.db", FunctionLog: e.logs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +76,6 @@ func startPG(t testing.TB, strategy, grace, providerName string) *pgEnv {
 	}
 	return e
 }
-
-func tempDir(t testing.TB) string { return t.TempDir() }
 
 type dbCreds struct{ Username, Password string }
 

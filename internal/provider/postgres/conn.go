@@ -85,9 +85,6 @@ func classify(err error, what string) error {
 	if err == nil {
 		return nil
 	}
-	if k := rotorerr.Classify(err); errors.Is(err, k) && k != "" {
-		return fmt.Errorf("%s: %w", what, err) // already a rotor error
-	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("provider postgres: %s: %w", what, err))
 	}

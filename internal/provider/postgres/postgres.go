@@ -76,8 +76,8 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -131,7 +131,7 @@ func parse(o provider.Options) (config, error) {
 		c.strategy = s
 	}
 	if s, ok := o["password-length"]; ok {
-		n, err := parseInt(s)
+		n, err := strconv.Atoi(s)
 		if err != nil {
 			return c, invalidOption("password-length", "is not a whole number")
 		}
@@ -156,14 +156,6 @@ func parse(o provider.Options) (config, error) {
 		}
 	}
 	return c, nil
-}
-
-func parseInt(s string) (int, error) {
-	var n int
-	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || fmt.Sprint(n) != s {
-		return 0, errors.New("not an integer")
-	}
-	return n, nil
 }
 
 func invalidOption(option, msg string) error {
@@ -205,9 +197,9 @@ func (*Provider) Identify(value []byte, _ provider.Options) (*provider.Identity,
 	return &provider.Identity{Secret: []byte(v.Password)}, nil
 }
 
-// roles names the roles of a strategy for a current username: the role a
-// new password goes to, and, for alternating, the base role that must
-// exist.
+// target names the roles of a strategy for a current username: the role a
+// new password goes to, and the base role that must exist (the same role
+// for single).
 func (c config) target(current string) (target, base string, err error) {
 	if c.strategy == Single {
 		return current, current, nil
