@@ -109,6 +109,12 @@ const Name = "awsiam"
 // OptionUser is the option (tag rotor:awsiam:user) naming the IAM user.
 const OptionUser = "user"
 
+// TagSecret is the tag on an IAM user that names, by its ARN, the one
+// managed secret whose rotations may act on the user's keys: the user's
+// consent (DESIGN: trust model). A secret that names the user without the
+// user naming it back is refused.
+const TagSecret = "rotor:secret"
+
 // TokenTagPrefix starts the user tag that labels what a rotation token
 // minted: rotor:token:<token>.
 const TokenTagPrefix = "rotor:token:"

@@ -1,0 +1,172 @@
+// Package ledger is rotor's memory across function instances and restarts:
+// one DynamoDB table that the stack deploys (and the local endpoint serves)
+// holding short records keyed by what they are about.
+//
+// Two kinds of record live there (DESIGN: trust model, replays):
+//
+//   - delivery#<hex>: a leak alert the webhook accepted, keyed by what
+//     identifies the alert (decoded signature bytes, or GitHub's repository,
+//     alert number and action), so that a replay to any instance, after any
+//     restart, is refused. Written with Claim, which succeeds once.
+//   - revoked#<kind>#<value>: a credential rotor revoked (kind keyid, sha256
+//     or hmsl, value its access key id or fingerprint), so that a later
+//     alert for it is answered "already revoked" instead of "unmanaged".
+//     Written with Put by the functions that revoke, read with Get by
+//     resolve.
+//
+// Records carry an expiry (ExpiresAttr, epoch seconds) that the table's TTL
+// setting uses to delete them. DynamoDB deletes expired items only
+// eventually, so every read and every condition here also treats an
+// expired record as absent: correctness never waits for the TTL sweeper.
+//
+// Only rotor's own roles write the table; a secret's owner cannot, which is
+// why a revoked record may be trusted where a tag could not.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// EnvTable names the table in a function's environment.
+const EnvTable = "ROTOR_LEDGER_TABLE"
+
+// The table's schema: a string partition key and a number TTL attribute.
+const (
+	KeyAttr     = "pk"
+	ExpiresAttr = "expiresAt"
+)
+
+// Key prefixes, one per record kind; IAM policies scope each writer to its
+// own with dynamodb:LeadingKeys.
+const (
+	DeliveryPrefix = "delivery#"
+	RevokedPrefix  = "revoked#"
+)
+
+// API is the part of the DynamoDB client the ledger uses.
+type API interface {
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
+// Ledger reads and writes records of one table.
+type Ledger struct {
+	Client API
+	Table  string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// New returns a Ledger over table with client.
+func New(client API, table string) *Ledger { return &Ledger{Client: client, Table: table} }
+
+func (l *Ledger) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+// item builds a record: key, expiry, and string attributes.
+func (l *Ledger) item(key string, ttl time.Duration, attrs map[string]string) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		KeyAttr:     &types.AttributeValueMemberS{Value: key},
+		ExpiresAttr: &types.AttributeValueMemberN{Value: strconv.FormatInt(l.now().Add(ttl).Unix(), 10)},
+	}
+	for k, v := range attrs {
+		if k != KeyAttr && k != ExpiresAttr {
+			it[k] = &types.AttributeValueMemberS{Value: v}
+		}
+	}
+	return it
+}
+
+// Claim records key until ttl unless a live record of it exists, and
+// reports whether this call made it. Two concurrent claims of one key:
+// exactly one wins (a conditional write).
+func (l *Ledger) Claim(ctx context.Context, key string, ttl time.Duration, attrs map[string]string) (bool, error) {
+	_, err := l.Client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(l.Table),
+		Item:                l.item(key, ttl, attrs),
+		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #exp < :now"),
+		ExpressionAttributeNames: map[string]string{
+			"#pk": KeyAttr, "#exp": ExpiresAttr,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(l.now().Unix(), 10)},
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("ledger %s: claim %s: %w", l.Table, kind(key), err)
+	}
+	return true, nil
+}
+
+// Put records key until ttl, replacing any record of it.
+func (l *Ledger) Put(ctx context.Context, key string, ttl time.Duration, attrs map[string]string) error {
+	_, err := l.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(l.Table), Item: l.item(key, ttl, attrs)})
+	if err != nil {
+		return fmt.Errorf("ledger %s: record %s: %w", l.Table, kind(key), err)
+	}
+	return nil
+}
+
+// Get returns the string attributes of key's live record, or nil when
+// there is none (never written, deleted, or expired).
+func (l *Ledger) Get(ctx context.Context, key string) (map[string]string, error) {
+	out, err := l.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.Table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{KeyAttr: &types.AttributeValueMemberS{Value: key}}})
+	if err != nil {
+		return nil, fmt.Errorf("ledger %s: read %s: %w", l.Table, kind(key), err)
+	}
+	if len(out.Item) == 0 {
+		return nil, nil
+	}
+	if n, ok := out.Item[ExpiresAttr].(*types.AttributeValueMemberN); ok {
+		if exp, err := strconv.ParseInt(n.Value, 10, 64); err == nil && exp < l.now().Unix() {
+			return nil, nil
+		}
+	}
+	attrs := map[string]string{}
+	for k, v := range out.Item {
+		if s, ok := v.(*types.AttributeValueMemberS); ok && k != KeyAttr {
+			attrs[k] = s.Value
+		}
+	}
+	return attrs, nil
+}
+
+// Release deletes key's record, so that what it blocked is let through
+// again (a delivery the webhook could not act on, for its redelivery).
+func (l *Ledger) Release(ctx context.Context, key string) error {
+	_, err := l.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.Table),
+		Key: map[string]types.AttributeValue{KeyAttr: &types.AttributeValueMemberS{Value: key}}})
+	if err != nil {
+		return fmt.Errorf("ledger %s: release %s: %w", l.Table, kind(key), err)
+	}
+	return nil
+}
+
+// kind names a key in errors by its prefix only: keys hold fingerprints and
+// signature digests, harmless but noisy.
+func kind(key string) string {
+	for _, p := range []string{DeliveryPrefix, RevokedPrefix} {
+		if len(key) >= len(p) && key[:len(p)] == p {
+			return "a " + p[:len(p)-1] + " record"
+		}
+	}
+	return "a record"
+}
