@@ -227,7 +227,10 @@ func reply(w http.ResponseWriter, status int, body any) {
 
 // HTTPAPIConfig returns the master secret that configures rotor's httpapi
 // provider for this server at baseURL: the whole integration, as data.
-func (s *Server) HTTPAPIConfig(baseURL string) string {
+// With serves, it carries the master's consent to serve those secrets
+// (names or patterns), which a master stored in Secrets Manager needs; the
+// provider's own tests pass none.
+func (s *Server) HTTPAPIConfig(baseURL string, serves ...string) string {
 	cfg := map[string]any{
 		"masterKey": s.master,
 		"baseUrl":   baseURL,
@@ -240,6 +243,11 @@ func (s *Server) HTTPAPIConfig(baseURL string) string {
 		"verify": map[string]any{"method": "GET", "path": "/v1/whoami", "headers": map[string]string{"Authorization": "Bearer {{.Key}}"},
 			"expectStatus": []int{200}, "rejectStatus": []int{401}},
 		"secret": map[string]string{"keyField": "apiKey", "idField": "keyId"},
+	}
+	if len(serves) > 0 {
+		// The master's consent (read and stripped by the rotation core;
+		// the httpapi provider itself never sees it).
+		cfg["rotor"] = map[string]any{"serves": serves}
 	}
 	b, _ := json.Marshal(cfg)
 	return string(b)

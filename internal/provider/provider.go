@@ -58,6 +58,9 @@ type CreateRequest struct {
 	// Password is a fresh password the core drew for a PasswordUser by its
 	// policy; "" for other providers.
 	Password string
+	// Holders finds who else holds a credential (see HoldersFunc); nil
+	// means nobody is known to.
+	Holders HoldersFunc
 }
 
 // CreateResponse carries the complete value to store as the new version.
@@ -81,6 +84,7 @@ type RevokeRequest struct {
 	Current   []byte // AWSCURRENT's value, which must keep working; nil if none
 	Master    []byte
 	Options   Options
+	Holders   HoldersFunc
 }
 
 // Applier is implemented by providers that set a credential at a target (a
@@ -143,6 +147,42 @@ type RevokeTokenRequest struct {
 	Token    string
 	Master   []byte
 	Options  Options
+	Holders  HoldersFunc
+}
+
+// Holder is a version of a managed secret whose current or pending value
+// holds a credential.
+type Holder struct {
+	SecretID  string // ARN
+	VersionID string
+	Label     string // AWSCURRENT or AWSPENDING
+}
+
+// HoldersFunc returns the managed secret versions whose current or pending
+// value holds the credential with key id keyID, as rotor recorded them
+// (the identity tags of package rotation). A provider that may delete a
+// credential it did not itself record for this request (awsiam making room
+// for a new key) asks first, and refuses when another secret, or another
+// rotation of the same secret, still depends on it (DESIGN: trust model).
+// Credentials rotor never recorded are not known.
+type HoldersFunc func(ctx context.Context, keyID string) ([]Holder, error)
+
+// OtherHolder returns the first holder of keyID that is not the version
+// self of secret, or nil; f may be nil.
+func OtherHolder(ctx context.Context, f HoldersFunc, keyID, secret, self string) (*Holder, error) {
+	if f == nil {
+		return nil, nil
+	}
+	hs, err := f(ctx, keyID)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hs {
+		if h.SecretID != secret || h.VersionID != self {
+			return &h, nil
+		}
+	}
+	return nil, nil
 }
 
 // Identifier is implemented by providers whose credentials can leak, which

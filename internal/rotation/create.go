@@ -56,15 +56,16 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 			"secret %q: version %s was already rolled back or cleaned up (labels %v); start a new rotation", sec.name, in.Token, sec.stages[in.Token]))
 	}
 
+	// The master's consent first: for a secret it does not serve, nothing
+	// changes anywhere, not even the reclaim of an abandoned lock.
+	master, err := s.masterValue(ctx, sec)
+	if err != nil {
+		return nil, err
+	}
 	if pending := sec.holder(LabelPending); pending != "" && pending != current {
 		if err := s.reclaim(ctx, sec, pending); err != nil {
 			return nil, err
 		}
-	}
-
-	master, err := s.masterValue(ctx, sec)
-	if err != nil {
-		return nil, err
 	}
 	var cur []byte
 	if current != "" {
@@ -81,7 +82,7 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 	}
 	redact.Add(ctx, pw)
 	resp, err := sec.pol.prov.Create(ctx, &provider.CreateRequest{
-		SecretID: sec.arn, Token: in.Token, Current: cur, Master: master, Options: sec.pol.options, Password: pw})
+		SecretID: sec.arn, Token: in.Token, Current: cur, Master: master, Options: sec.pol.options, Password: pw, Holders: s.holders})
 	if err != nil {
 		// A response lost after the provider minted leaves a key nobody
 		// recorded: revoke whatever carries this token before returning.
@@ -246,7 +247,7 @@ func (s *Service) compensateValue(ctx context.Context, sec *secret, token string
 	cctx, cancel := detached(ctx)
 	defer cancel()
 	err := sec.pol.prov.Revoke(cctx, &provider.RevokeRequest{SecretID: sec.arn, VersionID: token, Value: value,
-		Current: current, Master: master, Options: sec.pol.options})
+		Current: current, Master: master, Options: sec.pol.options, Holders: s.holders})
 	if err != nil {
 		return fmt.Errorf("%w; revoking the unrecorded credential also failed: %v", cause, err)
 	}
@@ -263,7 +264,7 @@ func (s *Service) compensateToken(ctx context.Context, sec *secret, token string
 	cctx, cancel := detached(ctx)
 	defer cancel()
 	if n, err := tr.RevokeToken(cctx, &provider.RevokeTokenRequest{SecretID: sec.arn, Token: token, Master: master,
-		Options: sec.pol.options}); err != nil {
+		Options: sec.pol.options, Holders: s.holders}); err != nil {
 		return fmt.Errorf("%w; revoking credentials minted for token %s also failed: %v", cause, token, err)
 	} else if n > 0 {
 		s.log().WarnContext(ctx, "revoked unrecorded credentials after a failed create", "secretId", sec.arn, "token", token, "count", n)

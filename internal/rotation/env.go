@@ -6,11 +6,14 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/rotorhq/rotor/internal/ledger"
 	"github.com/rotorhq/rotor/internal/redact"
 )
 
@@ -20,6 +23,9 @@ const (
 	EnvLockTTL        = "ROTOR_LOCK_TTL"        // Go duration, default 30m
 	EnvMaxConcurrency = "ROTOR_MAX_CONCURRENCY" // default 10
 	EnvLogLevel       = "ROTOR_LOG_LEVEL"       // debug, info (default), warn, error
+	// EnvSecretPrefixes scopes the deployment: comma-separated secret name
+	// prefixes ("prod/,team-a/"); default every name.
+	EnvSecretPrefixes = "ROTOR_SECRET_PREFIXES"
 )
 
 // FromEnv builds a Service for a Lambda function: the SDK's default
@@ -33,6 +39,9 @@ func FromEnv(ctx context.Context) (*Service, error) {
 	s := &Service{SM: secretsmanager.NewFromConfig(cfg)}
 	if err := Configure(s, os.Getenv); err != nil {
 		return nil, err
+	}
+	if t := os.Getenv(ledger.EnvTable); t != "" {
+		s.Ledger = ledger.New(dynamodb.NewFromConfig(cfg), t)
 	}
 	var level slog.Level
 	if v := os.Getenv(EnvLogLevel); v != "" {
@@ -52,10 +61,32 @@ func Configure(s *Service, getenv func(string) string) error {
 			return fmt.Errorf("%s=%q is not a positive duration", EnvLockTTL, v)
 		}
 	}
+	if v := getenv(EnvSecretPrefixes); v != "" {
+		prefixes, err := ParsePrefixes(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q: %w", EnvSecretPrefixes, v, err)
+		}
+		s.SecretPrefixes = prefixes
+	}
 	if v := getenv(EnvMaxConcurrency); v != "" {
 		if s.MaxConcurrency, err = strconv.Atoi(v); err != nil || s.MaxConcurrency < 1 || s.MaxConcurrency > 1000 {
 			return fmt.Errorf("%s=%q is not a whole number from 1 to 1000", EnvMaxConcurrency, v)
 		}
 	}
 	return nil
+}
+
+// ParsePrefixes reads comma-separated secret name prefixes, each 1 to 256
+// characters a secret name may hold (letters, digits, /_+=.@-) and no
+// wildcard: IAM resource ARNs are built from them.
+func ParsePrefixes(v string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" || len(p) > 256 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_+=.@-") != "" {
+			return nil, fmt.Errorf("prefix %q is not 1 to 256 characters of letters, digits and /_+=.@- (no wildcards)", p)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

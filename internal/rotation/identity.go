@@ -9,13 +9,16 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/rotorhq/rotor/internal/leak"
+	"github.com/rotorhq/rotor/internal/ledger"
 	"github.com/rotorhq/rotor/internal/provider"
+	"github.com/rotorhq/rotor/internal/rotorerr"
 )
 
 // A leak alert names a credential by its AWS access key id or by a
@@ -39,6 +42,15 @@ const (
 )
 
 var identityPrefixes = []string{TagKeyIDPrefix, TagSHA256Prefix, TagHMSLPrefix}
+
+func isIdentityTag(k string) bool {
+	for _, p := range identityPrefixes {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // minFingerprintBits is the entropy a value needs before its fingerprint is
 // stored: past 128 bits no search of the value space is feasible.
@@ -202,4 +214,91 @@ func leakLookup(l *Leak) (prefix, value string, err error) {
 		return TagHMSLPrefix, strings.TrimPrefix(l.Fingerprint, "hmsl:"), nil
 	}
 	return "", "", fmt.Errorf("leak names neither an access key id nor a fingerprint")
+}
+
+// holders implements provider.HoldersFunc: the managed secret versions
+// whose current or pending value is recorded as holding keyID.
+func (s *Service) holders(ctx context.Context, keyID string) ([]provider.Holder, error) {
+	var out []provider.Holder
+	var next *string
+	for {
+		page, err := s.SM.ListSecrets(ctx, &sm.ListSecretsInput{
+			Filters:    []types.Filter{{Key: types.FilterNameStringTypeTagValue, Values: []string{keyID}}},
+			MaxResults: aws.Int32(100), NextToken: next})
+		if err != nil {
+			return nil, smError(err, "look up which secrets hold key %s", keyID)
+		}
+		for _, e := range page.SecretList {
+			tags := map[string]string{}
+			for _, t := range e.Tags {
+				tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+			if _, managed := tags[TagProvider]; !managed || e.DeletedDate != nil {
+				continue
+			}
+			for _, v := range versionsMatching(tags, TagKeyIDPrefix, keyID) {
+				for _, l := range e.SecretVersionsToStages[v] {
+					if l == LabelCurrent || l == LabelPending {
+						out = append(out, provider.Holder{SecretID: aws.ToString(e.ARN), VersionID: v, Label: l})
+					}
+				}
+			}
+		}
+		if next = page.NextToken; next == nil {
+			return out, nil
+		}
+	}
+}
+
+// revokedTTL is how long the ledger remembers a revoked credential: a leak
+// alert for it within that time is answered "already revoked".
+const revokedTTL = 400 * 24 * time.Hour
+
+// revokedKey is the ledger key of a revoked credential's identity tag.
+func revokedKey(tagPrefix, value string) string {
+	kind := strings.TrimSuffix(strings.TrimPrefix(tagPrefix, "rotor:"), ":")
+	return ledger.RevokedPrefix + kind + "#" + value
+}
+
+// recordRevoked writes to the ledger what identified a version whose
+// credential was just revoked, before its identity tags are dropped.
+func (s *Service) recordRevoked(ctx context.Context, sec *secret, version string) error {
+	if s.Ledger == nil {
+		return nil
+	}
+	for _, p := range identityPrefixes {
+		v, ok := sec.tags[p+version]
+		if !ok {
+			continue
+		}
+		if err := s.Ledger.Put(ctx, revokedKey(p, v), revokedTTL, map[string]string{
+			"secretId": sec.arn, "versionId": version, "revokedAt": s.now().UTC().Format(time.RFC3339)}); err != nil {
+			return rotorerr.Wrap(rotorerr.Classify(err), fmt.Errorf("secret %q: remember that version %s was revoked: %w", sec.name, version, err))
+		}
+	}
+	return nil
+}
+
+// findRevoked looks a leak up in the ledger of revoked credentials.
+func (s *Service) findRevoked(ctx context.Context, l *Leak) (*RevokedLeak, error) {
+	if s.Ledger == nil {
+		return nil, nil
+	}
+	for _, q := range []Leak{{AccessKeyID: l.AccessKeyID}, {Fingerprint: l.Fingerprint}} {
+		if q.AccessKeyID == "" && q.Fingerprint == "" {
+			continue
+		}
+		prefix, value, err := leakLookup(&q)
+		if err != nil {
+			return nil, err
+		}
+		rec, err := s.Ledger.Get(ctx, revokedKey(prefix, value))
+		if err != nil {
+			return nil, rotorerr.Wrap(rotorerr.Classify(err), fmt.Errorf("look up revoked credentials: %w", err))
+		}
+		if rec != nil {
+			return &RevokedLeak{Leak: *l, SecretID: rec["secretId"], VersionID: rec["versionId"], RevokedAt: rec["revokedAt"]}, nil
+		}
+	}
+	return nil, nil
 }

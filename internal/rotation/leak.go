@@ -57,6 +57,16 @@ func (s *Service) resolveLeak(ctx context.Context, in Input, plan *Plan) error {
 		return nil
 	}
 	if len(order) == 0 {
+		revoked, err := s.findRevoked(ctx, &l)
+		if err != nil {
+			return err
+		}
+		if revoked != nil {
+			plan.AlreadyRevoked = revoked
+			s.log().InfoContext(ctx, "leak matches a credential already revoked", "source", l.Source, "accessKeyId", l.AccessKeyID,
+				"fingerprint", l.Fingerprint, "reference", l.Reference, "secretId", revoked.SecretID, "versionId", revoked.VersionID)
+			return nil
+		}
 		plan.Unmatched = &l
 		s.log().WarnContext(ctx, "leak matches no managed secret", "source", l.Source, "accessKeyId", l.AccessKeyID,
 			"fingerprint", l.Fingerprint, "reference", l.Reference)

@@ -122,16 +122,7 @@ func (s *Service) resolveOne(ctx context.Context, in Input, id string) (Item, *s
 	}
 	item := Item{SecretID: sec.arn, Name: sec.name, Provider: sec.pol.providerName, Mode: ModeNormal,
 		Trigger: in.Trigger, Reason: in.Reason, CurrentVersionID: sec.holder(LabelCurrent), Leak: in.Leak}
-	grace := DefaultGracePeriod
-	if v, ok := sec.tags[TagGracePeriod]; ok {
-		if grace, err = parseAge(TagGracePeriod, v); err != nil {
-			return Item{}, nil, fmt.Errorf("secret %q: %w", sec.name, err)
-		}
-		if grace > MaxGracePeriod {
-			return Item{}, nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("secret %q: tag %s exceeds one year", sec.name, TagGracePeriod))
-		}
-	}
-	item.GracePeriodSeconds = int64(grace / time.Second)
+	item.GracePeriodSeconds = int64(sec.pol.grace / time.Second)
 	if in.GracePeriodSeconds != nil {
 		item.GracePeriodSeconds = *in.GracePeriodSeconds
 	}
@@ -169,27 +160,28 @@ func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 			if !ok || e.DeletedDate != nil {
 				continue // the filter is a prefix match: rotor:provider-something
 			}
-			maxAge := DefaultMaxAge
-			if v, ok := tags[TagMaxAge]; ok {
-				if d, err := parseAge(TagMaxAge, v); err == nil && d > 0 {
-					maxAge = d
-				}
+			name := aws.ToString(e.Name)
+			if s.inScope(name) != nil {
+				plan.OutOfScope++
+				continue
 			}
 			cur, created, err := s.currentVersion(ctx, aws.ToString(e.ARN))
 			if err != nil {
 				return err
 			}
-			if cur != "" && now.Sub(created) < maxAge {
+			pol, perr := readPolicy(name, tags, s.lookup)
+			// A broken policy is planned all the same: its create fails on
+			// the same error and notifies, which a person must see; a sweep
+			// that skipped it would hide it for ever.
+			if perr == nil && cur != "" && now.Sub(created) < pol.maxAge {
 				continue
 			}
-			grace := DefaultGracePeriod
-			if v, ok := tags[TagGracePeriod]; ok {
-				if d, err := parseAge(TagGracePeriod, v); err == nil && d <= MaxGracePeriod {
-					grace = d
-				}
+			grace := pol.grace
+			if perr != nil {
+				grace = DefaultGracePeriod
 			}
 			all = append(all, due{age: now.Sub(created), item: Item{
-				SecretID: aws.ToString(e.ARN), Name: aws.ToString(e.Name), Provider: provName, Mode: ModeNormal,
+				SecretID: aws.ToString(e.ARN), Name: name, Provider: provName, Mode: ModeNormal,
 				GracePeriodSeconds: int64(grace / time.Second), Trigger: TriggerSweep, Reason: in.Reason, CurrentVersionID: cur,
 			}})
 		}

@@ -211,8 +211,62 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 			}},
 		{rule: "malformed master secret", fn: rotation.FuncCreate, payload: `{"secretId":"svc/badmaster","token":"` + token + `"}`,
 			want: `unknown field "/baseURL"`, setup: func(e *env) {
-				e.createSecret("rotor/masters/bad", `{"masterKey":"`+masterKey+`","baseURL":"https://x"}`, map[string]string{"rotor:role": "master"})
+				e.createSecret("rotor/masters/bad", `{"masterKey":"`+masterKey+`","baseURL":"https://x","rotor":{"serves":["svc/*"]}}`, map[string]string{"rotor:role": "master"})
 				e.createSecret("svc/badmaster", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/bad"})
+			}},
+		{rule: "master that does not list the secret", fn: rotation.FuncCreate, payload: `{"secretId":"other/team","token":"` + token + `"}`,
+			want: `master secret "rotor/masters/keyservice" (tag rotor:master-secret) does not consent to serve it`, setup: func(e *env) {
+				e.createSecret("other/team", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": masterName})
+			}},
+		{rule: "master that does not list the secret, at cleanup", fn: rotation.FuncExpire,
+			payload: `{"action":"cleanup","secretId":"other/team","token":"` + token + `"}`,
+			want:    `does not consent to serve it`, setup: func(e *env) {
+				e.createSecret("other/team", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": masterName})
+			}},
+		{rule: "master that does not list the secret, at rollback", fn: rotation.FuncExpire,
+			payload: `{"action":"rollback","secretId":"other/team","token":"` + token + `"}`,
+			want:    `does not consent to serve it`, setup: func(e *env) {
+				e.createSecret("other/team", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": masterName})
+			}},
+		{rule: "master with no consent field", fn: rotation.FuncCreate, payload: `{"secretId":"svc/old","token":"` + token + `"}`,
+			want: `does not consent to serve it`, setup: func(e *env) {
+				e.createSecret("rotor/masters/old", e.ks.HTTPAPIConfig(e.srv.URL), map[string]string{"rotor:role": "master"})
+				e.createSecret("svc/old", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/old"})
+			}},
+		{rule: "master whose consent field is malformed", fn: rotation.FuncCreate, payload: `{"secretId":"svc/typo","token":"` + token + `"}`,
+			want: `field "rotor": unknown field "/serve"`, setup: func(e *env) {
+				e.createSecret("rotor/masters/typo", `{"masterKey":"`+masterKey+`","rotor":{"serve":["svc/*"]}}`, map[string]string{"rotor:role": "master"})
+				e.createSecret("svc/typo", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/typo"})
+			}},
+		{rule: "master with a duplicate consent field", fn: rotation.FuncCreate, payload: `{"secretId":"svc/dup","token":"` + token + `"}`,
+			want: `duplicate member`, setup: func(e *env) {
+				e.createSecret("rotor/masters/dup", `{"masterKey":"`+masterKey+`","rotor":{"serves":[]},"rotor":{"serves":["svc/*"]}}`, map[string]string{"rotor:role": "master"})
+				e.createSecret("svc/dup", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/dup"})
+			}},
+		{rule: "master whose value is not an object", fn: rotation.FuncCreate, payload: `{"secretId":"svc/flat","token":"` + token + `"}`,
+			want: `master secret "rotor/masters/flat": the value is not a JSON object`, setup: func(e *env) {
+				e.createSecret("rotor/masters/flat", masterKey, map[string]string{"rotor:role": "master"})
+				e.createSecret("svc/flat", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/flat"})
+			}},
+		{rule: "max-age of zero", fn: rotation.FuncResolve, payload: `{"secretId":"svc/age","trigger":"manual"}`,
+			want: `tag rotor:max-age: "0s" is not a duration from 1h0m0s to 3650d`, setup: func(e *env) {
+				e.createSecret("svc/age", "value-123456", map[string]string{"rotor:provider": "random", "rotor:max-age": "0s"})
+			}},
+		{rule: "unparseable max-age at create", fn: rotation.FuncCreate, payload: `{"secretId":"svc/age","token":"` + token + `"}`,
+			want: `tag rotor:max-age: "two months" is not a duration`, setup: func(e *env) {
+				e.createSecret("svc/age", "value-123456", map[string]string{"rotor:provider": "random", "rotor:max-age": "two months"})
+			}},
+		{rule: "misspelt rotor tag", fn: rotation.FuncResolve, payload: `{"secretId":"svc/typo","trigger":"manual"}`,
+			want: `tag rotor:grace-perod is not one rotor knows`, setup: func(e *env) {
+				e.createSecret("svc/typo", "value-123456", map[string]string{"rotor:provider": "random", "rotor:grace-perod": "1h"})
+			}},
+		{rule: "option of another provider", fn: rotation.FuncResolve, payload: `{"secretId":"svc/mixed","trigger":"manual"}`,
+			want: `tag rotor:postgres:password-length is an option of provider postgres, but rotor:provider is random`, setup: func(e *env) {
+				e.createSecret("svc/mixed", "value-123456", map[string]string{"rotor:provider": "random", "rotor:postgres:password-length": "40"})
+			}},
+		{rule: "managed secret marked as a master", fn: rotation.FuncResolve, payload: `{"secretId":"svc/both","trigger":"manual"}`,
+			want: `tag rotor:role marks a master secret`, setup: func(e *env) {
+				e.createSecret("svc/both", "value-123456", map[string]string{"rotor:provider": "random", "rotor:role": "master"})
 			}},
 		{rule: "unmanaged secret", fn: rotation.FuncResolve, payload: `{"secretId":"rotor/masters/keyservice","trigger":"manual"}`,
 			want: "is not managed by rotor: it has no rotor:provider tag"},
@@ -221,7 +275,7 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 				e.createSecret("svc/weak", "value-123456", map[string]string{"rotor:provider": "random", "rotor:random:length": "8"})
 			}},
 		{rule: "bad grace period tag", fn: rotation.FuncResolve, payload: `{"secretId":"svc/grace","trigger":"manual"}`,
-			want: `tag rotor:grace-period: "tomorrow" is not a duration`, setup: func(e *env) {
+			want: `tag rotor:grace-period: "tomorrow" is not a duration from 0s to 365d`, setup: func(e *env) {
 				e.createSecret("svc/grace", "value-123456", map[string]string{"rotor:provider": "random", "rotor:grace-period": "tomorrow"})
 			}},
 		{rule: "payload is not JSON", fn: rotation.FuncCreate, payload: `{"secretId": "` + apiSecret + `", token}`, want: "malformed JSON at byte"},
@@ -373,5 +427,62 @@ func TestPlanJSONShape(t *testing.T) {
 		if !strings.Contains(string(b), k) {
 			t.Errorf("plan %s lacks %s", b, k)
 		}
+	}
+}
+
+func TestSweepPlansSecretsWithBrokenPolicy(t *testing.T) {
+	// A bad tag never silently means the default: the sweep plans the
+	// secret, and its create fails naming the tag.
+	e := newEnv(t)
+	e.createSecret("svc/zero-age", "value-123456", map[string]string{"rotor:provider": "random", "rotor:max-age": "0s"})
+	plan := e.must(rotation.FuncResolve, `{"trigger":"sweep"}`)
+	var item map[string]any
+	for _, it := range plan["items"].([]any) {
+		if it.(map[string]any)["name"] == "svc/zero-age" {
+			item = it.(map[string]any)
+		}
+	}
+	if item == nil {
+		t.Fatalf("the sweep did not plan the secret with rotor:max-age=0s: %v", plan["items"])
+	}
+	_, ierr := e.invoke(rotation.FuncCreate, step(item, uuid.NewString(), "mode", item["mode"]))
+	if ierr == nil || ierr.Type != "Rotor.InvalidInput" || !strings.Contains(ierr.Message, `tag rotor:max-age: "0s"`) {
+		t.Fatalf("create = %+v; want Rotor.InvalidInput naming the tag", ierr)
+	}
+}
+
+func TestSecretPrefixesScopeTheDeployment(t *testing.T) {
+	e := newEnv(t)
+	e.svc.SecretPrefixes = []string{"app/", "svc/"}
+	e.createSecret("svc/api", `{"apiKey":"k-123456"}`, map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": masterName})
+	e.allValues()
+	before := e.snapshot()
+
+	for _, c := range []struct{ fn, payload, want string }{
+		{rotation.FuncResolve, `{"secretId":"` + apiSecret + `","trigger":"manual"}`, `secret "` + apiSecret + `" is outside the secrets this deployment may touch (names starting with "app/", "svc/"`},
+		{rotation.FuncCreate, `{"secretId":"` + apiSecret + `","token":"` + uuid.NewString() + `"}`, `is outside the secrets this deployment may touch`},
+		{rotation.FuncCreate, `{"secretId":"svc/api","token":"` + uuid.NewString() + `"}`, `secret "svc/api": master secret: secret "` + masterName + `" is outside`},
+	} {
+		_, ierr := e.invoke(c.fn, c.payload)
+		if ierr == nil || ierr.Type != "Rotor.InvalidInput" || !strings.Contains(ierr.Message, c.want) {
+			t.Errorf("%s(%s) = %+v, want Rotor.InvalidInput containing %q", c.fn, c.payload, ierr, c.want)
+		}
+	}
+	if !bytes.Equal(before, e.snapshot()) {
+		t.Error("the store changed")
+	}
+
+	e.clock.Advance(61 * 24 * time.Hour)
+	plan := e.must(rotation.FuncResolve, `{"trigger":"sweep"}`)
+	var names []string
+	for _, it := range plan["items"].([]any) {
+		names = append(names, it.(map[string]any)["name"].(string))
+	}
+	slices.Sort(names)
+	if diff := cmp.Diff([]string{rndSecret, "svc/api"}, names); diff != "" {
+		t.Errorf("sweep planned (-want +got):\n%s", diff)
+	}
+	if plan["outOfScope"] != float64(1) {
+		t.Errorf("outOfScope = %v, want 1 (%s)", plan["outOfScope"], apiSecret)
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/rotorhq/rotor/internal/ledger"
 	"github.com/rotorhq/rotor/internal/provider"
 	"github.com/rotorhq/rotor/internal/redact"
 	"github.com/rotorhq/rotor/internal/rotorerr"
@@ -60,6 +63,16 @@ type Service struct {
 	// MaxPlanItems bounds a sweep's plan so that it stays well under the
 	// 256 KiB state payload limit. Default 500.
 	MaxPlanItems int
+	// SecretPrefixes, when set, are the only secret names this deployment
+	// may touch (the construct scopes its IAM policies to the same
+	// prefixes): a managed or master secret outside them is refused with a
+	// clear error before any call that IAM would deny, and the sweep skips
+	// it. Default: every name.
+	SecretPrefixes []string
+	// Ledger remembers revoked credentials across executions, so that a
+	// later alert for one is answered "already revoked"; nil keeps no
+	// record (unit tests).
+	Ledger *ledger.Ledger
 	// Log receives one line per step; nil discards.
 	Log *slog.Logger
 }
@@ -85,6 +98,36 @@ func (s *Service) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// inScope refuses a secret (name or ARN) outside SecretPrefixes.
+func (s *Service) inScope(id string) error {
+	if len(s.SecretPrefixes) == 0 {
+		return nil
+	}
+	name := id
+	if strings.HasPrefix(id, "arn:") {
+		// arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX
+		if parts := strings.SplitN(id, ":", 7); len(parts) == 7 && parts[5] == "secret" {
+			name = parts[6]
+		}
+	}
+	for _, p := range s.SecretPrefixes {
+		if strings.HasPrefix(name, p) {
+			return nil
+		}
+	}
+	return rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
+		"secret %q is outside the secrets this deployment may touch (names starting with %s; %s)",
+		id, strings.Join(quoteAll(s.SecretPrefixes), ", "), EnvSecretPrefixes))
+}
+
+func quoteAll(xs []string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = strconv.Quote(x)
+	}
+	return out
+}
+
 func (s *Service) lookup(name string) (provider.Provider, error) {
 	if s.Providers != nil {
 		return s.Providers(name)
@@ -98,6 +141,9 @@ type secret struct {
 	tags      map[string]string
 	stages    map[string][]string // version id -> labels (labelled versions only)
 	pol       policy
+	// master is the master's value once masterValue has read it and found
+	// this secret in its consent.
+	master []byte
 }
 
 // policy is the secret's rotor configuration, from its tags.
@@ -106,6 +152,8 @@ type policy struct {
 	prov         provider.Provider
 	master       string // master secret id, or ""
 	options      provider.Options
+	grace        time.Duration // rotor:grace-period, or DefaultGracePeriod
+	maxAge       time.Duration // rotor:max-age, or DefaultMaxAge
 }
 
 // holder returns the version holding label, or "".
@@ -132,6 +180,9 @@ func (sec *secret) has(version, label string) bool {
 // describe reads the secret and its policy. A secret without rotor:provider is
 // not managed and is refused.
 func (s *Service) describe(ctx context.Context, id string) (*secret, error) {
+	if err := s.inScope(id); err != nil {
+		return nil, err
+	}
 	out, err := s.SM.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(id)})
 	if err != nil {
 		return nil, smError(err, "describe secret %q", id)
@@ -157,38 +208,90 @@ func (s *Service) describe(ctx context.Context, id string) (*secret, error) {
 // providerOption matches the option tags "rotor:<provider>:<option>".
 var providerOption = regexp.MustCompile(`^rotor:([a-z0-9-]+):(.+)$`)
 
+// Bounds of the duration tags.
+const (
+	MinMaxAge = time.Hour
+	MaxMaxAge = 3650 * 24 * time.Hour
+)
+
+// policy reads the secret's rotor configuration from its tags. Every tag
+// under rotor: is validated, and an unknown one is an error rather than
+// ignored: a misspelt rotor:grace-perod would otherwise mean 24 hours
+// without anyone noticing.
 func (s *Service) policy(sec *secret) (policy, error) {
-	name, ok := sec.tags[TagProvider]
+	return readPolicy(sec.name, sec.tags, s.lookup)
+}
+
+func readPolicy(name string, tags map[string]string, lookup func(string) (provider.Provider, error)) (policy, error) {
+	provName, ok := tags[TagProvider]
 	if !ok {
-		return policy{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("secret %q is not managed by rotor: it has no %s tag", sec.name, TagProvider))
+		return policy{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("secret %q is not managed by rotor: it has no %s tag", name, TagProvider))
 	}
-	p, err := s.lookup(name)
+	p, err := lookup(provName)
 	if err != nil {
-		return policy{}, fmt.Errorf("secret %q: %w", sec.name, err)
+		return policy{}, fmt.Errorf("secret %q: %w", name, err)
 	}
-	pol := policy{providerName: name, prov: p, master: sec.tags[TagMaster], options: provider.Options{}}
-	for k, v := range sec.tags {
-		if m := providerOption.FindStringSubmatch(k); m != nil && m[1] == name {
-			pol.options[m[2]] = v
+	pol := policy{providerName: provName, prov: p, master: tags[TagMaster], options: provider.Options{},
+		grace: DefaultGracePeriod, maxAge: DefaultMaxAge}
+	var problems []string
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		v := tags[k]
+		switch {
+		case !strings.HasPrefix(k, "rotor:"), k == TagProvider:
+		case k == TagMaster:
+			if v == "" {
+				problems = append(problems, fmt.Sprintf("tag %s is empty; name the master secret or remove the tag", TagMaster))
+			}
+		case k == TagGracePeriod:
+			if pol.grace, err = durationTag(k, v, 0, MaxGracePeriod); err != nil {
+				problems = append(problems, err.Error())
+			}
+		case k == TagMaxAge:
+			if pol.maxAge, err = durationTag(k, v, MinMaxAge, MaxMaxAge); err != nil {
+				problems = append(problems, err.Error())
+			}
+		case k == TagStrategy:
+			pol.options["strategy"] = v
+		case k == TagRole:
+			problems = append(problems, fmt.Sprintf("tag %s marks a master secret, and a master is not itself rotated by rotor; remove %s or %s", TagRole, TagRole, TagProvider))
+		case isIdentityTag(k):
+			// Written by rotor (identity.go).
+		default:
+			m := providerOption.FindStringSubmatch(k)
+			switch {
+			case m == nil:
+				problems = append(problems, fmt.Sprintf("tag %s is not one rotor knows (%s, %s, %s, %s, %s, rotor:%s:<option>)",
+					k, TagProvider, TagMaster, TagGracePeriod, TagMaxAge, TagStrategy, provName))
+			case m[1] != provName:
+				problems = append(problems, fmt.Sprintf("tag %s is an option of provider %s, but %s is %s", k, m[1], TagProvider, provName))
+			default:
+				pol.options[m[2]] = v
+			}
 		}
 	}
-	if v, ok := sec.tags[TagStrategy]; ok {
-		pol.options["strategy"] = v
+	if len(problems) > 0 {
+		return policy{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("secret %q: %s", name, strings.Join(problems, "; ")))
 	}
 	if err := provider.CheckOptions(p, pol.options); err != nil {
-		return policy{}, fmt.Errorf("secret %q: %w", sec.name, err)
+		return policy{}, fmt.Errorf("secret %q: %w", name, err)
 	}
 	if provider.NeedsMaster(p, pol.options) && pol.master == "" {
 		return policy{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
-			"secret %q: provider %s needs a master secret, but the secret has no %s tag", sec.name, name, TagMaster))
+			"secret %q: provider %s needs a master secret, but the secret has no %s tag", name, provName, TagMaster))
 	}
 	return pol, nil
 }
 
-// masterValue reads the master secret, or returns nil when the policy names none.
+// masterValue reads the master secret, checks that it consents to serve
+// this secret, and returns its value without the consent field; nil when
+// the policy names none. It reads once per step: every revocation of a
+// step uses the same value.
 func (s *Service) masterValue(ctx context.Context, sec *secret) ([]byte, error) {
-	if sec.pol.master == "" {
-		return nil, nil
+	if sec.pol.master == "" || sec.master != nil {
+		return sec.master, nil
+	}
+	if err := s.inScope(sec.pol.master); err != nil {
+		return nil, fmt.Errorf("secret %q: master secret: %w", sec.name, err)
 	}
 	out, err := s.SM.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(sec.pol.master)})
 	if err != nil {
@@ -203,7 +306,18 @@ func (s *Service) masterValue(ctx context.Context, sec *secret) ([]byte, error) 
 		return nil, fmt.Errorf("master secret %q: %w", sec.pol.master, err)
 	}
 	redact.Add(ctx, string(v))
-	return v, nil
+	c, stripped, err := splitConsent(sec.pol.master, v)
+	if err != nil {
+		return nil, err
+	}
+	if !c.serves(sec.arn, sec.name) {
+		return nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
+			"secret %q: master secret %q (tag %s) does not consent to serve it: its value's %q field lists no pattern matching this secret's name or ARN; "+
+				"the master's owner adds one, e.g. {%q: {\"serves\": [%q]}}",
+			sec.name, sec.pol.master, TagMaster, consentField+".serves", consentField, sec.name))
+	}
+	sec.master = stripped
+	return stripped, nil
 }
 
 // versionValue reads one version of the managed secret by id.
@@ -310,17 +424,34 @@ func smError(err error, format string, args ...any) error {
 	return rotorerr.Wrap(rotorerr.Classify(err), fmt.Errorf("%s: %w", ctx, err))
 }
 
-// parseAge parses a Go duration, also accepting a whole number of days ("60d").
-func parseAge(tag, v string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err == nil && n >= 0 && n <= 3650 {
-			return time.Duration(n) * 24 * time.Hour, nil
+// durationTag parses a duration tag: a Go duration ("24h", "90m") or a
+// whole number of days ("60d"), within [min, max].
+func durationTag(tag, v string, min, max time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		var n int
+		if n, err = strconv.Atoi(days); err == nil && n >= 0 && n <= 36500 {
+			d = time.Duration(n) * 24 * time.Hour
+		} else if err == nil {
+			err = fmt.Errorf("out of range")
 		}
-	} else if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-		return d, nil
 	}
-	return 0, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("tag %s: %q is not a duration such as 24h, 90m or 60d", tag, v))
+	if err != nil || d < min || d > max {
+		return 0, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("tag %s: %q is not a duration from %s to %s, written as a Go duration (90m, 24h) or whole days (60d)",
+			tag, v, fmtDays(min), fmtDays(max)))
+	}
+	return d, nil
+}
+
+// fmtDays writes a bound the way the tags take it.
+func fmtDays(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0s"
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
 }
 
 var tokenRE = regexp.MustCompile(`^[A-Za-z0-9-]{32,64}$`)

@@ -122,6 +122,9 @@ func (s *Service) Expire(ctx context.Context, in StepInput) (out *StepOutput, er
 		}
 		return result, nil
 	}
+	if _, err := s.masterValue(ctx, sec); err != nil {
+		return nil, err // consent before any change
+	}
 	for _, v := range targets {
 		if err := s.revokeVersion(ctx, sec, v, sec.holder(LabelCurrent)); err != nil {
 			return nil, err
@@ -158,6 +161,9 @@ func (s *Service) RevokeLeaked(ctx context.Context, in StepInput) (out *StepOutp
 		return nil, err
 	}
 	result := &StepOutput{SecretID: sec.arn, Token: in.Token, Outcome: "already-revoked"}
+	if _, err := s.masterValue(ctx, sec); err != nil {
+		return nil, err // consent before any change
+	}
 	var last string
 	for _, v := range in.Versions {
 		if err := refuseLive(sec, v); err != nil {
@@ -213,6 +219,9 @@ func (s *Service) undo(ctx context.Context, in StepInput, action string) (*StepO
 	if err != nil {
 		return nil, err
 	}
+	if _, err := s.masterValue(ctx, sec); err != nil {
+		return nil, err // consent before any change, labels included
+	}
 	result := &StepOutput{SecretID: sec.arn, Token: in.Token, PreviousVersionID: in.PreviousVersionID, Outcome: "rolled-back"}
 	if action == ActionCleanup {
 		result.Outcome = "cleaned-up"
@@ -266,7 +275,8 @@ func (s *Service) undo(ctx context.Context, in StepInput, action string) (*StepO
 		if err != nil {
 			return nil, err
 		}
-		n, err := tr.RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: sec.arn, Token: in.Token, Master: master, Options: sec.pol.options})
+		n, err := tr.RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: sec.arn, Token: in.Token, Master: master,
+			Options: sec.pol.options, Holders: s.holders})
 		if err != nil {
 			return nil, fmt.Errorf("secret %q: revoke credentials minted for token %s: %w", sec.name, in.Token, err)
 		}
@@ -298,10 +308,14 @@ func (s *Service) revokeVersion(ctx context.Context, sec *secret, version, curre
 		}
 	}
 	if err := sec.pol.prov.Revoke(ctx, &provider.RevokeRequest{SecretID: sec.arn, VersionID: version, Value: value,
-		Current: cur, Master: master, Options: sec.pol.options}); err != nil {
+		Current: cur, Master: master, Options: sec.pol.options, Holders: s.holders}); err != nil {
 		return fmt.Errorf("secret %q: revoke credential of version %s: %w", sec.name, version, err)
 	}
-	// A revoked credential can leak harmlessly: stop matching alerts to it.
+	// A revoked credential can leak harmlessly: stop matching alerts to it
+	// as live, and remember it as revoked.
+	if err := s.recordRevoked(ctx, sec, version); err != nil {
+		return err
+	}
 	return s.forgetIdentity(ctx, sec, version)
 }
 

@@ -77,9 +77,24 @@ type Plan struct {
 	// Deferred counts secrets due for rotation that did not fit in this plan;
 	// the next sweep takes them.
 	Deferred int `json:"deferred,omitempty"`
+	// OutOfScope counts managed secrets the sweep skipped because their
+	// names are outside the deployment's secret prefixes.
+	OutOfScope int `json:"outOfScope,omitempty"`
 	// Unmatched is a leak that names no managed secret: the state machine
 	// reports it as an unmanaged credential leaked.
 	Unmatched *Leak `json:"unmatched,omitempty"`
+	// AlreadyRevoked is a leak that matches no live credential but one that
+	// rotor revoked before (a replayed or repeated alert): the state machine
+	// reports it as such, not as an unmanaged credential.
+	AlreadyRevoked *RevokedLeak `json:"alreadyRevoked,omitempty"`
+}
+
+// RevokedLeak is a leak of a credential rotor had already revoked.
+type RevokedLeak struct {
+	Leak      Leak   `json:"leak"`
+	SecretID  string `json:"secretId"`  // ARN of the secret whose version held it
+	VersionID string `json:"versionId"` // that version
+	RevokedAt string `json:"revokedAt"` // RFC 3339
 }
 
 // Item is one secret to rotate.

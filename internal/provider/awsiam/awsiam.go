@@ -61,8 +61,16 @@
 //     pending tag, the orphans described above) and removes the tag.
 //   - Identify gives KeyID = accessKeyId and Secret = secretAccessKey.
 //
-// One IAM user backs one managed secret: the two-key rule treats every key
-// of the user but the current value's as deletable.
+// Consent (DESIGN: trust model). A secret's tags and value naming an IAM
+// user are only a request: whoever may tag a secret could name any user.
+// The user consents by naming the one secret it backs, by ARN, in its own
+// tag rotor:secret (TagSecret), which the secret's owner cannot write.
+// Create, Revoke and RevokeToken refuse (rotorerr.InvalidInput, nothing
+// changed) a user that does not name the request's secret. One IAM user
+// backs one managed secret: the two-key rule treats every key of the user
+// but the current value's as deletable, and still never deletes a key
+// that the request's Holders report as another secret's (or another
+// rotation's) current or pending value (rotorerr.Unsafe).
 //
 // AWS errors are reduced to the operation, the error code and AWS's
 // message with any secret access key removed: throttling, server faults,
@@ -271,9 +279,10 @@ func (p *Provider) client(ctx context.Context) (iamAPI, error) {
 
 // user is what Create and the revokers learn about a user.
 type user struct {
-	name string
-	keys []iamtypes.AccessKeyMetadata // oldest first
-	tags map[string]string            // token -> tag value, for rotor:token: tags
+	name   string
+	keys   []iamtypes.AccessKeyMetadata // oldest first
+	tags   map[string]string            // token -> tag value, for rotor:token: tags
+	secret string                       // the TagSecret tag: the secret the user consents to back
 }
 
 func (u *user) has(id string) bool {
@@ -326,7 +335,38 @@ func load(ctx context.Context, c iamAPI, name string) (*user, error) {
 			u.tags[t] = v
 		}
 	}
+	u.secret = tags[TagSecret]
 	return u, nil
+}
+
+// consents checks that the user names secret (an ARN) in its TagSecret
+// tag: a secret's tag naming a user is only a request; the user's own tag,
+// which the secret's owner cannot write, is the consent (DESIGN: trust
+// model). The message never names the secret the user does back.
+func consents(name, tagValue, secret string) error {
+	switch {
+	case tagValue == secret:
+		return nil
+	case tagValue == "":
+		return invalid("IAM user %s has no tag %s, so it backs no secret rotor may rotate; its owner consents with "+
+			"`aws iam tag-user --user-name %s --tags Key=%s,Value=%s`", name, TagSecret, name, TagSecret, secret)
+	}
+	return invalid("IAM user %s backs another secret (its tag %s names another ARN); one IAM user backs one secret, and "+
+		"this one (%s) is not it", name, TagSecret, secret)
+}
+
+// checkHolders refuses to delete key id when a managed secret other than
+// version self of secret holds it as current or pending.
+func checkHolders(ctx context.Context, f provider.HoldersFunc, user, id, secret, self string) error {
+	h, err := provider.OtherHolder(ctx, f, id, secret, self)
+	if err != nil {
+		return err
+	}
+	if h != nil {
+		return rotorerr.New(rotorerr.Unsafe, fmt.Sprintf(
+			"provider awsiam: refusing to delete key %s of IAM user %s: version %s of secret %s holds it as %s", id, user, h.VersionID, h.SecretID, h.Label))
+	}
+	return nil
 }
 
 func listTags(ctx context.Context, c iamAPI, name string) (map[string]string, error) {
@@ -372,10 +412,13 @@ func (p *Provider) Create(ctx context.Context, req *provider.CreateRequest) (*pr
 	if err != nil {
 		return nil, err
 	}
-	if err := reclaim(ctx, c, u, req.Token, cur.AccessKeyID); err != nil {
+	if err := consents(name, u.secret, req.SecretID); err != nil {
 		return nil, err
 	}
-	if err := makeRoom(ctx, c, u, cur.AccessKeyID); err != nil {
+	if err := reclaim(ctx, c, u, req, cur.AccessKeyID); err != nil {
+		return nil, err
+	}
+	if err := makeRoom(ctx, c, u, req, cur.AccessKeyID); err != nil {
 		return nil, err
 	}
 
@@ -415,13 +458,17 @@ func (p *Provider) Create(ctx context.Context, req *provider.CreateRequest) (*pr
 // reclaim deletes what an earlier attempt for token minted: its secret
 // cannot be read back, so the key is of no use and would only take one of
 // the user's two slots.
-func reclaim(ctx context.Context, c iamAPI, u *user, token, current string) error {
+func reclaim(ctx context.Context, c iamAPI, u *user, req *provider.CreateRequest, current string) error {
+	token := req.Token
 	for _, id := range orphansOf(u, token) {
 		if id == current {
 			// Recorded and in use: never an orphan. (Unreachable while
 			// create runs only before its token's switchover; failing here
 			// would make the core revoke the token's keys, this one too.)
 			continue
+		}
+		if err := checkHolders(ctx, req.Holders, u.name, id, req.SecretID, token); err != nil {
+			return err
 		}
 		if err := revokeKey(ctx, c, u.name, id); err != nil {
 			return fmt.Errorf("deleting key %s left by an earlier attempt for token %s: %w", id, token, err)
@@ -462,7 +509,7 @@ func orphansOf(u *user, token string) []string {
 // switched over. The other is the previous rotation's key still in its
 // grace period, or the leaked key a leak alert is rotating away, or an
 // orphan; whichever it is, it must go before a third key could exist.
-func makeRoom(ctx context.Context, c iamAPI, u *user, current string) error {
+func makeRoom(ctx context.Context, c iamAPI, u *user, req *provider.CreateRequest, current string) error {
 	if len(u.keys) < 2 {
 		return nil
 	}
@@ -479,6 +526,11 @@ func makeRoom(ctx context.Context, c iamAPI, u *user, current string) error {
 		id := aws.ToString(k.AccessKeyId)
 		if id == current {
 			continue
+		}
+		// No version of any secret may still need it: another rotation's
+		// pending key, or a key some other secret holds as current.
+		if err := checkHolders(ctx, req.Holders, u.name, id, req.SecretID, req.Token); err != nil {
+			return err
 		}
 		if err := revokeKey(ctx, c, u.name, id); err != nil {
 			return fmt.Errorf("making room for a new key: %w", err)
@@ -645,6 +697,19 @@ func (p *Provider) Revoke(ctx context.Context, req *provider.RevokeRequest) erro
 	if err != nil {
 		return err
 	}
+	tags, err := listTags(ctx, c, name)
+	if isCode(err, "NoSuchEntity") {
+		return nil // no user, no key
+	}
+	if err != nil {
+		return err
+	}
+	if err := consents(name, tags[TagSecret], req.SecretID); err != nil {
+		return err
+	}
+	if err := checkHolders(ctx, req.Holders, name, v.AccessKeyID, req.SecretID, req.VersionID); err != nil {
+		return err
+	}
 	return revokeKey(ctx, c, name, v.AccessKeyID)
 }
 
@@ -672,10 +737,18 @@ func (p *Provider) RevokeToken(ctx context.Context, req *provider.RevokeTokenReq
 	if err != nil {
 		return 0, err
 	}
+	if err := consents(name, u.secret, req.SecretID); err != nil {
+		return 0, err
+	}
 	if _, ok := u.tags[req.Token]; !ok {
 		return 0, nil
 	}
 	orphans := orphansOf(u, req.Token)
+	for _, id := range orphans {
+		if err := checkHolders(ctx, req.Holders, name, id, req.SecretID, req.Token); err != nil {
+			return 0, err
+		}
+	}
 	for i, id := range orphans {
 		if err := revokeKey(ctx, c, name, id); err != nil {
 			return i, err

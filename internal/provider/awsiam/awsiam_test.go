@@ -33,6 +33,8 @@ const (
 	tokenB = "9b1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e02"
 	// testWait keeps Verify's wait for propagation short in tests.
 	testWait = 300 * time.Millisecond
+	// secretARN is the managed secret the test users consent to back.
+	secretARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:deploy-AbCdEf"
 )
 
 // env is a local endpoint with an administrator's IAM client (the
@@ -186,9 +188,17 @@ func notYet(n int) func(aws.HTTPClient) aws.HTTPClient {
 	}
 }
 
-func (e *env) user(name string) {
+// user creates an IAM user that consents to back secretARN.
+func (e *env) user(name string) { e.userBacking(name, secretARN) }
+
+// userBacking creates an IAM user whose TagSecret names secret ("": none).
+func (e *env) userBacking(name, secret string) {
 	e.t.Helper()
-	if _, err := e.admin.CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
+	in := &iam.CreateUserInput{UserName: aws.String(name)}
+	if secret != "" {
+		in.Tags = []iamtypes.Tag{{Key: aws.String(TagSecret), Value: aws.String(secret)}}
+	}
+	if _, err := e.admin.CreateUser(context.Background(), in); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -277,7 +287,7 @@ func TestConformance(t *testing.T) {
 			// two-key rule, tested on its own below).
 			return &providertest.Case{
 				Provider: e.provider(nil),
-				SecretID: "arn:aws:secretsmanager:us-east-1:000000000000:secret:deploy-AbCdEf",
+				SecretID: secretARN,
 				Options:  provider.Options{OptionUser: "svc"},
 				Live: func(v []byte) bool {
 					var val Value
@@ -360,7 +370,7 @@ func TestTwoKeyRule(t *testing.T) {
 			e.user("other")
 			current, keep, gone := tc.setup(e)
 			p := e.provider(nil)
-			resp, err := p.Create(ctx, &provider.CreateRequest{SecretID: "s", Token: tokenA, Current: current})
+			resp, err := p.Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: current})
 			e.noSecret(err)
 			if tc.wantErr != "" {
 				if !errors.Is(err, tc.wantErr) {
@@ -425,7 +435,7 @@ func TestRetriedCreate(t *testing.T) {
 				cur = e.key("svc")
 				current = value("svc", cur)
 			}
-			req := &provider.CreateRequest{SecretID: "s", Token: tokenA, Current: current}
+			req := &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: current}
 
 			first, err := e.provider(tc.lose).Create(ctx, req)
 			e.noSecret(err)
@@ -483,7 +493,7 @@ func TestTokenTagOnCurrentKey(t *testing.T) {
 		Tags: []iamtypes.Tag{{Key: aws.String(TokenTagPrefix + tokenA), Value: &cur.id}}}); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := e.provider(nil).Create(ctx, &provider.CreateRequest{SecretID: "s", Token: tokenA, Current: value("svc", cur)})
+	resp, err := e.provider(nil).Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: value("svc", cur)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +558,7 @@ func TestVerify(t *testing.T) {
 				p.VerifyWait = 10 * time.Second // room for the backoff: 250 ms, then 500 ms
 			}
 			start := time.Now()
-			err := p.Verify(ctx, &provider.VerifyRequest{SecretID: "s", Token: tokenA, Value: tc.value, Options: tc.opts})
+			err := p.Verify(ctx, &provider.VerifyRequest{SecretID: secretARN, Token: tokenA, Value: tc.value, Options: tc.opts})
 			took := time.Since(start)
 			e.noSecret(err)
 			if tc.want == "" {
@@ -576,14 +586,14 @@ func TestRevoke(t *testing.T) {
 	e.user("svc")
 	p := e.provider(nil)
 	cur := e.key("svc")
-	resp, err := p.Create(ctx, &provider.CreateRequest{SecretID: "s", Token: tokenA, Current: value("svc", cur)})
+	resp, err := p.Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: value("svc", cur)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, minted := valueOf(t, resp.Value)
 
 	revoke := func(v, current []byte, o provider.Options) error {
-		err := p.Revoke(ctx, &provider.RevokeRequest{SecretID: "s", VersionID: tokenA, Value: v, Current: current, Options: o})
+		err := p.Revoke(ctx, &provider.RevokeRequest{SecretID: secretARN, VersionID: tokenA, Value: v, Current: current, Options: o})
 		e.noSecret(err)
 		return err
 	}
@@ -656,12 +666,12 @@ func TestRevokeToken(t *testing.T) {
 		want   int
 	}{
 		{"a key labelled for the token", func(e *env, current []byte) {
-			if _, err := e.provider(nil).Create(ctx, &provider.CreateRequest{SecretID: "s", Token: tokenA, Current: current, Options: opts}); err != nil {
+			if _, err := e.provider(nil).Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: current, Options: opts}); err != nil {
 				t.Fatal(err)
 			}
 		}, 1},
 		{"a key whose CreateAccessKey answer was lost", func(e *env, current []byte) {
-			_, err := e.provider(lose("CreateAccessKey", 0, 1)).Create(ctx, &provider.CreateRequest{SecretID: "s", Token: tokenA, Current: current, Options: opts})
+			_, err := e.provider(lose("CreateAccessKey", 0, 1)).Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: current, Options: opts})
 			if !errors.Is(err, rotorerr.Transient) {
 				t.Fatalf("Create = %v, want Transient", err)
 			}
@@ -675,7 +685,7 @@ func TestRevokeToken(t *testing.T) {
 					return next.Do(r)
 				})
 			})
-			if _, err := p.Create(ctx, &provider.CreateRequest{SecretID: "s", Token: tokenA, Current: current, Options: opts}); !errors.Is(err, rotorerr.Transient) {
+			if _, err := p.Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: current, Options: opts}); !errors.Is(err, rotorerr.Transient) {
 				t.Fatalf("Create = %v, want Transient", err)
 			}
 		}, 0},
@@ -687,7 +697,7 @@ func TestRevokeToken(t *testing.T) {
 			cur := e.key("svc")
 			tc.create(e, value("svc", cur))
 			p := e.provider(nil)
-			n, err := p.RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: "s", Token: tokenA, Options: opts})
+			n, err := p.RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: secretARN, Token: tokenA, Options: opts})
 			e.noSecret(err)
 			if err != nil || n != tc.want {
 				t.Fatalf("RevokeToken = %d, %v; want %d, nil", n, err, tc.want)
@@ -701,7 +711,7 @@ func TestRevokeToken(t *testing.T) {
 			if tags := e.tags("svc"); len(tags) != 0 {
 				t.Errorf("token tags left: %v", tags)
 			}
-			if n, err := p.RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: "s", Token: tokenA, Options: opts}); n != 0 || err != nil {
+			if n, err := p.RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: secretARN, Token: tokenA, Options: opts}); n != 0 || err != nil {
 				t.Errorf("second RevokeToken = %d, %v; want 0, nil", n, err)
 			}
 		})
@@ -709,14 +719,14 @@ func TestRevokeToken(t *testing.T) {
 
 	t.Run("needs the user tag", func(t *testing.T) {
 		e := newEnv(t, localaws.Options{})
-		_, err := e.provider(nil).RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: "s", Token: tokenA})
+		_, err := e.provider(nil).RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: secretARN, Token: tokenA})
 		if !errors.Is(err, rotorerr.InvalidInput) || !strings.Contains(err.Error(), "rotor:awsiam:user") {
 			t.Fatalf("RevokeToken without the tag = %v, want InvalidInput naming it", err)
 		}
 	})
 	t.Run("a user that does not exist has nothing to revoke", func(t *testing.T) {
 		e := newEnv(t, localaws.Options{})
-		n, err := e.provider(nil).RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: "s", Token: tokenA, Options: provider.Options{OptionUser: "nobody"}})
+		n, err := e.provider(nil).RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: secretARN, Token: tokenA, Options: provider.Options{OptionUser: "nobody"}})
 		if n != 0 || err != nil {
 			t.Fatalf("RevokeToken = %d, %v; want 0, nil", n, err)
 		}
@@ -788,7 +798,7 @@ func TestBadValues(t *testing.T) {
 		{"a user that does not exist", `{"userName":"ghost"}`, nil, tokenA, "NoSuchEntity"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.provider(nil).Create(context.Background(), &provider.CreateRequest{SecretID: "s", Token: tc.token, Current: []byte(tc.current), Options: tc.opts})
+			_, err := e.provider(nil).Create(context.Background(), &provider.CreateRequest{SecretID: secretARN, Token: tc.token, Current: []byte(tc.current), Options: tc.opts})
 			if !errors.Is(err, rotorerr.InvalidInput) || !strings.Contains(err.Error(), tc.message) {
 				t.Fatalf("Create = %v, want InvalidInput saying %q", err, tc.message)
 			}
@@ -842,7 +852,7 @@ func TestTransient(t *testing.T) {
 			if tc.ctx != nil {
 				c = tc.ctx()
 			}
-			_, err := e.provider(wrap).Create(c, &provider.CreateRequest{SecretID: "s", Token: tokenA, Current: []byte(`{"userName":"svc"}`)})
+			_, err := e.provider(wrap).Create(c, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: []byte(`{"userName":"svc"}`)})
 			if k := rotorerr.Classify(err); k != rotorerr.Transient {
 				t.Fatalf("Create = %v (%s), want Rotor.Transient", err, k)
 			}
@@ -876,11 +886,106 @@ func TestDefaultConfiguration(t *testing.T) {
 	}
 	p := &Provider{VerifyWait: testWait}
 	ctx := context.Background()
-	resp, err := p.Create(ctx, &provider.CreateRequest{SecretID: "s", Token: tokenA, Options: provider.Options{OptionUser: "svc"}})
+	resp, err := p.Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Options: provider.Options{OptionUser: "svc"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Verify(ctx, &provider.VerifyRequest{SecretID: "s", Token: tokenA, Value: resp.Value}); err != nil {
+	if err := p.Verify(ctx, &provider.VerifyRequest{SecretID: secretARN, Token: tokenA, Value: resp.Value}); err != nil {
 		t.Fatalf("Verify: %v", err)
+	}
+}
+
+// TestUserConsent: a secret's tag naming an IAM user is a request; only
+// the user's own rotor:secret tag lets a rotation act on its keys.
+func TestUserConsent(t *testing.T) {
+	ctx := context.Background()
+	const other = "arn:aws:secretsmanager:us-east-1:000000000000:secret:victim-ZyXwVu"
+	for _, tc := range []struct {
+		name, backs, want string
+	}{
+		{"a user with no rotor:secret tag", "", "IAM user svc has no tag rotor:secret"},
+		{"a user that backs another secret", other, "IAM user svc backs another secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, localaws.Options{})
+			e.userBacking("svc", tc.backs)
+			cur := e.key("svc")
+			old := e.key("svc")
+			before := e.keys("svc")
+			p := e.provider(nil)
+			current := value("svc", cur)
+			calls := []struct {
+				op string
+				fn func() error
+			}{
+				{"Create", func() error {
+					_, err := p.Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: current})
+					return err
+				}},
+				{"Revoke", func() error {
+					return p.Revoke(ctx, &provider.RevokeRequest{SecretID: secretARN, VersionID: tokenB, Value: value("svc", old), Current: current})
+				}},
+				{"RevokeToken", func() error {
+					_, err := p.RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: secretARN, Token: tokenA, Options: provider.Options{OptionUser: "svc"}})
+					return err
+				}},
+			}
+			for _, c := range calls {
+				err := c.fn()
+				if !errors.Is(err, rotorerr.InvalidInput) || !strings.Contains(fmt.Sprint(err), tc.want) {
+					t.Errorf("%s = %v, want Rotor.InvalidInput saying %q", c.op, err, tc.want)
+				}
+				if strings.Contains(fmt.Sprint(err), other) {
+					t.Errorf("%s: the error names the secret the user backs: %v", c.op, err)
+				}
+			}
+			if diff := cmp.Diff(before, e.keys("svc")); diff != "" {
+				t.Errorf("keys changed (-before +after):\n%s", diff)
+			}
+			if len(e.tags("svc")) != 0 {
+				t.Errorf("token tags written: %v", e.tags("svc"))
+			}
+			if !e.live(cur) || !e.live(old) {
+				t.Error("a key stopped working")
+			}
+		})
+	}
+}
+
+// TestKeysOtherSecretsHold: a key recorded as another secret's (or another
+// rotation's) current or pending value is never deleted.
+func TestKeysOtherSecretsHold(t *testing.T) {
+	ctx := context.Background()
+	const other = "arn:aws:secretsmanager:us-east-1:000000000000:secret:other-QwErTy"
+	e := newEnv(t, localaws.Options{})
+	e.user("svc")
+	held, cur := e.key("svc"), e.key("svc")
+	holders := func(_ context.Context, id string) ([]provider.Holder, error) {
+		if id == held.id {
+			return []provider.Holder{{SecretID: other, VersionID: tokenB, Label: "AWSPENDING"}}, nil
+		}
+		return nil, nil
+	}
+	p := e.provider(nil)
+	_, err := p.Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: value("svc", cur), Holders: holders})
+	if !errors.Is(err, rotorerr.Unsafe) || !strings.Contains(fmt.Sprint(err), "version "+tokenB+" of secret "+other+" holds it as AWSPENDING") {
+		t.Errorf("Create = %v, want Rotor.Unsafe naming the holder", err)
+	}
+	err = p.Revoke(ctx, &provider.RevokeRequest{SecretID: secretARN, VersionID: tokenA, Value: value("svc", held), Current: value("svc", cur), Holders: holders})
+	if !errors.Is(err, rotorerr.Unsafe) {
+		t.Errorf("Revoke = %v, want Rotor.Unsafe", err)
+	}
+	if diff := cmp.Diff([]string{held.id, cur.id}, e.keys("svc")); diff != "" {
+		t.Errorf("keys changed (-want +got):\n%s", diff)
+	}
+	// The version being revoked is not "another" holder of its own key.
+	self := func(_ context.Context, id string) ([]provider.Holder, error) {
+		return []provider.Holder{{SecretID: secretARN, VersionID: tokenA, Label: "AWSPENDING"}}, nil
+	}
+	if err := p.Revoke(ctx, &provider.RevokeRequest{SecretID: secretARN, VersionID: tokenA, Value: value("svc", held), Current: value("svc", cur), Holders: self}); err != nil {
+		t.Errorf("Revoke of the version's own key = %v", err)
+	}
+	if e.live(held) {
+		t.Error("the revoked key still works")
 	}
 }
