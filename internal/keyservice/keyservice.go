@@ -225,12 +225,25 @@ func reply(w http.ResponseWriter, status int, body any) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
+// ConfigOption changes the configuration HTTPAPIConfig writes.
+type ConfigOption func(map[string]any)
+
+// Serves adds the master's consent to serve the secrets named by patterns,
+// which a master stored in Secrets Manager needs (the rotation core reads
+// and strips it; the provider itself never sees it).
+func Serves(patterns ...string) ConfigOption {
+	return func(c map[string]any) { c["rotor"] = map[string]any{"serves": patterns} }
+}
+
+// RevokeUnminted lets expire revoke keys rotor did not mint, such as the
+// key a test secret starts with (httpapi's revoke.unminted).
+func RevokeUnminted() ConfigOption {
+	return func(c map[string]any) { c["revoke"].(map[string]any)["unminted"] = true }
+}
+
 // HTTPAPIConfig returns the master secret that configures rotor's httpapi
 // provider for this server at baseURL: the whole integration, as data.
-// With serves, it carries the master's consent to serve those secrets
-// (names or patterns), which a master stored in Secrets Manager needs; the
-// provider's own tests pass none.
-func (s *Server) HTTPAPIConfig(baseURL string, serves ...string) string {
+func (s *Server) HTTPAPIConfig(baseURL string, opts ...ConfigOption) string {
 	cfg := map[string]any{
 		"masterKey": s.master,
 		"baseUrl":   baseURL,
@@ -244,10 +257,8 @@ func (s *Server) HTTPAPIConfig(baseURL string, serves ...string) string {
 			"expectStatus": []int{200}, "rejectStatus": []int{401}},
 		"secret": map[string]string{"keyField": "apiKey", "idField": "keyId"},
 	}
-	if len(serves) > 0 {
-		// The master's consent (read and stripped by the rotation core;
-		// the httpapi provider itself never sees it).
-		cfg["rotor"] = map[string]any{"serves": serves}
+	for _, o := range opts {
+		o(cfg)
 	}
 	b, _ := json.Marshal(cfg)
 	return string(b)

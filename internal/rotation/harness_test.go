@@ -117,7 +117,7 @@ func newEnvAt(t testing.TB, clk timeSource) *env {
 		Log: slog.New(redact.Handler(slog.NewJSONHandler(&lockedWriter{e: e}, nil))),
 	}
 	e.initial = e.ks.Mint("initial")
-	e.createSecret(masterName, e.ks.HTTPAPIConfig(e.srv.URL, apiSecret, "svc/*"), map[string]string{"rotor:role": "master"})
+	e.createSecret(masterName, e.ks.HTTPAPIConfig(e.srv.URL, keyservice.Serves(apiSecret, "svc/*"), keyservice.RevokeUnminted()), map[string]string{"rotor:role": "master"})
 	cur, _ := json.Marshal(map[string]string{"apiKey": e.initial.Secret, "keyId": e.initial.ID, "owner": "billing"})
 	e.createSecret(apiSecret, string(cur), map[string]string{
 		"rotor:provider": "httpapi", "rotor:master-secret": masterName, "rotor:grace-period": "1h"})

@@ -77,6 +77,14 @@ type RevokeCall struct {
 	// GoneStatus are answers meaning the key is already gone, which is
 	// success. Default [404, 410].
 	GoneStatus []int `json:"goneStatus,omitempty"`
+	// Unminted lets expire revoke a key rotor did not mint (the key a
+	// secret held before its first rotation) by the id in the secret's
+	// value. That id is the secret owner's to write: with this set, the
+	// owner of any secret this master serves could name the first key of
+	// another secret it serves. Default false: such a version's expire
+	// fails (Rotor.InvalidInput) and the key is revoked by hand, or the
+	// secret starts with no key and rotor mints the first.
+	Unminted bool `json:"unminted,omitempty"`
 }
 
 // VerifyCall proves a key works using only that key. Template data: Key,
@@ -226,6 +234,18 @@ func checkCall(name string, call Call, data any, common map[string]string) error
 		if s < 100 || s > 599 {
 			return invalid("master secret: %s.expectStatus %d is not an HTTP status", name, s)
 		}
+	}
+	return nil
+}
+
+// checkKeyID refuses a key id that could address something else once
+// substituted into a path: ids are 1 to 256 unreserved URL characters
+// (RFC 3986: letters, digits, - . _ ~), and never "." or "..", which
+// path-escaping leaves as they are.
+func checkKeyID(what, id string) error {
+	if id == "" || len(id) > 256 || id == "." || id == ".." ||
+		strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~") != "" {
+		return invalid("%s is not a key id: ids are 1 to 256 letters, digits and -._~, and not \".\" or \"..\"", what)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -96,6 +97,11 @@ func (p *Provider) Create(ctx context.Context, req *provider.CreateRequest) (*pr
 		if req.Current != nil {
 			oldID, _ = provider.Field(req.Current, c.Secret.IDField)
 		}
+		if oldID != "" {
+			if err := checkKeyID(fmt.Sprintf("current value: field %q", c.Secret.IDField), oldID); err != nil {
+				return nil, err
+			}
+		}
 		if key, id, err = p.mint(ctx, c, mintData{MasterKey: c.MasterKey, Token: req.Token, KeyName: name, OldKeyID: oldID}); err != nil {
 			return nil, err
 		}
@@ -140,13 +146,21 @@ func (p *Provider) mint(ctx context.Context, c *Config, data mintData) (key, id 
 		return "", "", invalid("create response: %v", err)
 	}
 	redact.Add(ctx, key)
+	if err := checkKeyID("create response: the new key's id", id); err != nil {
+		if _, rerr := p.revokeNamed(ctx, c, data.Token); rerr != nil {
+			return "", "", fmt.Errorf("%w (and revoking the key minted for this token failed: %v)", err, rerr)
+		}
+		return "", "", err
+	}
 	return key, id, nil
 }
 
-type listed struct{ id, key string }
+type listed struct{ id, name, key string }
 
-// list returns the keys named name.
-func (p *Provider) list(ctx context.Context, c *Config, token, name string) ([]listed, error) {
+// listAll returns every key the API lists, with its name and id (and its
+// value, when the list shows values). Ids are checked where they are used
+// (revokeID), so an odd id of an unrelated key breaks nothing.
+func (p *Provider) listAll(ctx context.Context, c *Config, token, name string) ([]listed, error) {
 	status, body, err := p.do(ctx, c, "list", c.List.Call, listData{MasterKey: c.MasterKey, Token: token, KeyName: name}, true)
 	if err != nil {
 		return nil, err
@@ -161,21 +175,39 @@ func (p *Provider) list(ctx context.Context, c *Config, token, name string) ([]l
 	var out []listed
 	for item := range jsonpath.MustParse(c.List.ItemsPath).Select(doc).All() {
 		n, err := pick(item, c.List.NamePath)
-		if err != nil || n != name {
+		if err != nil {
 			continue
 		}
 		id, err := pick(item, c.List.IDPath)
 		if err != nil {
-			return nil, invalid("list response: a key named for this token has no id at %s", c.List.IDPath)
+			if n == name {
+				return nil, invalid("list response: a key named for this token has no id at %s", c.List.IDPath)
+			}
+			continue
 		}
-		l := listed{id: id}
-		if c.List.KeyPath != "" {
+		l := listed{id: id, name: n}
+		if c.List.KeyPath != "" && n == name {
 			if k, err := pick(item, c.List.KeyPath); err == nil {
 				redact.Add(ctx, k)
 				l.key = k
 			}
 		}
 		out = append(out, l)
+	}
+	return out, nil
+}
+
+// list returns the keys named name.
+func (p *Provider) list(ctx context.Context, c *Config, token, name string) ([]listed, error) {
+	all, err := p.listAll(ctx, c, token, name)
+	if err != nil {
+		return nil, err
+	}
+	var out []listed
+	for _, l := range all {
+		if l.name == name {
+			out = append(out, l)
+		}
 	}
 	return out, nil
 }
@@ -214,11 +246,37 @@ func (p *Provider) Verify(ctx context.Context, req *provider.VerifyRequest) erro
 	return rotorerr.New(rotorerr.VerificationFailed, fmt.Sprintf("provider httpapi: verify: the API answered HTTP %d to the new key", status))
 }
 
-// Revoke implements provider.Provider.
+// Revoke implements provider.Provider. What it revokes is what rotor
+// recorded when it minted: the keys the API lists under the name made from
+// the version's token (DESIGN: trust model). The id in the version's value
+// is the secret owner's to write, so it never chooses what is revoked,
+// except for a key rotor did not mint, when the master opts in
+// (RevokeCall.Unminted) and the API lists the id under a name rotor does
+// not give its keys.
 func (p *Provider) Revoke(ctx context.Context, req *provider.RevokeRequest) error {
 	c, err := p.config(ctx, req.Master, req.Options)
 	if err != nil {
 		return err
+	}
+	name, err := render("keyName", c.KeyName, listData{Token: req.VersionID})
+	if err != nil {
+		return err
+	}
+	all, err := p.listAll(ctx, c, req.VersionID, name)
+	if err != nil {
+		return err
+	}
+	minted := false
+	for _, k := range all {
+		if k.name == name {
+			minted = true
+			if err := p.revokeID(ctx, c, k.id, req.VersionID); err != nil {
+				return err
+			}
+		}
+	}
+	if minted {
+		return nil
 	}
 	id, err := provider.Field(req.Value, c.Secret.IDField)
 	if err != nil || id == "" {
@@ -226,8 +284,54 @@ func (p *Provider) Revoke(ctx context.Context, req *provider.RevokeRequest) erro
 			"provider httpapi: version %s has no key id in field %q, so its key cannot be found to revoke; revoke it by hand",
 			req.VersionID, c.Secret.IDField))
 	}
-	return p.revokeID(ctx, c, id, "")
+	if err := checkKeyID(fmt.Sprintf("version %s: field %q", req.VersionID, c.Secret.IDField), id); err != nil {
+		return err
+	}
+	var held *listed
+	for i := range all {
+		if all[i].id == id {
+			held = &all[i]
+		}
+	}
+	switch {
+	case held == nil:
+		// Neither a key named for the version nor the id exists: what
+		// the version held is gone (revoked before, or never minted).
+		return nil
+	case mintedName(c, held.name):
+		return rotorerr.New(rotorerr.Unsafe, fmt.Sprintf(
+			"provider httpapi: refusing to revoke key %s for version %s: the API lists it under a name rotor gave a key of another rotation",
+			id, req.VersionID))
+	case !c.Revoke.Unminted:
+		return rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
+			"provider httpapi: version %s holds key %s, which rotor did not mint (the API lists no key named for the version), so rotor does not "+
+				"revoke it by an id the secret's owner can edit: revoke it by hand, or set revoke.unminted in the master secret", req.VersionID, id))
+	}
+	return p.revokeID(ctx, c, id, req.VersionID)
 }
+
+// mintedName reports whether name is one keyName gives a key for some
+// token.
+func mintedName(c *Config, name string) bool {
+	const marker = "00000000-0000-4000-8000-00000000abcd"
+	pattern, err := render("keyName", c.KeyName, listData{Token: marker})
+	if err != nil {
+		return false
+	}
+	before, after, ok := strings.Cut(pattern, marker)
+	if !ok {
+		return false
+	}
+	token, ok := strings.CutPrefix(name, before)
+	if !ok {
+		return false
+	}
+	token, ok = strings.CutSuffix(token, after)
+	return ok && tokenPattern.MatchString(token)
+}
+
+// tokenPattern is what rotation tokens look like (the core's check).
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9-]{32,64}$`)
 
 // RevokeToken implements provider.TokenRevoker.
 func (p *Provider) RevokeToken(ctx context.Context, req *provider.RevokeTokenRequest) (int, error) {
@@ -257,6 +361,9 @@ func (p *Provider) revokeNamed(ctx context.Context, c *Config, token string) (in
 }
 
 func (p *Provider) revokeID(ctx context.Context, c *Config, id, token string) error {
+	if err := checkKeyID("the key id to revoke", id); err != nil {
+		return err
+	}
 	status, _, err := p.do(ctx, c, "revoke", c.Revoke.Call, revokeData{MasterKey: c.MasterKey, KeyID: id, Token: token}, true)
 	if err != nil {
 		return err

@@ -8,8 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/rotorhq/rotor/internal/keyservice"
 	"github.com/rotorhq/rotor/internal/provider"
@@ -242,5 +245,140 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	_, err := (&Provider{}).Create(context.Background(), &provider.CreateRequest{Token: "5b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d", Master: config(t, srv.URL, nil)})
 	if !errors.Is(err, rotorerr.InvalidInput) {
 		t.Fatalf("got %v, want InvalidInput for an unexpected 307", err)
+	}
+}
+
+// recording wraps a key service and records every request line.
+type recording struct {
+	mu    sync.Mutex
+	lines []string
+	next  http.Handler
+}
+
+func (r *recording) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	r.lines = append(r.lines, req.Method+" "+req.URL.EscapedPath())
+	r.mu.Unlock()
+	r.next.ServeHTTP(w, req)
+}
+
+func (r *recording) deletes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, l := range r.lines {
+		if strings.HasPrefix(l, "DELETE ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestRevokeUsesWhatRotorRecorded: the key revoked for a version is the
+// one the API lists under the name rotor gave it when it minted; the id in
+// the version's value, which the secret's owner can edit, decides nothing
+// (DESIGN: trust model).
+func TestRevokeUsesWhatRotorRecorded(t *testing.T) {
+	const (
+		version = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
+		other   = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+	)
+	type want struct {
+		kind     rotorerr.Kind
+		text     string
+		deletes  []string // request lines
+		liveKeys []string // names of the keys still live
+	}
+	for _, tc := range []struct {
+		name     string
+		unminted bool
+		// setup mints keys and returns the version's value.
+		setup func(ks *keyservice.Server) []byte
+		want  func(ks *keyservice.Server) want
+	}{
+		{"a version rotor minted: its own key, whatever the value says", false, func(ks *keyservice.Server) []byte {
+			ks.Mint("rotor-" + version)
+			victim := ks.Mint("rotor-" + other)
+			v, _ := json.Marshal(map[string]string{"apiKey": "x", "keyId": victim.ID})
+			return v
+		}, func(ks *keyservice.Server) want {
+			return want{deletes: []string{"DELETE /v1/keys/key_1"}, liveKeys: []string{"rotor-" + other}}
+		}},
+		{"a key id that climbs out of its path", true, func(ks *keyservice.Server) []byte {
+			ks.Mint("initial")
+			return []byte(`{"apiKey":"x","keyId":".."}`)
+		}, func(*keyservice.Server) want {
+			return want{kind: rotorerr.InvalidInput, text: `field "keyId" is not a key id`, liveKeys: []string{"initial"}}
+		}},
+		{"an unminted key, by default", false, func(ks *keyservice.Server) []byte {
+			k := ks.Mint("initial")
+			v, _ := json.Marshal(map[string]string{"apiKey": k.Secret, "keyId": k.ID})
+			return v
+		}, func(*keyservice.Server) want {
+			return want{kind: rotorerr.InvalidInput, text: "which rotor did not mint", liveKeys: []string{"initial"}}
+		}},
+		{"an unminted key, the master opting in", true, func(ks *keyservice.Server) []byte {
+			k := ks.Mint("initial")
+			v, _ := json.Marshal(map[string]string{"apiKey": k.Secret, "keyId": k.ID})
+			return v
+		}, func(*keyservice.Server) want {
+			return want{deletes: []string{"DELETE /v1/keys/key_1"}}
+		}},
+		{"an edited id naming another rotation's key", true, func(ks *keyservice.Server) []byte {
+			victim := ks.Mint("rotor-" + other)
+			v, _ := json.Marshal(map[string]string{"apiKey": "x", "keyId": victim.ID})
+			return v
+		}, func(*keyservice.Server) want {
+			return want{kind: rotorerr.Unsafe, text: "a name rotor gave a key of another rotation", liveKeys: []string{"rotor-" + other}}
+		}},
+		{"a key that is gone", false, func(ks *keyservice.Server) []byte {
+			return []byte(`{"apiKey":"x","keyId":"key_99"}`)
+		}, func(*keyservice.Server) want { return want{} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ks := keyservice.New(master)
+			rec := &recording{next: ks.Handler()}
+			srv := httptest.NewServer(rec)
+			defer srv.Close()
+			value := tc.setup(ks)
+			cfg := config(t, srv.URL, func(c map[string]any) { c["revoke"].(map[string]any)["unminted"] = tc.unminted })
+			err := (&Provider{}).Revoke(context.Background(), &provider.RevokeRequest{SecretID: "s", VersionID: version, Value: value, Master: cfg})
+			w := tc.want(ks)
+			if w.kind == "" && err != nil || w.kind != "" && (!errors.Is(err, w.kind) || !strings.Contains(err.Error(), w.text)) {
+				t.Fatalf("Revoke = %v, want %s %q", err, w.kind, w.text)
+			}
+			if diff := cmp.Diff(w.deletes, rec.deletes()); diff != "" {
+				t.Errorf("DELETE requests (-want +got):\n%s", diff)
+			}
+			var live []string
+			for _, k := range ks.Live() {
+				live = append(live, k.Name)
+			}
+			if diff := cmp.Diff(w.liveKeys, live); diff != "" {
+				t.Errorf("live keys (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestMintedKeyWithBadIDIsRevoked(t *testing.T) {
+	// An API answering an id that would climb out of a path: the key it
+	// minted is revoked by its name, and create fails.
+	ks := keyservice.New(master)
+	mux := http.NewServeMux()
+	mux.Handle("/", ks.Handler())
+	mux.HandleFunc("POST /v1/keys", func(w http.ResponseWriter, r *http.Request) {
+		k := ks.Mint("rotor-6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d")
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(map[string]string{"id": "../admin", "secret": k.Secret})
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	_, err := (&Provider{}).Create(context.Background(), &provider.CreateRequest{Token: "6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d", Master: config(t, srv.URL, nil)})
+	if !errors.Is(err, rotorerr.InvalidInput) || !strings.Contains(err.Error(), "the new key's id is not a key id") {
+		t.Fatalf("Create = %v, want InvalidInput about the id", err)
+	}
+	if n := len(ks.Live()); n != 0 {
+		t.Errorf("%d keys live, want the minted one revoked", n)
 	}
 }
