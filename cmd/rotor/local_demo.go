@@ -112,7 +112,10 @@ func localDemo(cmd *cobra.Command, o *localDemoOptions) (err error) {
 		name, value string
 		tags        map[string]string
 	}{
-		{"demo/keyservice-master", ks.HTTPAPIConfig(ksURL), map[string]string{"rotor:role": "master"}},
+		// The master consents to serve the demo's secret, and to revoke the
+		// key it starts with, which rotor did not mint.
+		{"demo/keyservice-master", ks.HTTPAPIConfig(ksURL, keyservice.Serves("demo/billing-api-key"), keyservice.RevokeUnminted()),
+			map[string]string{"rotor:role": "master"}},
 		{"demo/session-key", randomHex("", 20), map[string]string{"rotor:provider": "random", "rotor:random:length": "48"}},
 		{"demo/billing-api-key", string(apiValue), map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "demo/keyservice-master"}},
 	} {

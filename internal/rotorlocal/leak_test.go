@@ -31,6 +31,7 @@ import (
 
 	"github.com/rotorhq/rotor/internal/keyservice"
 	"github.com/rotorhq/rotor/internal/leak"
+	"github.com/rotorhq/rotor/internal/provider/awsiam"
 	"github.com/rotorhq/rotor/internal/webhook"
 )
 
@@ -195,13 +196,14 @@ func TestGuardDutyFindingRevokesTheAccessKey(t *testing.T) {
 	ctx := t.Context()
 	cfg := e.h.awsConfig()
 	ic := iam.NewFromConfig(cfg)
-	_, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("deploy-bot"),
-		Tags: []iamtypes.Tag{{Key: aws.String("rotor:managed"), Value: aws.String("true")}}})
-	e.must(t, err)
-	_, err = e.h.SecretsManager().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("prod/deploy-bot"),
+	sec, err := e.h.SecretsManager().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("prod/deploy-bot"),
 		SecretString: aws.String(`{"userName":"deploy-bot"}`), Tags: []smtypes.Tag{
 			{Key: aws.String("rotor:provider"), Value: aws.String("awsiam")},
 			{Key: aws.String("rotor:awsiam:user"), Value: aws.String("deploy-bot")}}})
+	e.must(t, err)
+	// The user consents to back that one secret.
+	_, err = ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("deploy-bot"),
+		Tags: []iamtypes.Tag{{Key: aws.String(awsiam.TagSecret), Value: sec.ARN}}})
 	e.must(t, err)
 	e.rotate(t, "prod/deploy-bot", 0) // rotor mints the user's first key
 
@@ -284,7 +286,7 @@ func newKeyFixture(t *testing.T, e *leakEnv, secretID, grace string) *keyFixture
 	value, _ := json.Marshal(map[string]string{"apiKey": initial.Secret, "keyId": initial.ID})
 	sm := e.h.SecretsManager()
 	for _, in := range []*secretsmanager.CreateSecretInput{
-		{Name: aws.String(secretID + "-master"), SecretString: aws.String(f.ks.HTTPAPIConfig(f.url)), Tags: []smtypes.Tag{
+		{Name: aws.String(secretID + "-master"), SecretString: aws.String(f.ks.HTTPAPIConfig(f.url, keyservice.Serves(secretID), keyservice.RevokeUnminted())), Tags: []smtypes.Tag{
 			{Key: aws.String("rotor:role"), Value: aws.String("master")}}},
 		{Name: aws.String(secretID), SecretString: aws.String(string(value)), Tags: []smtypes.Tag{
 			{Key: aws.String("rotor:provider"), Value: aws.String("httpapi")},

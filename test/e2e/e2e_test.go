@@ -201,7 +201,7 @@ func (f *fixture) createSecrets(t *testing.T, s *server, grace string) {
 	sm := secretsmanager.NewFromConfig(s.awsConfig())
 	value, _ := json.Marshal(map[string]string{"apiKey": f.initial.Secret, "keyId": f.initial.ID})
 	for _, in := range []*secretsmanager.CreateSecretInput{
-		{Name: aws.String("e2e/master"), SecretString: aws.String(f.ks.HTTPAPIConfig(f.url)), Tags: []smtypes.Tag{
+		{Name: aws.String("e2e/master"), SecretString: aws.String(f.ks.HTTPAPIConfig(f.url, keyservice.Serves("e2e/api-key"), keyservice.RevokeUnminted())), Tags: []smtypes.Tag{
 			{Key: aws.String("rotor:role"), Value: aws.String("master")}}},
 		{Name: aws.String("e2e/api-key"), SecretString: aws.String(string(value)), Tags: []smtypes.Tag{
 			{Key: aws.String("rotor:provider"), Value: aws.String("httpapi")},

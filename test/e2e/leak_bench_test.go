@@ -69,7 +69,7 @@ func benchLeak(b *testing.B, bootstraps string) {
 	sm := h.SecretsManager()
 	value, _ := json.Marshal(map[string]string{"apiKey": initial.Secret, "keyId": initial.ID})
 	for _, in := range []*secretsmanager.CreateSecretInput{
-		{Name: aws.String("bench/master"), SecretString: aws.String(ks.HTTPAPIConfig("http://" + ln.Addr().String())), Tags: []smtypes.Tag{
+		{Name: aws.String("bench/master"), SecretString: aws.String(ks.HTTPAPIConfig("http://"+ln.Addr().String(), keyservice.Serves("bench/api-key"), keyservice.RevokeUnminted())), Tags: []smtypes.Tag{
 			{Key: aws.String("rotor:role"), Value: aws.String("master")}}},
 		{Name: aws.String("bench/api-key"), SecretString: aws.String(string(value)), Tags: []smtypes.Tag{
 			{Key: aws.String("rotor:provider"), Value: aws.String("httpapi")},

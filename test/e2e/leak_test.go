@@ -35,15 +35,17 @@ func TestGuardDutyFindingUnderTheEmulator(t *testing.T) {
 	ctx := context.Background()
 	cfg := s.awsConfig()
 	ic := iam.NewFromConfig(cfg)
-	if _, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("ci-bot"),
-		Tags: []iamtypes.Tag{{Key: aws.String("rotor:managed"), Value: aws.String("true")}}}); err != nil {
-		t.Fatal(err)
-	}
 	sm := secretsmanager.NewFromConfig(cfg)
-	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("ci/aws"),
+	sec, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("ci/aws"),
 		SecretString: aws.String(`{"userName":"ci-bot"}`), Tags: []smtypes.Tag{
 			{Key: aws.String("rotor:provider"), Value: aws.String("awsiam")},
-			{Key: aws.String("rotor:awsiam:user"), Value: aws.String("ci-bot")}}}); err != nil {
+			{Key: aws.String("rotor:awsiam:user"), Value: aws.String("ci-bot")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The user consents to back that one secret.
+	if _, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("ci-bot"),
+		Tags: []iamtypes.Tag{{Key: aws.String("rotor:secret"), Value: sec.ARN}}}); err != nil {
 		t.Fatal(err)
 	}
 	client := sfn.NewFromConfig(cfg)

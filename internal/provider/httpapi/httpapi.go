@@ -97,10 +97,14 @@ func (p *Provider) Create(ctx context.Context, req *provider.CreateRequest) (*pr
 		if req.Current != nil {
 			oldID, _ = provider.Field(req.Current, c.Secret.IDField)
 		}
-		if oldID != "" {
+		if oldID != "" && usesOldKeyID(c.Create.Call) {
+			// The id is the secret owner's to write; it reaches the
+			// request only if it cannot address anything else.
 			if err := checkKeyID(fmt.Sprintf("current value: field %q", c.Secret.IDField), oldID); err != nil {
 				return nil, err
 			}
+		} else {
+			oldID = ""
 		}
 		if key, id, err = p.mint(ctx, c, mintData{MasterKey: c.MasterKey, Token: req.Token, KeyName: name, OldKeyID: oldID}); err != nil {
 			return nil, err
@@ -308,6 +312,12 @@ func (p *Provider) Revoke(ctx context.Context, req *provider.RevokeRequest) erro
 				"revoke it by an id the secret's owner can edit: revoke it by hand, or set revoke.unminted in the master secret", req.VersionID, id))
 	}
 	return p.revokeID(ctx, c, id, req.VersionID)
+}
+
+// usesOldKeyID reports whether a call's templates read OldKeyID.
+func usesOldKeyID(call Call) bool {
+	b, _ := json.Marshal(call)
+	return strings.Contains(string(b), "OldKeyID")
 }
 
 // mintedName reports whether name is one keyName gives a key for some
