@@ -151,9 +151,10 @@ func isAlnum(c byte) bool {
 // the raw body keyed with the webhook's secret
 // (https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries).
 // The comparison is constant-time. An empty secret is refused: it would
-// make every signature computable. GitHub's signature covers no timestamp,
-// so a captured delivery replays; deduplicate on X-GitHub-Delivery if that
-// matters (a replayed leak alert only repeats an idempotent rotation).
+// make every signature computable. GitHub's signature covers no timestamp
+// and no delivery id (X-GitHub-Delivery is not signed), so a captured
+// delivery replays with any delivery id: deduplicate on what the body
+// signs, the alert's repository, number and action.
 func VerifyGitHubSignature(secret, body []byte, header string) error {
 	const src = SourceGitHub
 	if len(secret) == 0 {

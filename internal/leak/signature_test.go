@@ -147,3 +147,43 @@ func checkVerdict(t *testing.T, err error, ok bool, field string) bool {
 	}
 	return true
 }
+
+func TestVerifyGenericSignature(t *testing.T) {
+	key := []byte("rotor-generic-key-for-tests")
+	body := []byte(`{"secretId":"prod/stripe"}`)
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	ts, sig := leak.SignGeneric(key, body, at)
+	// The construction, spelt out: HMAC-SHA256(key, timestamp "." body).
+	if want := "sha256=" + hexHMAC(key, []byte(ts+"."+string(body))); sig != want || ts != "1796644800" {
+		t.Fatalf("SignGeneric = %s %s, want %s 1796644800", ts, sig, want)
+	}
+	for _, tc := range []struct {
+		name      string
+		key, body []byte
+		ts, sig   string
+		now       time.Time
+		ok        bool
+		field     string
+	}{
+		{"signed now", key, body, ts, sig, at, true, ""},
+		{"uppercase hex", key, body, ts, "sha256=" + strings.ToUpper(strings.TrimPrefix(sig, "sha256=")), at, true, ""},
+		{"4 minutes later", key, body, ts, sig, at.Add(4 * time.Minute), true, ""},
+		{"6 minutes later: a replay", key, body, ts, sig, at.Add(6 * time.Minute), false, "older than the replay window"},
+		{"from the future", key, body, ts, sig, at.Add(-6 * time.Minute), false, "ahead of the clock"},
+		{"a timestamp moved forward", key, body, strconv.FormatInt(at.Unix()+300, 10), sig, at.Add(6 * time.Minute), false, "does not match"},
+		{"a tampered body", key, append(body, ' '), ts, sig, at, false, "does not match"},
+		{"a wrong key", []byte("other"), body, ts, sig, at, false, "does not match"},
+		{"no key configured", nil, body, ts, sig, at, false, "no signing key"},
+		{"no timestamp", key, body, "", sig, at, false, "X-Rotor-Timestamp header is missing"},
+		{"a timestamp that is not seconds", key, body, "1796644800.5", sig, at, false, "decimal Unix seconds"},
+		{"no signature", key, body, ts, "", at, false, "X-Rotor-Signature-256 header is missing"},
+		{"a signature without its prefix", key, body, ts, strings.TrimPrefix(sig, "sha256="), at, false, `"sha256="`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := leak.VerifyGenericSignature(tc.key, tc.body, tc.ts, tc.sig, tc.now, 5*time.Minute)
+			if tc.ok != (err == nil) || !tc.ok && (!errors.Is(err, leak.ErrSignature) || !strings.Contains(err.Error(), tc.field)) {
+				t.Errorf("VerifyGenericSignature = %v, want ok=%v containing %q", err, tc.ok, tc.field)
+			}
+		})
+	}
+}

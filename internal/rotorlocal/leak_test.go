@@ -413,7 +413,8 @@ func TestLeakOfPreviousDuringGracePeriod(t *testing.T) {
 	alert, _ := json.Marshal(map[string]string{"fingerprint": leak.SHA256([]byte(previous.APIKey)),
 		"reference": "https://example.com/incidents/7", "reason": "pasted in a ticket"})
 	keys := e.webhookKeys(t)
-	if code, resp := e.post(t, "generic", alert, map[string]string{"X-Rotor-Signature-256": "sha256=" + hmacHex([]byte(keys.Generic), alert)}); code != http.StatusAccepted {
+	ts, sig := leak.SignGeneric([]byte(keys.Generic), alert, time.Now())
+	if code, resp := e.post(t, "generic", alert, map[string]string{leak.GenericTimestampHeader: ts, leak.GenericSignatureHeader: sig}); code != http.StatusAccepted {
 		t.Fatalf("the generic alert: %d %s", code, resp)
 	}
 	arn := e.leakExecution(t)

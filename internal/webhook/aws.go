@@ -12,11 +12,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotorhq/rotor/internal/leak"
+	"github.com/rotorhq/rotor/internal/ledger"
 	"github.com/rotorhq/rotor/internal/strictjson"
 )
 
@@ -101,6 +103,10 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Handler, error) 
 	if id == "" {
 		return nil, fmt.Errorf("%s is not set: it names the secret holding the webhook keys", EnvSecret)
 	}
+	table := getenv(ledger.EnvTable)
+	if table == "" {
+		return nil, fmt.Errorf("%s is not set: it names the DynamoDB table where deliveries are remembered, so that a replay reaching any instance is refused", ledger.EnvTable)
+	}
 	bus := getenv(EnvBus)
 	if bus == "" {
 		bus = leak.LeakBus
@@ -112,6 +118,7 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Handler, error) 
 	return New(Options{
 		Keys:      CachedKeys(sm.NewFromConfig(cfg), id, keysTTL, time.Now),
 		Publisher: &EventBridge{Client: eventbridge.NewFromConfig(cfg), Bus: bus},
+		Dedupe:    ledger.New(dynamodb.NewFromConfig(cfg), table),
 		GitHubAPI: getenv(EnvGitHubAPI),
 		Log:       slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 	})

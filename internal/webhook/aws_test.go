@@ -12,6 +12,7 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotorhq/rotor/internal/smstore"
+	"github.com/rotorhq/rotor/internal/leak"
 	"github.com/rotorhq/rotor/internal/webhook"
 )
 
@@ -56,8 +57,9 @@ func TestCachedKeys(t *testing.T) {
 func TestFunctionURL(t *testing.T) {
 	f := newFixture(t)
 	body := []byte(`{"secretId":"prod/stripe","reason":"test"}`)
+	ts, sig := leak.SignGeneric([]byte(keys.Generic), body, now)
 	req := events.LambdaFunctionURLRequest{RawPath: "/generic", Body: base64.StdEncoding.EncodeToString(body), IsBase64Encoded: true,
-		Headers: map[string]string{"x-rotor-signature-256": sign(keys.Generic, body)}}
+		Headers: map[string]string{"x-rotor-signature-256": sig, "x-rotor-timestamp": ts}}
 	req.RequestContext.HTTP.Method = "POST"
 	resp, err := f.h.FunctionURL(context.Background(), req)
 	if err != nil || resp.StatusCode != 202 || len(f.bus.details) != 1 {

@@ -7,11 +7,24 @@
 // Contract:
 //   - Nothing is published unless the request is a POST to /github,
 //     /gitguardian or /generic, at most leak.MaxBodyBytes long, correctly
-//     signed for that source and, for GitGuardian, sent within the replay
-//     window. Every refusal has its status code: 405, 404, 413, 401 (bad,
-//     missing or replayed signature), 400 (malformed alert).
+//     signed for that source and, for GitGuardian and generic alerts, sent
+//     within the replay window. Every refusal has its status code: 405,
+//     404, 413, 401 (bad or missing signature, stale timestamp; the body
+//     says only "unauthorized", so that a prober learns nothing of which
+//     keys are configured: the log says why), 400 (malformed alert).
 //   - A signed event that is not a leak (a resolved alert, a ping) is
 //     answered 202 and publishes nothing.
+//   - A delivery is acted on once (DESIGN: trust model, replays), across
+//     function instances and restarts: the handler claims it in the ledger
+//     (a DynamoDB table, never memory) before it fetches or publishes
+//     anything, keyed by what the sender cannot vary without the signing
+//     key: the decoded signature bytes for GitGuardian and generic alerts
+//     (whose signatures cover a timestamp, refused outside the window),
+//     and for GitHub, whose signature covers no timestamp or delivery id,
+//     the alert's identity (repository, alert number, action). A duplicate
+//     is answered 202 "duplicate" and starts nothing. A delivery the
+//     handler could not act on (GitHub or the bus unavailable) is released,
+//     so the sender's redelivery goes through.
 //   - A GitHub alert carries no secret: the handler fetches it from the
 //     GitHub REST API with a token and keeps only its SHA-256 fingerprint.
 //     The token is sent only to the configured API host.
@@ -33,10 +46,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rotorhq/rotor/internal/leak"
+	"github.com/rotorhq/rotor/internal/ledger"
 	"github.com/rotorhq/rotor/internal/rotation"
 )
 
@@ -56,18 +69,25 @@ type Publisher interface {
 	Publish(ctx context.Context, details [][]byte) error
 }
 
+// Deduper remembers deliveries for every instance of the function: Claim
+// succeeds once per key until ttl; Release forgets a key. The ledger
+// (internal/ledger, a DynamoDB table) implements it.
+type Deduper interface {
+	Claim(ctx context.Context, key string, ttl time.Duration, attrs map[string]string) (bool, error)
+	Release(ctx context.Context, key string) error
+}
+
 // Handler handles webhook requests. Create it with New.
 type Handler struct {
-	keys      func(context.Context) (*Keys, error)
-	publisher Publisher
-	client    *http.Client
-	githubAPI *url.URL
-	window    time.Duration
-	now       func() time.Time
-	log       *slog.Logger
-
-	mu   sync.Mutex
-	seen map[string]time.Time // recent deliveries, for replays
+	keys         func(context.Context) (*Keys, error)
+	publisher    Publisher
+	dedupe       Deduper
+	client       *http.Client
+	githubAPI    *url.URL
+	window       time.Duration
+	githubWindow time.Duration
+	now          func() time.Time
+	log          *slog.Logger
 }
 
 // Options configure a Handler.
@@ -77,6 +97,9 @@ type Options struct {
 	Keys func(context.Context) (*Keys, error)
 	// Publisher puts the events on the bus.
 	Publisher Publisher
+	// Dedupe remembers accepted deliveries across instances and restarts.
+	// Required.
+	Dedupe Deduper
 	// GitHubAPI is the GitHub REST API's base URL. Default
 	// "https://api.github.com"; GitHub Enterprise Server uses
 	// "https://HOST/api/v3". The token is sent to this host only.
@@ -84,9 +107,15 @@ type Options struct {
 	// Client fetches GitHub alerts. Default: a client with a 10 s timeout
 	// that follows no redirects.
 	Client *http.Client
-	// ReplayWindow bounds how old a GitGuardian request may be, and how long
-	// a delivery is remembered to refuse its replay. Default 5 minutes.
+	// ReplayWindow bounds how old (or how far ahead of the clock) a
+	// GitGuardian or generic request's timestamp may be; its deliveries
+	// are remembered for twice that. Default 5 minutes.
 	ReplayWindow time.Duration
+	// GitHubReplayWindow is how long a GitHub alert's identity (repository,
+	// alert number, action) is remembered: GitHub signs no timestamp, so
+	// this is the only bound on a replay. A replay after it is still
+	// answered "already revoked" by the rotation if it was. Default 24h.
+	GitHubReplayWindow time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Log receives one line per request; nil discards.
@@ -95,8 +124,8 @@ type Options struct {
 
 // New builds a Handler.
 func New(o Options) (*Handler, error) {
-	if o.Keys == nil || o.Publisher == nil {
-		return nil, errors.New("webhook: Keys and Publisher are required")
+	if o.Keys == nil || o.Publisher == nil || o.Dedupe == nil {
+		return nil, errors.New("webhook: Keys, Publisher and Dedupe are required")
 	}
 	if o.GitHubAPI == "" {
 		o.GitHubAPI = "https://api.github.com"
@@ -112,14 +141,17 @@ func New(o Options) (*Handler, error) {
 	if o.ReplayWindow <= 0 {
 		o.ReplayWindow = 5 * time.Minute
 	}
+	if o.GitHubReplayWindow <= 0 {
+		o.GitHubReplayWindow = 24 * time.Hour
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{keys: o.Keys, publisher: o.Publisher, client: o.Client, githubAPI: api, window: o.ReplayWindow,
-		now: o.Now, log: o.Log, seen: map[string]time.Time{}}, nil
+	return &Handler{keys: o.Keys, publisher: o.Publisher, dedupe: o.Dedupe, client: o.Client, githubAPI: api,
+		window: o.ReplayWindow, githubWindow: o.GitHubReplayWindow, now: o.Now, log: o.Log}, nil
 }
 
 func isLoopback(host string) bool {
@@ -182,13 +214,20 @@ func (h *Handler) handle(ctx context.Context, r *Request) (Response, int) {
 	}
 
 	var alert *leak.Alert
-	var delivery string
+	var identity []byte // what makes this delivery one delivery
+	ttl := 2*h.window + time.Minute
 	switch source {
 	case leak.SourceGitHub:
 		err = leak.VerifyGitHubSignature([]byte(keys.GitHub), r.Body, r.header("X-Hub-Signature-256"))
-		delivery = "github:" + r.header("X-GitHub-Delivery")
 		if err == nil {
 			alert, err = leak.ParseGitHub(r.header("X-GitHub-Event"), r.Body)
+		}
+		if err == nil {
+			// The delivery id is not signed: a replay may carry any. The
+			// alert's identity is signed.
+			a := alert.GitHub
+			identity = fmt.Appendf(nil, "%s\x00%d\x00%s", strings.ToLower(a.Repository), a.Number, a.Action)
+			ttl = h.githubWindow
 		}
 	case leak.SourceGitGuardian:
 		sig := r.header("Gitguardian-Signature")
@@ -196,37 +235,44 @@ func (h *Handler) handle(ctx context.Context, r *Request) (Response, int) {
 			sig = r.header("X-GitGuardian-Signature")
 		}
 		err = leak.VerifyGitGuardianSignature([]byte(keys.GitGuardian), r.Body, r.header("Timestamp"), sig, h.now(), h.window)
-		delivery = "gitguardian:" + sig
 		if err == nil {
+			identity, _ = leak.SignatureBytes(sig)
 			alert, err = leak.ParseGitGuardian(r.Body)
 		}
 	case leak.SourceGeneric:
-		// The same construction as GitHub's, under rotor's own header.
-		err = leak.VerifyGitHubSignature([]byte(keys.Generic), r.Body, r.header("X-Rotor-Signature-256"))
-		if err != nil {
-			err = fmt.Errorf("%w (header X-Rotor-Signature-256)", err)
-		}
-		sum := sha256.Sum256(r.Body)
-		delivery = "generic:" + hex.EncodeToString(sum[:])
+		sig := r.header(leak.GenericSignatureHeader)
+		err = leak.VerifyGenericSignature([]byte(keys.Generic), r.Body, r.header(leak.GenericTimestampHeader), sig, h.now(), h.window)
 		if err == nil {
+			identity, _ = leak.SignatureBytes(sig)
 			alert, err = leak.ParseGeneric(r.Body)
 		}
 	}
 	switch {
 	case errors.Is(err, leak.ErrSignature):
-		return answer(http.StatusUnauthorized, map[string]any{"error": err.Error()}), 0
-	case err == nil && !h.first(delivery):
-		return answer(http.StatusUnauthorized, map[string]any{"error": "this delivery was already received (replay)"}), 0
+		h.log.WarnContext(ctx, "webhook request refused", "path", r.Path, "reason", err.Error())
+		return answer(http.StatusUnauthorized, map[string]any{"error": "unauthorized"}), 0
 	case errors.Is(err, leak.ErrNotALeak):
 		return answer(http.StatusAccepted, map[string]any{"status": "ignored", "reason": err.Error()}), 0
 	case err != nil:
 		return answer(http.StatusBadRequest, map[string]any{"error": err.Error()}), 0
 	}
 
+	sum := sha256.Sum256(identity)
+	delivery := ledger.DeliveryPrefix + source + "#" + hex.EncodeToString(sum[:])
+	first, err := h.dedupe.Claim(ctx, delivery, ttl, map[string]string{"source": source, "reference": alert.Reference})
+	if err != nil {
+		h.log.ErrorContext(ctx, "cannot record the delivery", "error", err)
+		return answer(http.StatusServiceUnavailable, map[string]any{"error": "cannot record the delivery; redeliver"}), 0
+	}
+	if !first {
+		h.log.WarnContext(ctx, "duplicate delivery ignored", "path", r.Path, "reference", alert.Reference)
+		return answer(http.StatusAccepted, map[string]any{"status": "duplicate", "reason": "this alert was already received; nothing was started"}), 0
+	}
+
 	if alert.GitHub != nil {
 		fp, err := h.githubFingerprint(ctx, alert.GitHub, keys.GitHubToken)
 		if err != nil {
-			h.forget(delivery) // let GitHub's redelivery through
+			h.release(ctx, delivery) // let GitHub's redelivery through
 			h.log.ErrorContext(ctx, "cannot read GitHub secret scanning alert", "repository", alert.GitHub.Repository,
 				"alert", alert.GitHub.Number, "error", err)
 			return answer(http.StatusServiceUnavailable, map[string]any{"error": "cannot read the alert's secret from GitHub: " + err.Error()}), 0
@@ -238,40 +284,21 @@ func (h *Handler) handle(ctx context.Context, r *Request) (Response, int) {
 		return answer(http.StatusAccepted, map[string]any{"status": "ignored", "reason": "the alert names no credential"}), 0
 	}
 	if err := h.publisher.Publish(ctx, details); err != nil {
-		h.forget(delivery)
+		h.release(ctx, delivery)
 		h.log.ErrorContext(ctx, "cannot publish leak events", "error", err)
 		return answer(http.StatusServiceUnavailable, map[string]any{"error": "cannot publish the leak events; redeliver"}), 0
 	}
 	return answer(http.StatusAccepted, map[string]any{"status": "accepted", "events": len(details)}), len(details)
 }
 
-// first records a delivery and reports whether it is new. Deliveries are
-// remembered for the replay window, per function instance: a replay that
-// reaches another instance gets through, and only repeats an idempotent
-// emergency response.
-func (h *Handler) first(delivery string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	now := h.now()
-	for k, at := range h.seen {
-		if now.Sub(at) > h.window {
-			delete(h.seen, k)
-		}
+// release forgets a delivery rotor could not act on. If that fails too,
+// the sender's redelivery is answered "duplicate" until the record
+// expires: logged, since a person must then act on the alert.
+func (h *Handler) release(ctx context.Context, delivery string) {
+	if err := h.dedupe.Release(ctx, delivery); err != nil {
+		h.log.ErrorContext(ctx, "cannot release a delivery that was not acted on; its redelivery will be refused until the record expires",
+			"error", err)
 	}
-	if strings.HasSuffix(delivery, ":") { // no delivery id: cannot tell
-		return true
-	}
-	if _, dup := h.seen[delivery]; dup {
-		return false
-	}
-	h.seen[delivery] = now
-	return true
-}
-
-func (h *Handler) forget(delivery string) {
-	h.mu.Lock()
-	delete(h.seen, delivery)
-	h.mu.Unlock()
 }
 
 // Details turns an alert into state machine inputs, {"trigger": "leak",

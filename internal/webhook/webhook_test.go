@@ -57,18 +57,48 @@ func (r *recorder) Publish(_ context.Context, details [][]byte) error {
 	return nil
 }
 
+// memDedupe is the ledger's Claim/Release in memory, for these unit tests;
+// internal/rotorlocal tests the handler on the real table over the wire.
+type memDedupe struct {
+	mu   sync.Mutex
+	keys map[string]time.Time // key -> expiry
+	fail error
+}
+
+func (d *memDedupe) Claim(_ context.Context, key string, ttl time.Duration, _ map[string]string) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail != nil {
+		return false, d.fail
+	}
+	if exp, ok := d.keys[key]; ok && !now.After(exp) {
+		return false, nil
+	}
+	d.keys[key] = now.Add(ttl)
+	return true, nil
+}
+
+func (d *memDedupe) Release(_ context.Context, key string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.keys, key)
+	return nil
+}
+
 type fixture struct {
 	h       *webhook.Handler
+	dedupe  *memDedupe
 	bus     *recorder
 	github  *httptest.Server
 	ghCalls int
 	ghFail  bool
 	logs    *bytes.Buffer
 	keysErr error
+	keysMod func(*webhook.Keys)
 }
 
 func newFixture(t *testing.T) *fixture {
-	f := &fixture{bus: &recorder{}, logs: &bytes.Buffer{}}
+	f := &fixture{bus: &recorder{}, logs: &bytes.Buffer{}, dedupe: &memDedupe{keys: map[string]time.Time{}}}
 	f.github = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.ghCalls++
 		if r.Header.Get("Authorization") != "Bearer "+keys.GitHubToken || r.URL.Path != "/repos/Codertocat/Hello-World/secret-scanning/alerts/191" {
@@ -88,9 +118,12 @@ func newFixture(t *testing.T) *fixture {
 				return nil, f.keysErr
 			}
 			k := keys
+			if f.keysMod != nil {
+				f.keysMod(&k)
+			}
 			return &k, nil
 		},
-		Publisher: f.bus, GitHubAPI: f.github.URL, Now: func() time.Time { return now },
+		Publisher: f.bus, Dedupe: f.dedupe, GitHubAPI: f.github.URL, Now: func() time.Time { return now },
 		Log: slog.New(slog.NewJSONHandler(f.logs, nil)),
 	})
 	if err != nil {
@@ -131,8 +164,25 @@ func ggRequest(body []byte, at time.Time, signature string) *webhook.Request {
 		Headers: map[string]string{"Gitguardian-Signature": signature, "Timestamp": ts}}
 }
 
-func genericRequest(body []byte, signature string) *webhook.Request {
-	return &webhook.Request{Method: "POST", Path: "/generic", Body: body, Headers: map[string]string{"X-Rotor-Signature-256": signature}}
+// genericRequest signs body with key as sent at `at`.
+func genericRequest(body []byte, key string, at time.Time) *webhook.Request {
+	ts, sig := leak.SignGeneric([]byte(key), body, at)
+	return &webhook.Request{Method: "POST", Path: "/generic", Body: body, Headers: map[string]string{
+		leak.GenericTimestampHeader: ts, leak.GenericSignatureHeader: sig}}
+}
+
+// upper writes a request's signature header in capitals: the same
+// signature, spelt otherwise.
+func upper(r *webhook.Request, header string) *webhook.Request {
+	c := *r
+	c.Headers = map[string]string{}
+	for k, v := range r.Headers {
+		if k == header {
+			v = "sha256=" + strings.ToUpper(strings.TrimPrefix(v, "sha256="))
+		}
+		c.Headers[k] = v
+	}
+	return &c
 }
 
 func TestWebhook(t *testing.T) {
@@ -150,7 +200,9 @@ func TestWebhook(t *testing.T) {
 		Status  int
 		Details []string // the state machine inputs published by all requests
 		Error   string   // part of the response's error
+		Log     string   // part of the logs (why a request was refused)
 	}
+	ggAt := now.Add(-time.Second)
 	cases := []struct {
 		name  string
 		setup func(f *fixture)
@@ -162,13 +214,23 @@ func TestWebhook(t *testing.T) {
 			want: want{Status: 202, Details: ghDetails}},
 		{name: "GitHub: wrong signature",
 			reqs: []*webhook.Request{githubRequest(gh, "secret_scanning_alert", "d1", sign("another-secret", gh))},
-			want: want{Status: 401, Error: "does not match"}},
+			want: want{Status: 401, Error: "unauthorized", Log: "does not match"}},
 		{name: "GitHub: missing signature",
 			reqs: []*webhook.Request{githubRequest(gh, "secret_scanning_alert", "d1", "")},
-			want: want{Status: 401, Error: "X-Hub-Signature-256 header is missing"}},
+			want: want{Status: 401, Error: "unauthorized", Log: "X-Hub-Signature-256 header is missing"}},
 		{name: "GitHub: replayed delivery",
 			reqs: []*webhook.Request{githubRequest(gh, "secret_scanning_alert", "d1", sign(keys.GitHub, gh)), githubRequest(gh, "secret_scanning_alert", "d1", sign(keys.GitHub, gh))},
-			want: want{Status: 401, Details: ghDetails, Error: "replay"}},
+			want: want{Status: 202, Details: ghDetails, Log: "duplicate delivery ignored"}},
+		{name: "GitHub: replayed with a new delivery id",
+			reqs: []*webhook.Request{githubRequest(gh, "secret_scanning_alert", "d1", sign(keys.GitHub, gh)), githubRequest(gh, "secret_scanning_alert", "d-new", sign(keys.GitHub, gh))},
+			want: want{Status: 202, Details: ghDetails, Log: "duplicate delivery ignored"}},
+		{name: "GitHub: replayed with no delivery id",
+			reqs: []*webhook.Request{githubRequest(gh, "secret_scanning_alert", "d1", sign(keys.GitHub, gh)), githubRequest(gh, "secret_scanning_alert", "", sign(keys.GitHub, gh))},
+			want: want{Status: 202, Details: ghDetails, Log: "duplicate delivery ignored"}},
+		{name: "GitHub: replayed with the signature in capitals",
+			reqs: []*webhook.Request{githubRequest(gh, "secret_scanning_alert", "d1", sign(keys.GitHub, gh)),
+				upper(githubRequest(gh, "secret_scanning_alert", "d2", sign(keys.GitHub, gh)), "x-hub-signature-256")},
+			want: want{Status: 202, Details: ghDetails, Log: "duplicate delivery ignored"}},
 		{name: "GitHub: a resolved alert starts nothing",
 			reqs: []*webhook.Request{githubRequest(ghResolved, "secret_scanning_alert", "d2", sign(keys.GitHub, ghResolved))},
 			want: want{Status: 202}},
@@ -181,28 +243,45 @@ func TestWebhook(t *testing.T) {
 			want: want{Status: 202, Details: ggDetails}},
 		{name: "GitGuardian: stale timestamp",
 			reqs: []*webhook.Request{ggRequest(gg, now.Add(-6*time.Minute), "")},
-			want: want{Status: 401, Error: "older than the replay window"}},
+			want: want{Status: 401, Error: "unauthorized", Log: "older than the replay window"}},
 		{name: "GitGuardian: timestamp from the future",
 			reqs: []*webhook.Request{ggRequest(gg, now.Add(6*time.Minute), "")},
-			want: want{Status: 401, Error: "ahead of the clock"}},
+			want: want{Status: 401, Error: "unauthorized", Log: "ahead of the clock"}},
 		{name: "GitGuardian: replayed within the window",
-			reqs: []*webhook.Request{ggRequest(gg, now.Add(-time.Second), ""), ggRequest(gg, now.Add(-time.Second), "")},
-			want: want{Status: 401, Details: ggDetails, Error: "replay"}},
+			reqs: []*webhook.Request{ggRequest(gg, ggAt, ""), ggRequest(gg, ggAt, "")},
+			want: want{Status: 202, Details: ggDetails, Log: "duplicate delivery ignored"}},
+		{name: "GitGuardian: replayed with the signature in capitals",
+			reqs: []*webhook.Request{ggRequest(gg, ggAt, ""), upper(ggRequest(gg, ggAt, ""), "Gitguardian-Signature")},
+			want: want{Status: 202, Details: ggDetails, Log: "duplicate delivery ignored"}},
 		{name: "GitGuardian: signature over another body",
 			reqs: []*webhook.Request{ggRequest(gg, now, sign(strconv.FormatInt(now.Unix(), 10)+keys.GitGuardian, ggResolved))},
-			want: want{Status: 401, Error: "does not match"}},
+			want: want{Status: 401, Error: "unauthorized", Log: "does not match"}},
 		{name: "GitGuardian: a resolved incident starts nothing",
 			reqs: []*webhook.Request{ggRequest(ggResolved, now, "")},
 			want: want{Status: 202}},
 		{name: "generic alert",
-			reqs: []*webhook.Request{genericRequest(generic, sign(keys.Generic, generic))},
+			reqs: []*webhook.Request{genericRequest(generic, keys.Generic, now)},
 			want: want{Status: 202, Details: []string{`{"trigger":"leak","leak":{"source":"generic","fingerprint":"` + leak.SHA256([]byte("sk_live_leaked_0123456789abcdef")) + `","reference":"INC-7"}}`}}},
+		{name: "generic: replayed",
+			reqs: []*webhook.Request{genericRequest(generic, keys.Generic, now), upper(genericRequest(generic, keys.Generic, now), leak.GenericSignatureHeader)},
+			want: want{Status: 202, Details: []string{`{"trigger":"leak","leak":{"source":"generic","fingerprint":"` + leak.SHA256([]byte("sk_live_leaked_0123456789abcdef")) + `","reference":"INC-7"}}`},
+				Log: "duplicate delivery ignored"}},
+		{name: "generic: captured and replayed after the window",
+			reqs: []*webhook.Request{genericRequest(generic, keys.Generic, now.Add(-6*time.Minute))},
+			want: want{Status: 401, Error: "unauthorized", Log: "older than the replay window"}},
+		{name: "generic: the old signature without a timestamp",
+			reqs: []*webhook.Request{{Method: "POST", Path: "/generic", Body: generic, Headers: map[string]string{leak.GenericSignatureHeader: sign(keys.Generic, generic)}}},
+			want: want{Status: 401, Error: "unauthorized", Log: "X-Rotor-Timestamp header is missing"}},
 		{name: "generic: signed with the GitHub key",
-			reqs: []*webhook.Request{genericRequest(generic, sign(keys.GitHub, generic))},
-			want: want{Status: 401, Error: "X-Rotor-Signature-256"}},
+			reqs: []*webhook.Request{genericRequest(generic, keys.GitHub, now)},
+			want: want{Status: 401, Error: "unauthorized", Log: "does not match"}},
 		{name: "generic: malformed but signed",
-			reqs: []*webhook.Request{genericRequest([]byte(`{"fingerprint":"md5:1"}`), sign(keys.Generic, []byte(`{"fingerprint":"md5:1"}`)))},
+			reqs: []*webhook.Request{genericRequest([]byte(`{"fingerprint":"md5:1"}`), keys.Generic, now)},
 			want: want{Status: 400, Error: "fingerprint"}},
+		{name: "a source whose key is not configured says no more than any refusal",
+			setup: func(f *fixture) { f.keysMod = func(k *webhook.Keys) { k.GitGuardian = "" } },
+			reqs:  []*webhook.Request{ggRequest(gg, now, "")},
+			want:  want{Status: 401, Error: "unauthorized", Log: "no signature token is configured"}},
 		{name: "oversized body",
 			reqs: []*webhook.Request{githubRequest(big, "secret_scanning_alert", "d4", sign(keys.GitHub, big))},
 			want: want{Status: 413}},
@@ -212,9 +291,13 @@ func TestWebhook(t *testing.T) {
 			setup: func(f *fixture) { f.keysErr = errors.New("AccessDeniedException") },
 			reqs:  []*webhook.Request{githubRequest(gh, "secret_scanning_alert", "d5", sign(keys.GitHub, gh))},
 			want:  want{Status: 503, Error: "keys unavailable"}},
+		{name: "ledger unavailable",
+			setup: func(f *fixture) { f.dedupe.fail = errors.New("ProvisionedThroughputExceededException") },
+			reqs:  []*webhook.Request{genericRequest(generic, keys.Generic, now)},
+			want:  want{Status: 503, Error: "cannot record the delivery"}},
 		{name: "bus unavailable",
 			setup: func(f *fixture) { f.bus.fail = errors.New("ThrottlingException") },
-			reqs:  []*webhook.Request{genericRequest(generic, sign(keys.Generic, generic))},
+			reqs:  []*webhook.Request{genericRequest(generic, keys.Generic, now)},
 			want:  want{Status: 503, Error: "redeliver"}},
 	}
 	for _, c := range cases {
@@ -235,7 +318,13 @@ func TestWebhook(t *testing.T) {
 			if !strings.Contains(body.Error, c.want.Error) {
 				t.Errorf("error %q does not contain %q", body.Error, c.want.Error)
 			}
-			got := want{Status: resp.Status, Details: f.bus.details, Error: c.want.Error}
+			if resp.Status == 401 && resp.Body != `{"error":"unauthorized"}` {
+				t.Errorf("a refusal says more than \"unauthorized\": %s", resp.Body)
+			}
+			if !strings.Contains(f.logs.String(), c.want.Log) {
+				t.Errorf("the logs do not say %q:\n%s", c.want.Log, f.logs)
+			}
+			got := want{Status: resp.Status, Details: f.bus.details, Error: c.want.Error, Log: c.want.Log}
 			if diff := cmp.Diff(c.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s\nresponse: %s", diff, resp.Body)
 			}
@@ -290,7 +379,7 @@ func FuzzHandle(f *testing.F) {
 		headers := map[string]string{"X-GitHub-Event": event, "X-GitHub-Delivery": "x", "Timestamp": strconv.FormatInt(now.Unix(), 10)}
 		if signed {
 			headers["X-Hub-Signature-256"] = sign(keys.GitHub, body)
-			headers["X-Rotor-Signature-256"] = sign(keys.Generic, body)
+			headers[leak.GenericTimestampHeader], headers[leak.GenericSignatureHeader] = leak.SignGeneric([]byte(keys.Generic), body, now)
 			headers["Gitguardian-Signature"] = sign(headers["Timestamp"]+keys.GitGuardian, body)
 		}
 		r := fx.h.Handle(context.Background(), &webhook.Request{Method: "POST", Path: path, Headers: headers, Body: body})

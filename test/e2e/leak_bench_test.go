@@ -3,9 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -116,10 +113,10 @@ func benchLeak(b *testing.B, bootstraps string) {
 		leaked := current()
 		deleted := ks.Deleted(leaked.KeyID)
 		alert, _ := json.Marshal(map[string]string{"fingerprint": leak.SHA256([]byte(leaked.APIKey)), "reason": "benchmark"})
-		mac := hmac.New(sha256.New, []byte(keys.Generic))
-		mac.Write(alert)
+		ts, sig := leak.SignGeneric([]byte(keys.Generic), alert, time.Now())
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.WebhookURL+"generic", bytes.NewReader(alert))
-		req.Header.Set("X-Rotor-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		req.Header.Set(leak.GenericTimestampHeader, ts)
+		req.Header.Set(leak.GenericSignatureHeader, sig)
 		t0 := time.Now()
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
