@@ -22,6 +22,11 @@
 //     not an absent install.
 //   - As root, initdb and postgres refuse to run, so they run as the "postgres"
 //     OS user when it exists, else as "nobody".
+//   - Fake (StartFake) is not PostgreSQL but an impostor at a loopback port
+//     for attack tests: it asks every client for a cleartext password, an MD5
+//     hash, a SCRAM-SHA-256 proof or nothing, optionally over TLS with a
+//     certificate no client trusts, records every byte each client sends,
+//     and refuses the login. It needs no PostgreSQL installed.
 package pgtest
 
 import (

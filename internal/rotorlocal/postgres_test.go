@@ -58,11 +58,9 @@ func startPG(t testing.TB, strategy, grace, providerName string) *pgEnv {
 	e.h = h
 	value, _ := json.Marshal(map[string]any{"engine": "postgres", "host": pg.Host, "port": pg.Port, "username": "app",
 		"password": e.initialPass, "dbname": "postgres", "sslmode": "disable"})
-	master, _ := json.Marshal(map[string]any{"engine": "postgres", "host": pg.Host, "port": pg.Port, "username": pgMaster,
-		"password": pgMasterPassword, "dbname": "postgres"})
 	sm := h.SecretsManager()
 	for _, in := range []*secretsmanager.CreateSecretInput{
-		{Name: aws.String("db/master"), SecretString: aws.String(string(master)), Tags: []smtypes.Tag{
+		{Name: aws.String("db/master"), SecretString: aws.String(pgMasterSecret(pg, nil)), Tags: []smtypes.Tag{
 			{Key: aws.String("rotor:role"), Value: aws.String("master")}}},
 		{Name: aws.String("db/app"), SecretString: aws.String(string(value)), Tags: []smtypes.Tag{
 			{Key: aws.String("rotor:provider"), Value: aws.String(providerName)},
@@ -75,6 +73,25 @@ func startPG(t testing.TB, strategy, grace, providerName string) *pgEnv {
 		}
 	}
 	return e
+}
+
+// pgMasterSecret is the value of master secret "db/master": the role
+// rotor_master on pg, which it reaches over TCP without TLS (so sslmode
+// disable, said explicitly as a master must). Each field of with replaces
+// the default; a nil one removes it. Every master of these tests is made
+// here, so that what a master must carry is written once.
+func pgMasterSecret(pg *pgtest.Cluster, with map[string]any) string {
+	doc := map[string]any{"engine": "postgres", "host": pg.Host, "port": pg.Port, "username": pgMaster,
+		"password": pgMasterPassword, "dbname": "postgres", "sslmode": "disable"}
+	for k, v := range with {
+		if v == nil {
+			delete(doc, k)
+		} else {
+			doc[k] = v
+		}
+	}
+	b, _ := json.Marshal(doc)
+	return string(b)
 }
 
 type dbCreds struct{ Username, Password string }
@@ -264,8 +281,9 @@ func TestPostgresCrashAfterApply(t *testing.T) {
 	}
 }
 
-// TestPostgresBadInput: a wrong master password, an unreachable host, a
-// missing role and malformed secret JSON each fail create with a named
+// TestPostgresBadInput: a wrong master password, an unreachable master
+// host, a master without host or with an sslmode that may fall back to
+// cleartext, a missing role and malformed secret JSON each fail create with a named
 // error at the Lambda boundary, and change nothing in the store or at the
 // server.
 func TestPostgresBadInput(t *testing.T) {
@@ -285,15 +303,17 @@ func TestPostgresBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	masterOK, _ := json.Marshal(map[string]any{"username": pgMaster, "password": pgMasterPassword})
+	masterOK := pgMasterSecret(e.pg, nil)
 	for _, tc := range []struct {
 		name, value, master string
 		want                rotorerr.Kind
 	}{
-		{"a wrong master password", string(good), `{"username":"rotor_master","password":"not-the-master-password"}`, rotorerr.InvalidInput},
-		{"an unreachable host", strings.Replace(string(good), fmt.Sprintf(`"port":%d`, e.pg.Port), fmt.Sprintf(`"port":%d`, closed), 1), string(masterOK), rotorerr.Transient},
-		{"a missing role", strings.Replace(string(good), `"username":"app"`, `"username":"ghost"`, 1), string(masterOK), rotorerr.InvalidInput},
-		{"malformed secret JSON", `{"engine":"postgres","host":`, string(masterOK), rotorerr.InvalidInput},
+		{"a wrong master password", string(good), pgMasterSecret(e.pg, map[string]any{"password": "not-the-master-password"}), rotorerr.InvalidInput},
+		{"an unreachable master host", string(good), pgMasterSecret(e.pg, map[string]any{"port": closed}), rotorerr.Transient},
+		{"a master without host", string(good), pgMasterSecret(e.pg, map[string]any{"host": nil}), rotorerr.InvalidInput},
+		{"a master with sslmode prefer", string(good), pgMasterSecret(e.pg, map[string]any{"sslmode": "prefer"}), rotorerr.InvalidInput},
+		{"a missing role", strings.Replace(string(good), `"username":"app"`, `"username":"ghost"`, 1), masterOK, rotorerr.InvalidInput},
+		{"malformed secret JSON", `{"engine":"postgres","host":`, masterOK, rotorerr.InvalidInput},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			put("db/app", tc.value)

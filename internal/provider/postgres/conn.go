@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -30,31 +29,38 @@ const (
 	asCredential
 )
 
-// connect opens one connection to the server of v as user, with the
-// configured timeouts. The connection string carries no credential: user
-// and password are set on the parsed configuration, so they cannot end up
-// in an error that quotes it.
-func (c config) connect(ctx context.Context, v value, user, pass, dbname string, as who) (*pgx.Conn, error) {
-	if dbname == "" {
-		dbname = v.DBName
+// connect opens one connection to e as user, with the configured
+// timeouts. The connection string carries no credential: user and password
+// are set on the parsed configuration, so they cannot end up in an error
+// that quotes it. The settings that guard the password (require_auth,
+// channel_binding) are set after parsing too, so that no PG* environment
+// variable can loosen them.
+//
+// As the master, only SCRAM-SHA-256 is accepted: a server (or whoever
+// answers at its address) that asks for the password in cleartext or as MD5
+// gets nothing, and one that lets the master in without a password is not
+// trusted to be the server either. With sslmode require, which does not
+// check the certificate, channel binding is required, so that a machine in
+// the middle cannot relay the SCRAM exchange into a session of its own.
+//
+// As the managed credential (Verify), the endpoint is that secret's own
+// business and consumers connect the same way; yet rotor has just made the
+// password live, and may not be talking to the real server: unless TLS
+// verifies the server (verify-full, verify-ca), only SCRAM-SHA-256 is
+// accepted there too, which never reveals the password and which no server
+// passes without knowing its verifier.
+func (c config) connect(ctx context.Context, e endpoint, user, pass string, as who) (*pgx.Conn, error) {
+	q := url.Values{"sslmode": {e.sslmode}}
+	if e.sslrootcert != "" {
+		q.Set("sslrootcert", e.sslrootcert)
 	}
-	if dbname == "" {
-		dbname = "postgres"
-	}
-	sslmode := v.SSLMode
-	if sslmode == "" {
-		sslmode = "prefer"
-	}
-	q := url.Values{"sslmode": {sslmode}}
-	if v.SSLRootCert != "" {
-		q.Set("sslrootcert", v.SSLRootCert)
-	}
-	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(v.Host, v.port()), Path: "/" + dbname, RawQuery: q.Encode()}
+	u := url.URL{Scheme: "postgres", Host: e.address(), Path: "/" + e.dbname, RawQuery: q.Encode()}
 	cfg, err := pgx.ParseConfig(u.String())
 	if err != nil {
-		return nil, invalid("connection settings for %s: %v", v.address(), err)
+		return nil, invalid("connection settings for %s: %v", e.address(), err)
 	}
 	cfg.User, cfg.Password = user, pass
+	cfg.RequireAuth, cfg.ChannelBinding = authPolicy(e, as)
 	cfg.ConnectTimeout = c.connectTimeout
 	ms := strconv.FormatInt(c.statementTimeout.Milliseconds(), 10)
 	cfg.RuntimeParams["statement_timeout"] = ms
@@ -62,21 +68,85 @@ func (c config) connect(ctx context.Context, v value, user, pass, dbname string,
 	cfg.RuntimeParams["application_name"] = "rotor"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, classifyConnect(err, v, user, as)
+		return nil, classifyConnect(err, e, user, as)
 	}
 	return conn, nil
 }
 
-func classifyConnect(err error, v value, user string, as who) error {
+// authPolicy is the require_auth and channel_binding of a connection (see
+// connect).
+func authPolicy(e endpoint, as who) (requireAuth, channelBinding string) {
+	switch {
+	case as == asMaster && e.sslmode == "require":
+		return "scram-sha-256", "require"
+	case as == asMaster, !e.verified():
+		return "scram-sha-256", "prefer"
+	}
+	return "", "prefer"
+}
+
+// What pgx v5.12 says when require_auth, channel_binding or TLS refuse a
+// server. It has no typed errors for these, so the messages are matched;
+// the tests against a fake server fail if they change.
+const (
+	pgxRequireAuthFailed     = "require_auth check failed"
+	pgxChannelBindingRefused = "channel binding check failed"
+	pgxChannelBindingFailed  = "channel binding"
+	pgxTLSRefused            = "server refused TLS connection"
+)
+
+var askedFor = []struct{ pgx, says string }{
+	{"server requested password authentication", "the password in cleartext"},
+	{"server requested md5 authentication", "an MD5 password hash"},
+	{"server did not complete authentication", "no password at all (it did not authenticate the client)"},
+	{"server requested gss authentication", "GSSAPI authentication"},
+	{"server requested sspi authentication", "SSPI authentication"},
+	{"server requested oauth authentication", "OAuth authentication"},
+}
+
+func classifyConnect(err error, e endpoint, user string, as who) error {
+	kind, whose, fix := rotorerr.VerificationFailed, "the new credential", "check the managed secret's host, sslmode and sslrootcert"
+	if as == asMaster {
+		kind, whose, fix = rotorerr.InvalidInput, "the master password", "check the master secret's host, sslmode and sslrootcert"
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000") {
-		msg := fmt.Sprintf("provider postgres: %s refused the login of role %q: %s (SQLSTATE %s)", v.address(), user, pgErr.Message, pgErr.Code)
+		msg := fmt.Sprintf("provider postgres: %s refused the login of role %q: %s (SQLSTATE %s)", e.address(), user, pgErr.Message, pgErr.Code)
 		if as == asMaster {
-			return rotorerr.New(rotorerr.InvalidInput, msg+"; check the master secret")
+			msg += "; check the master secret"
 		}
-		return rotorerr.New(rotorerr.VerificationFailed, msg)
+		return rotorerr.New(kind, msg)
 	}
-	return classify(err, fmt.Sprintf("connect to %s as %q", v.address(), user))
+	var certErr *tls.CertificateVerificationError
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	if errors.As(err, &certErr) || errors.As(err, &unknownAuthority) || errors.As(err, &hostErr) {
+		return rotorerr.New(kind, fmt.Sprintf("provider postgres: connect to %s as %q: the server's TLS certificate is not trusted (%v) under sslmode %s; %s", e.address(), user, err, e.sslmode, fix))
+	}
+	text := err.Error()
+	switch {
+	case strings.Contains(text, pgxRequireAuthFailed):
+		asked := "an authentication method other than SCRAM-SHA-256"
+		for _, a := range askedFor {
+			if strings.Contains(text, a.pgx) {
+				asked = a.says
+				break
+			}
+		}
+		if as == asMaster {
+			return rotorerr.New(kind, fmt.Sprintf("provider postgres: %s asked for %s; rotor refuses to send the master password that way and logs in as a master only with SCRAM-SHA-256 (check the server's pg_hba.conf and password_encryption, and that the master secret's host is the real server)", e.address(), asked))
+		}
+		return rotorerr.New(kind, fmt.Sprintf("provider postgres: %s asked for %s; over a connection that does not verify the server (sslmode %s), rotor logs in with %s only by SCRAM-SHA-256 (use sslmode verify-full with the server's CA, or SCRAM-SHA-256 authentication)", e.address(), asked, e.sslmode, whose))
+	case strings.Contains(text, pgxChannelBindingRefused):
+		// pgx checks channel binding before require_auth, so a server asking
+		// for cleartext or MD5 under sslmode require lands here.
+		return rotorerr.New(kind, fmt.Sprintf("provider postgres: %s asked for the password in cleartext, an MD5 password hash or no authentication; rotor refuses to send the master password that way: under sslmode require, which does not check the server's certificate, a master logs in only with SCRAM-SHA-256-PLUS (channel binding); use sslmode verify-full with the server's CA in sslrootcert", e.address()))
+	case strings.Contains(text, pgxChannelBindingFailed):
+		return rotorerr.New(kind, fmt.Sprintf("provider postgres: %s did not authenticate with channel binding (SCRAM-SHA-256-PLUS), which sslmode require needs for a master because it does not check the server's certificate; rotor sent no master password (use sslmode verify-full with the server's CA in sslrootcert)", e.address()))
+	case strings.Contains(text, pgxTLSRefused):
+		return rotorerr.New(kind, fmt.Sprintf("provider postgres: %s does not offer TLS, which sslmode %s requires; rotor sent no password (%s)", e.address(), e.sslmode, fix))
+	}
+	return classify(err, fmt.Sprintf("connect to %s as %q", e.address(), user))
 }
 
 // classify maps a pgx error to a rotor kind, keeping PostgreSQL's message
@@ -103,12 +173,6 @@ func classify(err error, what string) error {
 			return rotorerr.New(rotorerr.Transient, msg)
 		}
 		return rotorerr.New(rotorerr.Unsafe, msg)
-	}
-	var certErr *tls.CertificateVerificationError
-	var unknownAuthority x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	if errors.As(err, &certErr) || errors.As(err, &unknownAuthority) || errors.As(err, &hostErr) {
-		return rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("provider postgres: %s: the server's TLS certificate is not trusted (%v); check sslmode", what, err))
 	}
 	// Refused or unreachable servers, timeouts, resets.
 	return rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("provider postgres: %s: %w", what, err))

@@ -12,13 +12,40 @@
 // "postgres" and sslmode to "prefer" (libpq's default: TLS when the server
 // offers it, unverified; say "verify-full" to have the certificate checked
 // against the system's roots, or against the CA file the optional field
-// sslrootcert names). Other fields are kept as they are. The
-// master secret (tag rotor:master-secret, required) holds the same layout
-// for a role with CREATEROLE (or a superuser) on the same server, and for
-// the alternating strategy a member of pg_signal_backend; its host,
-// when set, must be the managed secret's. masterarn is AWS's field and is
-// kept but not read: rotor takes the master from the tag, which the
-// rotation core needs before it reads any value.
+// sslrootcert names). Other fields are kept as they are. host is one DNS
+// name or IP address (no host lists, no socket directories).
+//
+// The master secret (tag rotor:master-secret, required) holds a role with
+// CREATEROLE (or a superuser), for the alternating strategy also a member
+// of pg_signal_backend, and the server it is for, in the same layout:
+//
+//	{"host": "db.example.com", "port": 5432, "username": "rotor_admin",
+//	 "password": "...", "dbname": "postgres", "sslmode": "verify-full",
+//	 "sslrootcert": "/var/task/global-bundle.pem"}
+//
+// Where the master credential goes comes from the master secret only, never
+// from the managed secret, which anyone allowed to write it could point at
+// a server of their own: host is required; port defaults to 5432, dbname to
+// "postgres" and sslmode to "verify-full". A master may say verify-ca,
+// require (then channel binding, SCRAM-SHA-256-PLUS, is required, since the
+// certificate is not checked) or, explicitly, disable; allow and prefer are
+// refused, as they fall back to cleartext without saying so. As the master
+// rotor authenticates only with SCRAM-SHA-256 (pgx's require_auth): a
+// server that asks for a cleartext password or an MD5 hash, or lets the
+// master in without one, gets nothing and the step fails with
+// rotorerr.InvalidInput. Other fields, such as the consent list "rotor"
+// that the rotation core reads, are ignored.
+//
+// The managed secret contributes the role: its username names a role on
+// the master's server. Its host, port, sslmode and sslrootcert are its
+// consumers' (a proxy or another DNS name for the same server is fine) and
+// are used by Verify only, which logs in with the new credential itself as
+// consumers would; unless that connection verifies the server (verify-full
+// or verify-ca), Verify too authenticates only with SCRAM-SHA-256, so a
+// server at the managed secret's host learns nothing of the new password
+// and cannot pass a login it does not hold the verifier for.
+// masterarn is AWS's field and is kept but not read: rotor takes the master
+// from the tag, which the rotation core needs before it reads any value.
 //
 // Passwords are drawn by the core (provider.PasswordUser) and never reach
 // the server in plaintext: ALTER ROLE and CREATE ROLE carry a SCRAM-SHA-256
@@ -66,10 +93,13 @@
 //	connect-timeout     Go duration for connecting (default 5s)
 //	statement-timeout   Go duration for each statement (default 10s)
 //
-// Errors: a malformed value, a wrong master password, a missing role or
-// database, or a master without CREATEROLE are rotorerr.InvalidInput; an
-// unreachable or overloaded server and timeouts are rotorerr.Transient; a
-// new credential the server refuses is rotorerr.VerificationFailed.
+// Errors: a malformed value, a master without host or with an sslmode it
+// may not use, a wrong master password, a master server that is not
+// trusted (certificate, no TLS, an authentication method other than
+// SCRAM-SHA-256), a missing role or database, or a master without
+// CREATEROLE are rotorerr.InvalidInput; an unreachable or overloaded server
+// and timeouts are rotorerr.Transient; a new credential the server refuses,
+// or that Verify cannot present safely, is rotorerr.VerificationFailed.
 // Create checks everything it can (the master logs in and may alter the
 // role, the role exists) before the core stores anything.
 package postgres
@@ -239,30 +269,32 @@ func (p *Provider) Create(ctx context.Context, req *provider.CreateRequest) (*pr
 		return nil, invalid("no password to set: the rotation core draws one for this provider (provider.NewPassword)")
 	}
 	redact.Add(ctx, req.Password)
-	m, err := masterOf(req.Master, cur)
+	m, err := masterOf(req.Master)
 	if err != nil {
 		return nil, err
 	}
-	redact.Add(ctx, m.Password)
+	redact.Add(ctx, m.password)
 	target, base, err := c.target(cur.Username)
 	if err != nil {
 		return nil, err
 	}
-	if target == m.Username || base == m.Username {
-		return nil, invalid("the master secret's role %q is the role being rotated; use a different role as master", m.Username)
+	// The managed secret names a role on the master's server (its own host
+	// is for its consumers and may name a proxy), so names compare there.
+	if target == m.username || base == m.username {
+		return nil, invalid("the master secret's role %q is the role being rotated; use a different role as master", m.username)
 	}
-	conn, err := c.connect(ctx, cur, m.Username, m.Password, m.DBName, asMaster)
+	conn, err := c.connect(ctx, m.at, m.username, m.password, asMaster)
 	if err != nil {
 		return nil, err
 	}
 	defer closeConn(conn)
-	if err := checkMaster(ctx, conn, m.Username, c.strategy == Alternating); err != nil {
+	if err := checkMaster(ctx, conn, m.username, c.strategy == Alternating); err != nil {
 		return nil, err
 	}
 	if _, found, err := lookupRole(ctx, conn, base); err != nil {
 		return nil, err
 	} else if !found {
-		return nil, invalid("role %q does not exist on %s", base, cur.address())
+		return nil, invalid("role %q does not exist on %s (the master secret's server)", base, m.at.address())
 	}
 	value, err := provider.SetFields(req.Current, map[string]any{"username": target, "password": req.Password})
 	if err != nil {
@@ -287,16 +319,19 @@ func (p *Provider) Apply(ctx context.Context, req *provider.ApplyRequest) error 
 		return err
 	}
 	redact.Add(ctx, v.Password)
-	m, err := masterOf(req.Master, v)
+	m, err := masterOf(req.Master)
 	if err != nil {
 		return err
 	}
-	redact.Add(ctx, m.Password)
+	redact.Add(ctx, m.password)
+	if v.Username == m.username {
+		return invalid("the master secret's role %q is the role being rotated; use a different role as master", m.username)
+	}
 	verifier, err := scramVerifier(v.Password)
 	if err != nil {
 		return err
 	}
-	conn, err := c.connect(ctx, v, m.Username, m.Password, m.DBName, asMaster)
+	conn, err := c.connect(ctx, m.at, m.username, m.password, asMaster)
 	if err != nil {
 		return err
 	}
@@ -318,7 +353,7 @@ func (p *Provider) Apply(ctx context.Context, req *provider.ApplyRequest) error 
 			return exec(ctx, tx, "set the password of role "+v.Username, "ALTER ROLE "+role+" WITH LOGIN PASSWORD "+literal(verifier))
 		}
 		if v.Username == base {
-			return invalid("role %q does not exist on %s", base, v.address())
+			return invalid("role %q does not exist on %s (the master secret's server)", base, m.at.address())
 		}
 		return createClone(ctx, tx, base, v.Username, verifier)
 	})
@@ -375,7 +410,7 @@ func (p *Provider) Verify(ctx context.Context, req *provider.VerifyRequest) erro
 		return err
 	}
 	redact.Add(ctx, v.Password)
-	conn, err := c.connect(ctx, v, v.Username, v.Password, v.DBName, asCredential)
+	conn, err := c.connect(ctx, v.credentialEndpoint(), v.Username, v.Password, asCredential)
 	if err != nil {
 		return err
 	}
@@ -417,21 +452,22 @@ func (p *Provider) Revoke(ctx context.Context, req *provider.RevokeRequest) erro
 		return rotorerr.New(rotorerr.Unsafe, fmt.Sprintf("provider postgres: refusing to revoke: the current value cannot be read to check it is not the same credential (%v)", err))
 	}
 	redact.Add(ctx, cur.Password)
-	if cur.Host != v.Host || cur.port() != v.port() {
-		return rotorerr.New(rotorerr.Unsafe, fmt.Sprintf("provider postgres: refusing to revoke: version %s is for %s, the current value for %s", req.VersionID, v.address(), cur.address()))
-	}
-	m, err := masterOf(req.Master, v)
+	// The versions' hosts are not compared: the role is shut out or reset
+	// on the master's server whatever host a version names (its consumers'
+	// name for the server, a proxy perhaps), and a refusal when the owner
+	// renames it would leave the old credential live.
+	m, err := masterOf(req.Master)
 	if err != nil {
 		return err
 	}
-	redact.Add(ctx, m.Password)
-	if v.Username == m.Username {
+	redact.Add(ctx, m.password)
+	if v.Username == m.username {
 		return rotorerr.New(rotorerr.Unsafe, fmt.Sprintf("provider postgres: refusing to shut out role %q: it is the master secret's", v.Username))
 	}
 	if v.Username == cur.Username && v.Password == cur.Password {
 		return rotorerr.New(rotorerr.Unsafe, fmt.Sprintf("provider postgres: refusing to revoke version %s: it holds the current credential", req.VersionID))
 	}
-	conn, err := c.connect(ctx, v, m.Username, m.Password, m.DBName, asMaster)
+	conn, err := c.connect(ctx, m.at, m.username, m.password, asMaster)
 	if err != nil {
 		return err
 	}

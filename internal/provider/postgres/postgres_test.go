@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rotorhq/rotor/internal/pgtest"
@@ -72,9 +74,22 @@ func secretValue(user, password string) []byte {
 	return b
 }
 
-func masterValue(password string) []byte {
-	b, _ := json.Marshal(map[string]any{"engine": "postgres", "host": cluster.Host, "port": cluster.Port,
-		"username": masterRole, "password": password, "dbname": "postgres"})
+// masterSecret is the master secret's value: the package's cluster, where
+// the test master logs in with SCRAM-SHA-256 over TCP without TLS (so
+// sslmode disable, said explicitly as a master must). Each field of with
+// replaces the default; a nil one removes it. Every master of these tests
+// is made here, so that what a master must carry is written once.
+func masterSecret(with map[string]any) []byte {
+	doc := map[string]any{"engine": "postgres", "host": cluster.Host, "port": cluster.Port,
+		"username": masterRole, "password": masterPassword, "dbname": "postgres", "sslmode": "disable"}
+	for k, v := range with {
+		if v == nil {
+			delete(doc, k)
+		} else {
+			doc[k] = v
+		}
+	}
+	b, _ := json.Marshal(doc)
 	return b
 }
 
@@ -129,7 +144,7 @@ func harness(strategy string) providertest.Harness {
 				Provider: &postgres.Provider{},
 				SecretID: "arn:aws:secretsmanager:us-east-1:000000000000:secret:db/" + user,
 				Current:  secretValue(user, pw),
-				Master:   masterValue(masterPassword),
+				Master:   masterSecret(nil),
 				Options:  provider.Options{"strategy": strategy},
 				Live:     live,
 				Secrets:  func() []string { return []string{pw, masterPassword} },
@@ -162,12 +177,12 @@ func create(t *testing.T, current []byte, o provider.Options) []byte {
 		t.Fatal(err)
 	}
 	resp, err := p.Create(context.Background(), &provider.CreateRequest{SecretID: "s", Token: "t", Current: current,
-		Master: masterValue(masterPassword), Options: o, Password: pw})
+		Master: masterSecret(nil), Options: o, Password: pw})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Apply(context.Background(), &provider.ApplyRequest{SecretID: "s", Token: "t", Value: resp.Value,
-		Current: current, Master: masterValue(masterPassword), Options: o}); err != nil {
+		Current: current, Master: masterSecret(nil), Options: o}); err != nil {
 		t.Fatal(err)
 	}
 	return resp.Value
@@ -264,7 +279,7 @@ func TestAlternating(t *testing.T) {
 	}
 	defer old.Close(ctx)
 	if err := p.Revoke(ctx, &provider.RevokeRequest{SecretID: "s", VersionID: "v0", Value: initial, Current: v1,
-		Master: masterValue(masterPassword), Options: o}); err != nil {
+		Master: masterSecret(nil), Options: o}); err != nil {
 		t.Fatal(err)
 	}
 	if login(user, pw) {
@@ -289,7 +304,7 @@ func TestAlternating(t *testing.T) {
 	// Revoking a version two back, whose role is current again, must not
 	// shut that role out.
 	if err := p.Revoke(ctx, &provider.RevokeRequest{SecretID: "s", VersionID: "v0", Value: initial, Current: v2,
-		Master: masterValue(masterPassword), Options: o}); err != nil {
+		Master: masterSecret(nil), Options: o}); err != nil {
 		t.Fatal(err)
 	}
 	if !login(c2.Username, c2.Password) || login(user, pw) {
@@ -309,16 +324,11 @@ func TestBadInput(t *testing.T) {
 	}
 	closedPort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	unreachable, _ := json.Marshal(map[string]any{"engine": "postgres", "host": "127.0.0.1", "port": closedPort,
-		"username": user, "password": pw, "sslmode": "disable"})
-	// A master without host and port: it is for whatever server the
-	// managed secret names.
-	anyHost, _ := json.Marshal(map[string]any{"username": masterRole, "password": masterPassword})
+	unreachable := masterSecret(map[string]any{"host": "127.0.0.1", "port": closedPort})
 	cluster.Exec(t, "CREATE ROLE "+user+"_weak WITH LOGIN PASSWORD 'weak-master-Pw_1'")
 	cluster.Exec(t, "CREATE ROLE "+user+"_creator WITH LOGIN CREATEROLE PASSWORD 'creator-master-Pw_2'")
-	weak, _ := json.Marshal(map[string]any{"username": user + "_weak", "password": "weak-master-Pw_1"})
-	creator, _ := json.Marshal(map[string]any{"username": user + "_creator", "password": "creator-master-Pw_2"})
-	otherHost, _ := json.Marshal(map[string]any{"host": "db.elsewhere.example", "port": 5432, "username": masterRole, "password": masterPassword})
+	weak := masterSecret(map[string]any{"username": user + "_weak", "password": "weak-master-Pw_1"})
+	creator := masterSecret(map[string]any{"username": user + "_creator", "password": "creator-master-Pw_2"})
 	for _, tc := range []struct {
 		name            string
 		current, master []byte
@@ -326,19 +336,25 @@ func TestBadInput(t *testing.T) {
 		want            rotorerr.Kind
 		says            string
 	}{
-		{"a wrong master password", secretValue(user, pw), masterValue("wrong-password"), nil, rotorerr.InvalidInput, "check the master secret"},
-		{"an unreachable host", unreachable, anyHost, nil, rotorerr.Transient, "connect to 127.0.0.1"},
-		{"a missing role", secretValue("no_such_role", pw), masterValue(masterPassword), nil, rotorerr.InvalidInput, `role "no_such_role" does not exist`},
-		{"a missing role (alternating)", secretValue("no_such_role", pw), masterValue(masterPassword), provider.Options{"strategy": "alternating"}, rotorerr.InvalidInput, `role "no_such_role" does not exist`},
-		{"a malformed secret", []byte(`{"host": "x", "port": }`), masterValue(masterPassword), nil, rotorerr.InvalidInput, "not a JSON object"},
-		{"a port that is text", []byte(`{"host":"x","port":"fifty","username":"u"}`), masterValue(masterPassword), nil, rotorerr.InvalidInput, `"port"`},
-		{"another engine", []byte(`{"engine":"mysql","host":"x","username":"u"}`), masterValue(masterPassword), nil, rotorerr.InvalidInput, `engine is "mysql"`},
-		{"no host", []byte(`{"username":"u","password":"p"}`), masterValue(masterPassword), nil, rotorerr.InvalidInput, "has no host"},
-		{"a master for another server", secretValue(user, pw), otherHost, nil, rotorerr.InvalidInput, "the master secret is for db.elsewhere.example:5432"},
+		{"a wrong master password", secretValue(user, pw), masterSecret(map[string]any{"password": "wrong-password"}), nil, rotorerr.InvalidInput, "check the master secret"},
+		{"an unreachable master host", secretValue(user, pw), unreachable, nil, rotorerr.Transient, "connect to 127.0.0.1"},
+		{"a missing role", secretValue("no_such_role", pw), masterSecret(nil), nil, rotorerr.InvalidInput, `role "no_such_role" does not exist`},
+		{"a missing role (alternating)", secretValue("no_such_role", pw), masterSecret(nil), provider.Options{"strategy": "alternating"}, rotorerr.InvalidInput, `role "no_such_role" does not exist`},
+		{"a malformed secret", []byte(`{"host": "x", "port": }`), masterSecret(nil), nil, rotorerr.InvalidInput, "not a JSON object"},
+		{"a port that is text", []byte(`{"host":"x","port":"fifty","username":"u"}`), masterSecret(nil), nil, rotorerr.InvalidInput, `"port"`},
+		{"another engine", []byte(`{"engine":"mysql","host":"x","username":"u"}`), masterSecret(nil), nil, rotorerr.InvalidInput, `engine is "mysql"`},
+		{"no host", []byte(`{"username":"u","password":"p"}`), masterSecret(nil), nil, rotorerr.InvalidInput, "has no host"},
+		{"a host list", []byte(`{"host":"a.example,b.example","username":"u","password":"p"}`), masterSecret(nil), nil, rotorerr.InvalidInput, `"host" is not one DNS name`},
+		{"a master without host", secretValue(user, pw), masterSecret(map[string]any{"host": nil}), nil, rotorerr.InvalidInput, `master secret has no "host"`},
+		{"a master with a host list", secretValue(user, pw), masterSecret(map[string]any{"host": "127.0.0.1,db.example"}), nil, rotorerr.InvalidInput, `master secret: field "host" is not one DNS name`},
+		{"a master with a socket directory", secretValue(user, pw), masterSecret(map[string]any{"host": "/var/run/postgresql"}), nil, rotorerr.InvalidInput, `master secret: field "host" is not one DNS name`},
+		{"a master with sslmode prefer", secretValue(user, pw), masterSecret(map[string]any{"sslmode": "prefer"}), nil, rotorerr.InvalidInput, `sslmode "prefer" may fall back to an unencrypted connection`},
+		{"a master with sslmode allow", secretValue(user, pw), masterSecret(map[string]any{"sslmode": "allow"}), nil, rotorerr.InvalidInput, `sslmode "allow" may fall back to an unencrypted connection`},
+		{"a master without username", secretValue(user, pw), masterSecret(map[string]any{"username": nil}), nil, rotorerr.InvalidInput, "master secret needs username and password"},
 		{"a master without CREATEROLE", secretValue(user, pw), weak, nil, rotorerr.InvalidInput, "has neither CREATEROLE nor SUPERUSER"},
 		{"a master that cannot end sessions (alternating)", secretValue(user, pw), creator, provider.Options{"strategy": "alternating"}, rotorerr.InvalidInput, "not a member of pg_signal_backend"},
 		{"no master", secretValue(user, pw), nil, nil, rotorerr.InvalidInput, "a master secret is required"},
-		{"the master rotating itself", secretValue(masterRole, masterPassword), masterValue(masterPassword), nil, rotorerr.InvalidInput, "is the role being rotated"},
+		{"the master rotating itself", secretValue(masterRole, masterPassword), masterSecret(nil), nil, rotorerr.InvalidInput, "is the role being rotated"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pwNew, err := provider.NewPassword(p, tc.o)
@@ -402,72 +418,92 @@ func TestSingleRevokeRestoresCurrent(t *testing.T) {
 		t.Fatal("single: the old password still works after apply")
 	}
 	if err := p.Revoke(context.Background(), &provider.RevokeRequest{SecretID: "s", VersionID: "t", Value: v, Current: cur,
-		Master: masterValue(masterPassword)}); err != nil {
+		Master: masterSecret(nil)}); err != nil {
 		t.Fatal(err)
 	}
 	if !login(user, pw) || live(v) {
 		t.Error("after revoking the new version: want the current password working and the new one refused")
 	}
 	err := p.Revoke(context.Background(), &provider.RevokeRequest{SecretID: "s", VersionID: "t", Value: cur, Current: cur,
-		Master: masterValue(masterPassword)})
+		Master: masterSecret(nil)})
 	if !errors.Is(err, rotorerr.Unsafe) {
 		t.Errorf("revoking the current credential = %v, want Unsafe", err)
 	}
 }
 
-// TestTLS: the sslmode the secret asks for is what the connection uses,
-// against a server that refuses TCP without TLS.
+// TestTLS: against a server that accepts TCP over TLS only, the master
+// connects as its own secret says (verify-full by default) and verify as
+// the managed secret says; a master that cannot verify the server, or does
+// not use TLS, is refused with a named error.
 func TestTLS(t *testing.T) {
 	ctx := context.Background()
 	c := pgtest.Start(t, pgtest.Options{TLS: true})
 	c.Exec(t, "CREATE ROLE "+masterRole+" WITH LOGIN CREATEROLE PASSWORD '"+masterPassword+"' IN ROLE pg_signal_backend")
 	c.Exec(t, "CREATE ROLE tls_app WITH LOGIN PASSWORD 'tls-App-pw_0c9d8e7f6a5b'")
-	value := func(fields map[string]any) []byte {
-		doc := map[string]any{"engine": "postgres", "host": c.Host, "port": c.Port, "username": "tls_app", "password": "tls-App-pw_0c9d8e7f6a5b"}
+	with := func(base, fields map[string]any) map[string]any {
+		doc := maps.Clone(base)
 		for k, v := range fields {
-			doc[k] = v
+			if v == nil {
+				delete(doc, k)
+			} else {
+				doc[k] = v
+			}
 		}
-		b, _ := json.Marshal(doc)
+		return doc
+	}
+	value := func(fields map[string]any) []byte {
+		b, _ := json.Marshal(with(map[string]any{"engine": "postgres", "host": c.Host, "port": c.Port, "username": "tls_app",
+			"password": "tls-App-pw_0c9d8e7f6a5b", "sslmode": "verify-full", "sslrootcert": c.CAFile}, fields))
 		return b
 	}
-	master, _ := json.Marshal(map[string]any{"username": masterRole, "password": masterPassword})
-	rotate := func(cur []byte) ([]byte, error) {
+	// The TLS cluster's master: masterSecret's fields, this server, no sslmode.
+	master := func(fields map[string]any) []byte {
+		return masterSecret(with(map[string]any{"host": c.Host, "port": c.Port, "sslmode": nil, "sslrootcert": c.CAFile}, fields))
+	}
+	rotate := func(cur, m []byte) ([]byte, error) {
 		pw, _ := provider.NewPassword(p, nil)
-		resp, err := p.Create(ctx, &provider.CreateRequest{SecretID: "s", Token: "t", Current: cur, Master: master, Password: pw})
+		resp, err := p.Create(ctx, &provider.CreateRequest{SecretID: "s", Token: "t", Current: cur, Master: m, Password: pw})
 		if err != nil {
 			return nil, err
 		}
-		if err := p.Apply(ctx, &provider.ApplyRequest{SecretID: "s", Token: "t", Value: resp.Value, Current: cur, Master: master}); err != nil {
+		if err := p.Apply(ctx, &provider.ApplyRequest{SecretID: "s", Token: "t", Value: resp.Value, Current: cur, Master: m}); err != nil {
 			return nil, err
 		}
 		return resp.Value, p.Verify(ctx, &provider.VerifyRequest{SecretID: "s", Token: "t", Value: resp.Value})
 	}
 	for _, tc := range []struct {
-		name   string
-		fields map[string]any
-		want   rotorerr.Kind // "" for success
-		says   string
+		name          string
+		master, value map[string]any
+		want          rotorerr.Kind // "" for success
+		says          string
 	}{
-		{"verify-full against the server's CA", map[string]any{"sslmode": "verify-full", "sslrootcert": c.CAFile}, "", ""},
-		{"require", map[string]any{"sslmode": "require"}, "", ""},
-		{"prefer (the default)", nil, "", ""},
-		{"verify-full against the system's roots", map[string]any{"sslmode": "verify-full"}, rotorerr.InvalidInput, "TLS certificate is not trusted"},
-		{"disable, which the server refuses", map[string]any{"sslmode": "disable"}, rotorerr.InvalidInput, "refused the login"},
-		{"a CA file that is missing", map[string]any{"sslmode": "verify-full", "sslrootcert": "/nonexistent/ca.pem"}, rotorerr.InvalidInput, "connection settings"},
-		{"an sslmode that does not exist", map[string]any{"sslmode": "always"}, rotorerr.InvalidInput, `sslmode "always"`},
+		{"master verify-full (the default) against the server's CA", nil, nil, "", ""},
+		{"master verify-full said explicitly", map[string]any{"sslmode": "verify-full"}, nil, "", ""},
+		{"master verify-ca", map[string]any{"sslmode": "verify-ca"}, nil, "", ""},
+		{"master require, with channel binding", map[string]any{"sslmode": "require", "sslrootcert": nil}, nil, "", ""},
+		{"value require", nil, map[string]any{"sslmode": "require", "sslrootcert": nil}, "", ""},
+		{"value prefer (its default)", nil, map[string]any{"sslmode": nil, "sslrootcert": nil}, "", ""},
+		{"master verify-full against the system's roots", map[string]any{"sslrootcert": nil}, nil, rotorerr.InvalidInput, "TLS certificate is not trusted"},
+		{"master disable, which the server refuses", map[string]any{"sslmode": "disable"}, nil, rotorerr.InvalidInput, "refused the login"},
+		{"master prefer", map[string]any{"sslmode": "prefer"}, nil, rotorerr.InvalidInput, `sslmode "prefer" may fall back`},
+		{"master CA file missing", map[string]any{"sslrootcert": "/nonexistent/ca.pem"}, nil, rotorerr.InvalidInput, "connection settings"},
+		{"master sslmode that does not exist", map[string]any{"sslmode": "always"}, nil, rotorerr.InvalidInput, `sslmode "always"`},
+		{"value verify-full against the system's roots", nil, map[string]any{"sslrootcert": nil}, rotorerr.VerificationFailed, "TLS certificate is not trusted"},
+		{"value disable, which the server refuses", nil, map[string]any{"sslmode": "disable"}, rotorerr.VerificationFailed, "refused the login"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v, err := rotate(value(tc.fields))
+			v, err := rotate(value(tc.value), master(tc.master))
+			// Each case starts from the same password.
+			defer c.Exec(t, "ALTER ROLE tls_app WITH PASSWORD 'tls-App-pw_0c9d8e7f6a5b'")
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("rotation over TLS: %v", err)
 				}
 				var doc map[string]any
 				_ = json.Unmarshal(v, &doc)
-				if doc["sslmode"] != tc.fields["sslmode"] {
-					t.Errorf("sslmode not kept: %v", doc["sslmode"])
+				if diff := cmp.Diff(with(map[string]any{"sslmode": "verify-full"}, tc.value)["sslmode"], doc["sslmode"]); diff != "" {
+					t.Errorf("the value's sslmode was not kept (-want +got):\n%s", diff)
 				}
-				c.Exec(t, "ALTER ROLE tls_app WITH PASSWORD 'tls-App-pw_0c9d8e7f6a5b'")
 				return
 			}
 			if k := rotorerr.Classify(err); k != tc.want || !strings.Contains(err.Error(), tc.says) {

@@ -3,16 +3,15 @@ package postgres
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net"
 	"strconv"
-
-	"github.com/rotorhq/rotor/internal/rotorerr"
 )
 
 // value is the part of a secret value (AWS's database secret layout) the
 // provider reads. Unknown fields are allowed and kept by Create, since AWS's
-// own secrets carry more (dbInstanceIdentifier, dbClusterIdentifier).
+// own secrets carry more (dbInstanceIdentifier, dbClusterIdentifier), and a
+// master secret may carry rotor's consent list ("rotor"), which the rotation
+// core reads.
 type value struct {
 	Engine   string      `json:"engine"`
 	Host     string      `json:"host"`
@@ -73,6 +72,9 @@ func decode(what string, b []byte) (value, error) {
 			return v, invalid("%s: field \"port\" is not a port number", what)
 		}
 	}
+	if v.Host != "" && !validHost(v.Host) {
+		return v, invalid("%s: field \"host\" is not one DNS name or IP address", what)
+	}
 	if v.Engine != "" && v.Engine != "postgres" && v.Engine != "aurora-postgresql" {
 		return v, invalid("%s: engine is %q; this provider rotates postgres", what, v.Engine)
 	}
@@ -83,6 +85,24 @@ func decode(what string, b []byte) (value, error) {
 		return v, invalid("%s: username is longer than PostgreSQL's %d bytes", what, maxIdentifier)
 	}
 	return v, nil
+}
+
+// validHost accepts one host name or IP address: the connection string
+// would read a comma as a list of servers to try and a slash as a Unix
+// socket directory, neither of which a secret should be able to ask for.
+func validHost(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	if len(h) > 253 {
+		return false
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // requireTarget checks the fields that say where and who.
@@ -114,24 +134,71 @@ func (v value) port() string {
 	return string(v.Port)
 }
 
-func (v value) address() string { return net.JoinHostPort(v.Host, v.port()) }
+// endpoint is where a connection goes and how it protects itself.
+type endpoint struct {
+	host, port, dbname, sslmode, sslrootcert string
+}
 
-// masterOf decodes the master secret for the server of v.
-func masterOf(b []byte, v value) (value, error) {
+func (e endpoint) address() string { return net.JoinHostPort(e.host, e.port) }
+
+// verified reports whether TLS checks the server's certificate, so that the
+// server is the one the secret names and not whoever answers at its address.
+func (e endpoint) verified() bool { return e.sslmode == "verify-full" || e.sslmode == "verify-ca" }
+
+// credentialEndpoint is where the managed secret's own consumers connect,
+// which is where Verify logs in with that secret's credential: libpq's
+// defaults, as consumers would have them.
+func (v value) credentialEndpoint() endpoint {
+	e := endpoint{host: v.Host, port: v.port(), dbname: v.DBName, sslmode: v.SSLMode, sslrootcert: v.SSLRootCert}
+	if e.dbname == "" {
+		e.dbname = "postgres"
+	}
+	if e.sslmode == "" {
+		e.sslmode = "prefer"
+	}
+	return e
+}
+
+// master is the decoded master secret: the credential and the one server
+// it may be sent to.
+type master struct {
+	username, password string
+	at                 endpoint
+}
+
+// masterSSLModes are the sslmodes a master may name. allow and prefer are
+// missing on purpose: they fall back to an unencrypted connection without
+// saying so, which is how a master password ends up in cleartext.
+var masterSSLModes = map[string]bool{"verify-full": true, "verify-ca": true, "require": true, "disable": true}
+
+// masterOf decodes the master secret. Where the master credential goes
+// comes from it alone: the managed secret only names the role, since
+// anyone who may write a managed secret could otherwise send the master
+// password to a server of their choosing.
+func masterOf(b []byte) (master, error) {
 	if len(b) == 0 {
-		return value{}, invalid("a master secret is required (tag rotor:master-secret): a role with CREATEROLE on %s", v.address())
+		return master{}, invalid("a master secret is required (tag rotor:master-secret): a role with CREATEROLE, and the host it is for")
 	}
-	m, err := decode("master secret", b)
+	v, err := decode("master secret", b)
 	if err != nil {
-		return m, err
+		return master{}, err
 	}
-	if m.Username == "" || m.Password == "" {
+	m := master{username: v.Username, password: v.Password,
+		at: endpoint{host: v.Host, port: v.port(), dbname: v.DBName, sslmode: v.SSLMode, sslrootcert: v.SSLRootCert}}
+	switch {
+	case v.Username == "" || v.Password == "":
 		return m, invalid("master secret needs username and password")
+	case v.Host == "":
+		return m, invalid("master secret has no \"host\": the master credential is sent only to the server its own secret names (add \"host\", and \"port\", \"dbname\", \"sslmode\", \"sslrootcert\" as needed)")
 	}
-	if m.Host != "" && (m.Host != v.Host || m.port() != v.port()) {
-		// Never send the master password to a server it is not for.
-		return m, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
-			"provider postgres: the master secret is for %s, the managed secret for %s", m.address(), v.address()))
+	if m.at.dbname == "" {
+		m.at.dbname = "postgres"
+	}
+	switch {
+	case m.at.sslmode == "":
+		m.at.sslmode = "verify-full"
+	case !masterSSLModes[m.at.sslmode]:
+		return m, invalid("master secret: sslmode %q may fall back to an unencrypted connection; a master takes verify-full (the default), verify-ca, require, or disable said explicitly", m.at.sslmode)
 	}
 	return m, nil
 }
