@@ -81,8 +81,10 @@ func startPG(t testing.TB, strategy, grace, providerName string) *pgEnv {
 // the default; a nil one removes it. Every master of these tests is made
 // here, so that what a master must carry is written once.
 func pgMasterSecret(pg *pgtest.Cluster, with map[string]any) string {
+	// The master consents to serve db/app (the secret these tests rotate).
 	doc := map[string]any{"engine": "postgres", "host": pg.Host, "port": pg.Port, "username": pgMaster,
-		"password": pgMasterPassword, "dbname": "postgres", "sslmode": "disable"}
+		"password": pgMasterPassword, "dbname": "postgres", "sslmode": "disable",
+		"rotor": map[string]any{"serves": []string{"db/app"}}}
 	for k, v := range with {
 		if v == nil {
 			delete(doc, k)
