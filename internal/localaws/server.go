@@ -5,8 +5,9 @@
 // (REST, routed to in-process handlers or to function binaries under the
 // Lambda Runtime Interface Emulator) and function URLs (FunctionURLPrefix),
 // IAM users and access keys and STS GetCallerIdentity (query protocol),
-// and EventBridge buses, rules and PutEvents delivering to state machines
-// and functions (awsJson1.1, patterns matched by internal/eventpattern).
+// EventBridge buses, rules and PutEvents delivering to state machines
+// and functions (awsJson1.1, patterns matched by internal/eventpattern),
+// and DynamoDB tables with conditional single-item writes (awsJson1.0).
 // The unchanged SDK reaches it through AWS_ENDPOINT_URL.
 //
 // It answers only requests addressed to this machine by a loopback name
@@ -19,8 +20,9 @@
 // It knows nothing of rotation: whoever hosts it (cmd/rotor, tests) plugs
 // Lambda functions in. State persists in a bbolt file when Options.DataFile
 // is set: secrets, topics and messages, state machines, executions and their
-// history; an execution waiting out a Wait continues after a restart at the
-// time it was due.
+// history; IAM users and keys; EventBridge buses and rules; DynamoDB tables
+// and items. An execution waiting out a Wait continues after a restart at
+// the time it was due.
 //
 // Requests are routed by the service named in the SigV4 credential scope
 // (what the SDK signs with), falling back to X-Amz-Target and the REST path.
@@ -61,7 +63,9 @@ type Options struct {
 	// Quotas enforces AWS's request-rate quotas (Secrets Manager: 50 writes
 	// per second shared across its write operations, 10,000 GetSecretValue
 	// and 40,000 DescribeSecret per second), answering ThrottlingException,
-	// which the SDK retries.
+	// which the SDK retries. Other services have none here: DynamoDB's
+	// on-demand tables, for one, have no per-second quota low enough for
+	// rotor to reach.
 	Quotas bool
 	// Faults are injected into matching operations.
 	Faults []Fault
@@ -83,7 +87,7 @@ type Options struct {
 // the request; "lost" applies it and then drops the connection, as if the
 // response were lost.
 type Fault struct {
-	Service string  // "secretsmanager", "states", "sns", "lambda", "iam", "sts", "events"
+	Service string  // "secretsmanager", "states", "sns", "lambda", "iam", "sts", "events", "dynamodb"
 	Op      string  // operation name, "*" for all
 	Mode    string  // "error" or "lost"
 	Rate    float64 // probability per request, 0 < Rate <= 1
@@ -135,23 +139,24 @@ func answerError(w http.ResponseWriter, svc service, code, message string, statu
 
 // services lists the service names routing understands, with their SigV4
 // signing names.
-var services = map[string]bool{"secretsmanager": true, "states": true, "sns": true, "lambda": true, "iam": true, "sts": true, "events": true}
+var services = map[string]bool{"secretsmanager": true, "states": true, "sns": true, "lambda": true, "iam": true, "sts": true, "events": true, "dynamodb": true}
 
 func serviceNames() []string {
-	return []string{"events", "iam", "lambda", "secretsmanager", "sns", "states", "sts"}
+	return []string{"dynamodb", "events", "iam", "lambda", "secretsmanager", "sns", "states", "sts"}
 }
 
 // Server is the local endpoint. Create it with New, then Start or Serve.
 type Server struct {
 	// The services, for hosts that reach them directly (rotor's CLI plugs
 	// Lambda functions in; tests read SNS messages).
-	SM     *SecretsManager
-	SNS    *SNS
-	Lambda *Lambda
-	SFN    *StepFunctions
-	IAM    *IAM
-	STS    *STS
-	Events *Events
+	SM       *SecretsManager
+	SNS      *SNS
+	Lambda   *Lambda
+	SFN      *StepFunctions
+	IAM      *IAM
+	STS      *STS
+	Events   *Events
+	DynamoDB *DynamoDB
 
 	opts     Options
 	allowed  map[string]bool // Options.AllowedHosts, lower case
@@ -235,6 +240,11 @@ func New(opts Options) (*Server, error) {
 	s.Events.startExecution = sfnStarter(s.SFN)
 	s.Events.invokeFunction = lambdaInvoker(s.Lambda)
 	s.register("events", s.Events)
+	if s.DynamoDB, err = newDynamoDB(s.db, opts.Region, opts.Account, opts.Now); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.register("dynamodb", s.DynamoDB)
 	return s, nil
 }
 
@@ -310,6 +320,8 @@ func (s *Server) route(r *http.Request, body []byte) (string, string) {
 		return "states", strings.TrimPrefix(target, "AWSStepFunctions.")
 	case strings.HasPrefix(target, "AWSEvents."):
 		return "events", strings.TrimPrefix(target, "AWSEvents.")
+	case strings.HasPrefix(target, "DynamoDB_20120810."):
+		return "dynamodb", strings.TrimPrefix(target, "DynamoDB_20120810.")
 	case strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/"):
 		return "lambda", "Invoke"
 	}
