@@ -33,6 +33,7 @@ type localServeOptions struct {
 	faults     []string
 	env        []string
 	routes     []string
+	allowHosts []string
 	verbose    bool
 }
 
@@ -64,12 +65,14 @@ Point the AWS CLI, the SDKs or rotor itself at it:
 	f.StringArrayVar(&opts.faults, "fault", nil, "inject faults: SERVICE:OPERATION:error|lost[:RATE] (repeatable)")
 	f.StringArrayVar(&opts.env, "env", nil, "KEY=VALUE for the functions' environment, e.g. ROTOR_LOCK_TTL=5m (repeatable)")
 	f.StringArrayVar(&opts.routes, "lambda", nil, "NAME=URL: send a function's invokes to an emulator already running at URL (repeatable)")
+	f.StringArrayVar(&opts.allowHosts, "allow-host", nil, "also answer requests for this host name, e.g. a tunnel's for webhooks (repeatable; by default only localhost, 127.0.0.0/8 and ::1)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log every request and the functions' output")
 	return cmd
 }
 
-func hostOptions(addr, data, bootstraps, emulator string, quotas bool, faults, env []string) (rotorlocal.Options, error) {
-	o := rotorlocal.Options{Addr: addr, DataFile: data, Quotas: quotas, Bootstraps: bootstraps, Emulator: emulator, FunctionEnv: map[string]string{}}
+func hostOptions(addr, data, bootstraps, emulator string, quotas bool, faults, env, allowHosts []string) (rotorlocal.Options, error) {
+	o := rotorlocal.Options{Addr: addr, DataFile: data, Quotas: quotas, Bootstraps: bootstraps, Emulator: emulator, FunctionEnv: map[string]string{},
+		AllowedHosts: allowHosts}
 	for _, f := range faults {
 		fault, err := localaws.ParseFault(f)
 		if err != nil {
@@ -88,7 +91,7 @@ func hostOptions(addr, data, bootstraps, emulator string, quotas bool, faults, e
 }
 
 func localServe(cmd *cobra.Command, o *localServeOptions) error {
-	hopts, err := hostOptions(o.addr, o.data, o.bootstraps, o.emulator, o.quotas, o.faults, o.env)
+	hopts, err := hostOptions(o.addr, o.data, o.bootstraps, o.emulator, o.quotas, o.faults, o.env, o.allowHosts)
 	if err != nil {
 		return err
 	}

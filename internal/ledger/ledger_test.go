@@ -20,34 +20,17 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rotorhq/rotor/internal/asl"
 	"github.com/rotorhq/rotor/internal/ledger"
 	"github.com/rotorhq/rotor/internal/localaws"
 )
 
 const table = "rotor-ledger"
 
-// clock is the ledger's settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type env struct {
 	l   *ledger.Ledger
 	c   *dynamodb.Client
-	clk *clock
+	clk *asl.VirtualClock
 }
 
 // start serves DynamoDB on loopback with the ledger's table (as the stack
@@ -82,7 +65,7 @@ func start(t *testing.T, opts localaws.Options, transport func(http.RoundTripper
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(ledger.ExpiresAttr), Enabled: aws.Bool(true)}}); err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)}
+	clk := asl.NewVirtualClock(time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC))
 	l := ledger.New(c, table)
 	l.Now = clk.Now
 	return &env{l: l, c: c, clk: clk}
