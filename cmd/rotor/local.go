@@ -50,7 +50,12 @@ under the Lambda Runtime Interface Emulator (build them for this machine with
 grace period continues after a restart.
 
 Point the AWS CLI, the SDKs or rotor itself at it:
-  export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1`,
+  export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1
+
+It answers only requests for localhost, 127.0.0.0/8 or ::1 that carry no
+Origin header, so that a web page cannot read secrets or mint keys through
+DNS rebinding or a cross-site form; --allow-host adds a name, such as a
+tunnel's that delivers webhooks.`,
 		Example: `  rotor local serve
   rotor local serve --bootstraps dist/local --quotas --fault secretsmanager:PutSecretValue:lost:0.2`,
 		Args: cobra.NoArgs,

@@ -40,7 +40,7 @@ import (
 //     the writes (see dynamodb_expr.go for what it may hold),
 //     ExpressionAttributeNames and ExpressionAttributeValues, ReturnValues
 //     and ReturnValuesOnConditionCheckFailure NONE or ALL_OLD. Every read
-//     is strongly consistent, and writes to one table are serialized, so a
+//     is strongly consistent, and requests are served one at a time, so a
 //     conditional write is atomic as on AWS.
 //
 // Requests are decoded strictly: a member this endpoint does not implement

@@ -459,9 +459,12 @@ func compileCondition(expr string, names map[string]string, values map[string]js
 		return nil, ddbValidation("ExpressionAttributeValues must not be empty")
 	}
 	p := &ddbParser{names: names, values: map[string]*ddbValue{}, used: map[string]bool{}}
-	for k := range names {
+	for k, name := range names {
 		if !ddbPlaceholderRE.MatchString(k) || k[0] != '#' {
 			return nil, ddbValidation("ExpressionAttributeNames contains invalid key: Syntax error; key: %q", k)
+		}
+		if name == "" {
+			return nil, ddbValidation("ExpressionAttributeNames contains invalid value: Empty attribute name for key %s", k)
 		}
 	}
 	for k, raw := range values {

@@ -628,6 +628,7 @@ func TestDynamoDBConditionErrors(t *testing.T) {
 		{"a stray character", aws.String("n = :v;"), nil, v, []string{"Syntax error", `";"`}},
 		{"a keyword as a name", aws.String("attribute_exists(and)"), nil, nil, []string{"Syntax error"}},
 		{"< on a BOOL", aws.String("n < :t"), nil, map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}}, []string{"Incorrect operand type", "operand type: BOOL"}},
+		{"an empty name for a placeholder", aws.String("attribute_exists(#e)"), map[string]string{"#e": ""}, nil, []string{"Empty attribute name", "#e"}},
 		{"a placeholder key without its sign", aws.String("n = :v"), map[string]string{"n": "n"}, v, []string{"ExpressionAttributeNames contains invalid key"}},
 		{"an expression over 4 KB", aws.String("n = :v" + strings.Repeat(" ", 4096)), nil, v, []string{"maximum allowed size"}},
 	} {
