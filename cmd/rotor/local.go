@@ -33,6 +33,7 @@ type localServeOptions struct {
 	faults     []string
 	env        []string
 	routes     []string
+	allowHosts []string
 	verbose    bool
 }
 
@@ -49,7 +50,12 @@ under the Lambda Runtime Interface Emulator (build them for this machine with
 grace period continues after a restart.
 
 Point the AWS CLI, the SDKs or rotor itself at it:
-  export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1`,
+  export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1
+
+It answers only requests for localhost, 127.0.0.0/8 or ::1 that carry no
+Origin header, so that a web page cannot read secrets or mint keys through
+DNS rebinding or a cross-site form; --allow-host adds a name, such as a
+tunnel's that delivers webhooks.`,
 		Example: `  rotor local serve
   rotor local serve --bootstraps dist/local --quotas --fault secretsmanager:PutSecretValue:lost:0.2`,
 		Args: cobra.NoArgs,
@@ -64,12 +70,14 @@ Point the AWS CLI, the SDKs or rotor itself at it:
 	f.StringArrayVar(&opts.faults, "fault", nil, "inject faults: SERVICE:OPERATION:error|lost[:RATE] (repeatable)")
 	f.StringArrayVar(&opts.env, "env", nil, "KEY=VALUE for the functions' environment, e.g. ROTOR_LOCK_TTL=5m (repeatable)")
 	f.StringArrayVar(&opts.routes, "lambda", nil, "NAME=URL: send a function's invokes to an emulator already running at URL (repeatable)")
+	f.StringArrayVar(&opts.allowHosts, "allow-host", nil, "also answer requests for this host name, e.g. a tunnel's for webhooks (repeatable; by default only localhost, 127.0.0.0/8 and ::1)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log every request and the functions' output")
 	return cmd
 }
 
-func hostOptions(addr, data, bootstraps, emulator string, quotas bool, faults, env []string) (rotorlocal.Options, error) {
-	o := rotorlocal.Options{Addr: addr, DataFile: data, Quotas: quotas, Bootstraps: bootstraps, Emulator: emulator, FunctionEnv: map[string]string{}}
+func hostOptions(addr, data, bootstraps, emulator string, quotas bool, faults, env, allowHosts []string) (rotorlocal.Options, error) {
+	o := rotorlocal.Options{Addr: addr, DataFile: data, Quotas: quotas, Bootstraps: bootstraps, Emulator: emulator, FunctionEnv: map[string]string{},
+		AllowedHosts: allowHosts}
 	for _, f := range faults {
 		fault, err := localaws.ParseFault(f)
 		if err != nil {
@@ -88,7 +96,7 @@ func hostOptions(addr, data, bootstraps, emulator string, quotas bool, faults, e
 }
 
 func localServe(cmd *cobra.Command, o *localServeOptions) error {
-	hopts, err := hostOptions(o.addr, o.data, o.bootstraps, o.emulator, o.quotas, o.faults, o.env)
+	hopts, err := hostOptions(o.addr, o.data, o.bootstraps, o.emulator, o.quotas, o.faults, o.env, o.allowHosts)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ package ledger
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -76,33 +77,53 @@ func (l *Ledger) now() time.Time {
 	return time.Now()
 }
 
-// item builds a record: key, expiry, and string attributes.
-func (l *Ledger) item(key string, ttl time.Duration, attrs map[string]string) map[string]types.AttributeValue {
+// claimAttr holds the random token of the Claim that wrote a record. The
+// SDK retries a write whose answer was lost (a reset connection, a 500
+// after the write was applied); the retry must recognise its own record
+// as its claim, or the one delivery that claimed a key would be refused
+// as a replay of itself.
+const claimAttr = "claimToken"
+
+// item builds a record: key, expiry, and string attributes. The
+// attributes may not use the names the ledger itself writes, and ttl must
+// reach at least the next second (expiries are epoch seconds).
+func (l *Ledger) item(key string, ttl time.Duration, attrs map[string]string) (map[string]types.AttributeValue, error) {
+	if ttl < time.Second {
+		return nil, fmt.Errorf("ledger %s: %s: ttl %s is shorter than a second", l.Table, kind(key), ttl)
+	}
 	it := map[string]types.AttributeValue{
 		KeyAttr:     &types.AttributeValueMemberS{Value: key},
 		ExpiresAttr: &types.AttributeValueMemberN{Value: strconv.FormatInt(l.now().Add(ttl).Unix(), 10)},
 	}
 	for k, v := range attrs {
-		if k != KeyAttr && k != ExpiresAttr {
-			it[k] = &types.AttributeValueMemberS{Value: v}
+		if k == KeyAttr || k == ExpiresAttr || k == claimAttr {
+			return nil, fmt.Errorf("ledger %s: %s: attribute %q is the ledger's own", l.Table, kind(key), k)
 		}
+		it[k] = &types.AttributeValueMemberS{Value: v}
 	}
-	return it
+	return it, nil
 }
 
 // Claim records key until ttl unless a live record of it exists, and
 // reports whether this call made it. Two concurrent claims of one key:
-// exactly one wins (a conditional write).
+// exactly one wins (a conditional write), also when the SDK retries one.
 func (l *Ledger) Claim(ctx context.Context, key string, ttl time.Duration, attrs map[string]string) (bool, error) {
-	_, err := l.Client.PutItem(ctx, &dynamodb.PutItemInput{
+	it, err := l.item(key, ttl, attrs)
+	if err != nil {
+		return false, err
+	}
+	token := rand.Text()
+	it[claimAttr] = &types.AttributeValueMemberS{Value: token}
+	_, err = l.Client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(l.Table),
-		Item:                l.item(key, ttl, attrs),
-		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #exp < :now"),
+		Item:                it,
+		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #exp < :now OR #tok = :tok"),
 		ExpressionAttributeNames: map[string]string{
-			"#pk": KeyAttr, "#exp": ExpiresAttr,
+			"#pk": KeyAttr, "#exp": ExpiresAttr, "#tok": claimAttr,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(l.now().Unix(), 10)},
+			":tok": &types.AttributeValueMemberS{Value: token},
 		},
 	})
 	var ccf *types.ConditionalCheckFailedException
@@ -117,7 +138,11 @@ func (l *Ledger) Claim(ctx context.Context, key string, ttl time.Duration, attrs
 
 // Put records key until ttl, replacing any record of it.
 func (l *Ledger) Put(ctx context.Context, key string, ttl time.Duration, attrs map[string]string) error {
-	_, err := l.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(l.Table), Item: l.item(key, ttl, attrs)})
+	it, err := l.item(key, ttl, attrs)
+	if err != nil {
+		return err
+	}
+	_, err = l.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(l.Table), Item: it})
 	if err != nil {
 		return fmt.Errorf("ledger %s: record %s: %w", l.Table, kind(key), err)
 	}
@@ -142,7 +167,7 @@ func (l *Ledger) Get(ctx context.Context, key string) (map[string]string, error)
 	}
 	attrs := map[string]string{}
 	for k, v := range out.Item {
-		if s, ok := v.(*types.AttributeValueMemberS); ok && k != KeyAttr {
+		if s, ok := v.(*types.AttributeValueMemberS); ok && k != KeyAttr && k != claimAttr {
 			attrs[k] = s.Value
 		}
 	}

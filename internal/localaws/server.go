@@ -5,15 +5,24 @@
 // (REST, routed to in-process handlers or to function binaries under the
 // Lambda Runtime Interface Emulator) and function URLs (FunctionURLPrefix),
 // IAM users and access keys and STS GetCallerIdentity (query protocol),
-// and EventBridge buses, rules and PutEvents delivering to state machines
-// and functions (awsJson1.1, patterns matched by internal/eventpattern).
+// EventBridge buses, rules and PutEvents delivering to state machines
+// and functions (awsJson1.1, patterns matched by internal/eventpattern),
+// and DynamoDB tables with conditional single-item writes (awsJson1.0).
 // The unchanged SDK reaches it through AWS_ENDPOINT_URL.
+//
+// It answers only requests addressed to this machine by a loopback name
+// (Host localhost, 127.0.0.0/8 or ::1, or one of Options.AllowedHosts) and
+// carrying no Origin header: a web page the user visits can reach a
+// loopback port too, by DNS rebinding (its own name resolving to 127.0.0.1,
+// so the page may read the answers) or by a cross-site form POST, and the
+// endpoint holds secrets and mints keys without checking signatures.
 //
 // It knows nothing of rotation: whoever hosts it (cmd/rotor, tests) plugs
 // Lambda functions in. State persists in a bbolt file when Options.DataFile
 // is set: secrets, topics and messages, state machines, executions and their
-// history; an execution waiting out a Wait continues after a restart at the
-// time it was due.
+// history; IAM users and keys; EventBridge buses and rules; DynamoDB tables
+// and items. An execution waiting out a Wait continues after a restart at
+// the time it was due.
 //
 // Requests are routed by the service named in the SigV4 credential scope
 // (what the SDK signs with), falling back to X-Amz-Target and the REST path.
@@ -32,6 +41,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -53,7 +63,9 @@ type Options struct {
 	// Quotas enforces AWS's request-rate quotas (Secrets Manager: 50 writes
 	// per second shared across its write operations, 10,000 GetSecretValue
 	// and 40,000 DescribeSecret per second), answering ThrottlingException,
-	// which the SDK retries.
+	// which the SDK retries. Other services have none here: DynamoDB's
+	// on-demand tables, for one, have no per-second quota low enough for
+	// rotor to reach.
 	Quotas bool
 	// Faults are injected into matching operations.
 	Faults []Fault
@@ -63,13 +75,19 @@ type Options struct {
 	// Log receives one line per request at debug level and errors; nil
 	// discards.
 	Log *slog.Logger
+	// AllowedHosts are host names (or IP addresses), without port, that
+	// requests may name in Host besides the loopback ones: a tunnel's public
+	// name, for webhooks delivered through it. Every request naming another
+	// host is refused, because a browser sends the page's own host name
+	// when DNS rebinding points that name at 127.0.0.1.
+	AllowedHosts []string
 }
 
 // Fault makes an operation fail: "error" answers a 500 without applying
 // the request; "lost" applies it and then drops the connection, as if the
 // response were lost.
 type Fault struct {
-	Service string  // "secretsmanager", "states", "sns", "lambda", "iam", "sts"
+	Service string  // "secretsmanager", "states", "sns", "lambda", "iam", "sts", "events", "dynamodb"
 	Op      string  // operation name, "*" for all
 	Mode    string  // "error" or "lost"
 	Rate    float64 // probability per request, 0 < Rate <= 1
@@ -121,25 +139,27 @@ func answerError(w http.ResponseWriter, svc service, code, message string, statu
 
 // services lists the service names routing understands, with their SigV4
 // signing names.
-var services = map[string]bool{"secretsmanager": true, "states": true, "sns": true, "lambda": true, "iam": true, "sts": true, "events": true}
+var services = map[string]bool{"secretsmanager": true, "states": true, "sns": true, "lambda": true, "iam": true, "sts": true, "events": true, "dynamodb": true}
 
 func serviceNames() []string {
-	return []string{"events", "iam", "lambda", "secretsmanager", "sns", "states", "sts"}
+	return []string{"dynamodb", "events", "iam", "lambda", "secretsmanager", "sns", "states", "sts"}
 }
 
 // Server is the local endpoint. Create it with New, then Start or Serve.
 type Server struct {
 	// The services, for hosts that reach them directly (rotor's CLI plugs
 	// Lambda functions in; tests read SNS messages).
-	SM     *SecretsManager
-	SNS    *SNS
-	Lambda *Lambda
-	SFN    *StepFunctions
-	IAM    *IAM
-	STS    *STS
-	Events *Events
+	SM       *SecretsManager
+	SNS      *SNS
+	Lambda   *Lambda
+	SFN      *StepFunctions
+	IAM      *IAM
+	STS      *STS
+	Events   *Events
+	DynamoDB *DynamoDB
 
 	opts     Options
+	allowed  map[string]bool // Options.AllowedHosts, lower case
 	db       *bbolt.DB
 	handlers map[string]service
 	quota    *quotas
@@ -167,7 +187,11 @@ func New(opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, handlers: map[string]service{}}
+	allowed, err := allowedHosts(opts.AllowedHosts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, handlers: map[string]service{}, allowed: allowed}
 	if opts.Quotas {
 		s.quota = newQuotas(opts.Now)
 	}
@@ -185,7 +209,6 @@ func New(opts Options) (*Server, error) {
 		}
 		s.db = db
 	}
-	var err error
 	if s.SM, err = newSecretsManager(s); err != nil {
 		s.Close()
 		return nil, err
@@ -217,7 +240,62 @@ func New(opts Options) (*Server, error) {
 	s.Events.startExecution = sfnStarter(s.SFN)
 	s.Events.invokeFunction = lambdaInvoker(s.Lambda)
 	s.register("events", s.Events)
+	if s.DynamoDB, err = newDynamoDB(s.db, opts.Region, opts.Account, opts.Now); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.register("dynamodb", s.DynamoDB)
 	return s, nil
+}
+
+// allowedHosts checks Options.AllowedHosts: each a bare host name or IP
+// address, since a scheme, port, path or wildcard would never match a Host
+// (or, for a wildcard, would undo the protection).
+func allowedHosts(hosts []string) (map[string]bool, error) {
+	allowed := map[string]bool{}
+	for _, h := range hosts {
+		if _, err := netip.ParseAddr(h); err != nil && !hostNameRE.MatchString(h) {
+			return nil, fmt.Errorf("allowed host %q: want a host name or IP address, without scheme, port, path or wildcard", h)
+		}
+		allowed[strings.ToLower(h)] = true
+	}
+	return allowed, nil
+}
+
+var hostNameRE = regexp.MustCompile(`^(?i)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$`)
+
+// refuse answers 403 and reports true when a request must not be served:
+// its Host is not a loopback name or an allowed host, or it carries an
+// Origin header, which browsers send and the SDKs and CLIs do not.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request) bool {
+	var msg string
+	if _, ok := r.Header["Origin"]; ok {
+		msg = "browser requests are refused: DNS rebinding and cross-site requests could read secrets or mint keys (the request carries an Origin header)"
+	} else if !s.hostAllowed(r.Host) {
+		msg = fmt.Sprintf("rotor's local endpoint answers only requests for a loopback host (localhost, 127.0.0.0/8, ::1) or an allowed host, not %q: DNS rebinding could otherwise let a web page read secrets or mint keys", r.Host)
+	} else {
+		return false
+	}
+	s.opts.Log.Warn("refused request", "host", r.Host, "origin", r.Header.Get("Origin"), "path", r.URL.Path)
+	writeJSONError(w, "application/json", &apiError{Code: "AccessDeniedException", Message: msg, Status: http.StatusForbidden})
+	return true
+}
+
+// hostAllowed tells whether a Host header names this machine's loopback
+// interface or one of Options.AllowedHosts.
+func (s *Server) hostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1] // an IPv6 literal without port
+	}
+	host = strings.ToLower(host)
+	if host == "localhost" || s.allowed[host] {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // register plugs a service in under its signing name.
@@ -242,6 +320,8 @@ func (s *Server) route(r *http.Request, body []byte) (string, string) {
 		return "states", strings.TrimPrefix(target, "AWSStepFunctions.")
 	case strings.HasPrefix(target, "AWSEvents."):
 		return "events", strings.TrimPrefix(target, "AWSEvents.")
+	case strings.HasPrefix(target, "DynamoDB_20120810."):
+		return "dynamodb", strings.TrimPrefix(target, "DynamoDB_20120810.")
 	case strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/"):
 		return "lambda", "Invoke"
 	}
@@ -268,6 +348,9 @@ func queryService(action string) string {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.refuse(w, r) {
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/_rotor/") {
 		s.serveAdmin(w, r)
 		return

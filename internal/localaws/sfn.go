@@ -17,9 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 
 	"github.com/rotorhq/rotor/internal/asl"
+	"github.com/rotorhq/rotor/internal/strictjson"
 )
 
 const sfnJSON = "application/x-amz-json-1.0"
@@ -260,8 +263,8 @@ func (sf *StepFunctions) startExecution(in *sfn.StartExecutionInput) (*sfn.Start
 	if len(input) > asl.MaxPayload {
 		return nil, &apiError{Code: "InvalidExecutionInput", Message: fmt.Sprintf("The input is %d bytes, over the maximum of %d", len(input), asl.MaxPayload)}
 	}
-	if !json.Valid(input) {
-		return nil, &apiError{Code: "InvalidExecutionInput", Message: "Invalid State Machine Execution Input: the input is not valid JSON"}
+	if err := checkExecutionInput(input); err != nil {
+		return nil, err
 	}
 	ex := &execution{ARN: strings.Replace(sm.ARN, ":stateMachine:", ":execution:", 1) + ":" + name, Name: name,
 		MachineARN: sm.ARN, Input: input, Start: sf.srv.opts.Now(), Status: asl.StatusRunning}
@@ -282,6 +285,17 @@ func (sf *StepFunctions) startExecution(in *sfn.StartExecutionInput) (*sfn.Start
 	}
 	sf.run(sm, ex, nil)
 	return &sfn.StartExecutionOutput{ExecutionArn: aws.String(ex.ARN), StartDate: aws.Time(ex.Start)}, nil
+}
+
+// checkExecutionInput refuses input that is not one JSON value, or that
+// holds an object with a duplicate member at any depth: parsers disagree on
+// which of two members wins, so a state could read one value where a check
+// upstream read the other. The error names where, never a value.
+func checkExecutionInput(input []byte) error {
+	if err := jsonv2.Unmarshal(input, new(jsontext.Value)); err != nil {
+		return &apiError{Code: "InvalidExecutionInput", Message: "Invalid State Machine Execution Input: " + strictjson.Describe(err)}
+	}
+	return nil
 }
 
 // run starts (or, with past events, resumes) an execution and records how

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -251,5 +252,60 @@ func TestExecutionResumesAfterRestart(t *testing.T) {
 	}
 	if counts["LambdaFunctionScheduled"] != 1 || counts["WaitStateEntered"] != 1 || counts["ExecutionSucceeded"] != 1 {
 		t.Errorf("history after the restart: %v", counts)
+	}
+}
+
+// TestStartExecutionDuplicateMembers: input with a duplicate object member
+// at any depth is InvalidExecutionInput naming where (never the values),
+// and starts nothing; the same name in sibling objects is fine.
+func TestStartExecutionDuplicateMembers(t *testing.T) {
+	srv, c := startSFNServer(t, "")
+	defer srv.Close()
+	ctx := t.Context()
+	sm, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("pass"), RoleArn: aws.String("arn:aws:iam::000000000000:role/r"),
+		Definition: aws.String(`{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, input string
+		pointer     string // "" when the input is accepted
+	}{
+		{"top level", `{"token":"s3cr3t-one","token":"s3cr3t-two"}`, `"/token"`},
+		{"nested object", `{"secret":{"id":"a","value":"s3cr3t-one","value":"s3cr3t-two"}}`, `"/secret/value"`},
+		{"object in an array", `{"items":[{"n":1},{"n":"s3cr3t-one","n":"s3cr3t-two"}]}`, `"/items/1/n"`},
+		{"same name in sibling objects", `{"a":{"n":1},"b":{"n":2},"n":3}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := c.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: sm.StateMachineArn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Input: aws.String(tc.input)})
+			after, lerr := c.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: sm.StateMachineArn})
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			started := len(after.Executions) - len(before.Executions)
+			if tc.pointer == "" {
+				if err != nil || started != 1 {
+					t.Fatalf("StartExecution = %v, %d started; want it accepted", err, started)
+				}
+				return
+			}
+			var ae smithy.APIError
+			if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidExecutionInput" {
+				t.Fatalf("StartExecution = %v, want InvalidExecutionInput", err)
+			}
+			if want := "duplicate member " + tc.pointer; !strings.Contains(ae.ErrorMessage(), want) {
+				t.Errorf("message %q does not say %s", ae.ErrorMessage(), want)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("the error quotes a value: %v", err)
+			}
+			if started != 0 {
+				t.Errorf("%d executions started", started)
+			}
+		})
 	}
 }

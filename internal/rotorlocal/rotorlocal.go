@@ -78,6 +78,9 @@ type Options struct {
 	// logs); nil discards.
 	FunctionLog io.Writer
 	Log         *slog.Logger
+	// AllowedHosts are host names the endpoint answers besides loopback
+	// ones (see localaws.Options.AllowedHosts).
+	AllowedHosts []string
 }
 
 // Host is a running local deployment.
@@ -104,7 +107,7 @@ func Start(ctx context.Context, o Options) (*Host, error) {
 		o.FunctionLog = io.Discard
 	}
 	srv, err := localaws.New(localaws.Options{Region: Region, Account: Account, DataFile: o.DataFile,
-		Quotas: o.Quotas, Faults: o.Faults, Log: o.Log})
+		Quotas: o.Quotas, Faults: o.Faults, Log: o.Log, AllowedHosts: o.AllowedHosts})
 	if err != nil {
 		return nil, err
 	}

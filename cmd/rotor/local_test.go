@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestLocalServeAllowHost: --allow-host lets requests for a tunnel's name
+// through; other names are still refused, and a malformed value is an
+// error naming it.
+func TestLocalServeAllowHost(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	var errOut bytes.Buffer // read once run has returned
+	done := make(chan int)
+	go func() {
+		defer pw.Close()
+		done <- run(ctx, []string{"local", "serve", "--addr", "127.0.0.1:0", "--data", "", "--allow-host", "tunnel.example.net"},
+			&IOStreams{In: strings.NewReader(""), Out: pw, ErrOut: &errOut})
+	}()
+	urlRE := regexp.MustCompile(`rotor local endpoint on (http://\S+)`)
+	var endpoint string
+	lines := bufio.NewScanner(pr)
+	for endpoint == "" && lines.Scan() {
+		if m := urlRE.FindStringSubmatch(lines.Text()); m != nil {
+			endpoint = m[1]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if endpoint == "" {
+		cancel()
+		t.Fatalf("rotor local serve did not come up: exit %d\n%s", <-done, errOut.String())
+	}
+	for _, tc := range []struct {
+		host string
+		want int
+	}{
+		{"tunnel.example.net", http.StatusOK},
+		{"TUNNEL.example.net:443", http.StatusOK},
+		{"other.example.net", http.StatusForbidden},
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, endpoint+"/_rotor/health", nil)
+		req.Host = tc.host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("Host %s: status %d, want %d", tc.host, resp.StatusCode, tc.want)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d after an interrupt\n%s", code, errOut.String())
+	}
+
+	code, _, stderr := cli(t, "local", "serve", "--addr", "127.0.0.1:0", "--data", "", "--allow-host", "https://tunnel.example.net")
+	if code == 0 || !strings.Contains(stderr, `allowed host "https://tunnel.example.net"`) {
+		t.Errorf("a URL as --allow-host: exit %d, stderr %q; want an error naming it", code, stderr)
+	}
+}
