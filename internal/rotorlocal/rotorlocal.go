@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -36,6 +38,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/rotorhq/rotor/internal/leak"
+	"github.com/rotorhq/rotor/internal/ledger"
 	"github.com/rotorhq/rotor/internal/localaws"
 	"github.com/rotorhq/rotor/internal/provider"
 	_ "github.com/rotorhq/rotor/internal/provider/all" // the providers the in-process functions use
@@ -54,6 +57,8 @@ const (
 	// first start: read them with GetSecretValue to sign test requests.
 	WebhookKeysSecret = "rotor/webhook-keys"
 	WebhookFunction   = "webhook"
+	// LedgerTable is the DynamoDB table of the ledger (internal/ledger).
+	LedgerTable = "rotor-ledger"
 	FunctionPrefix    = "rotor-"
 	Region            = "us-east-1"
 	Account           = "000000000000"
@@ -160,8 +165,12 @@ func (h *Host) deploy(ctx context.Context, o Options) error {
 		return fmt.Errorf("create state machine: %w", err)
 	}
 	h.StateMachineARN = aws.ToString(sm.StateMachineArn)
+	if err := h.deployLedger(ctx); err != nil {
+		return err
+	}
 	env := map[string]string{"AWS_ENDPOINT_URL": h.URL, "AWS_REGION": Region,
-		"AWS_ACCESS_KEY_ID": "AKIDLOCALROTOR", "AWS_SECRET_ACCESS_KEY": "local-secret-key"}
+		"AWS_ACCESS_KEY_ID": "AKIDLOCALROTOR", "AWS_SECRET_ACCESS_KEY": "local-secret-key",
+		ledger.EnvTable: LedgerTable}
 	for k, v := range o.FunctionEnv {
 		env[k] = v
 	}
@@ -180,6 +189,32 @@ func (h *Host) deploy(ctx context.Context, o Options) error {
 		return err
 	}
 	return h.deployWebhook(ctx, o, env)
+}
+
+// deployLedger creates the ledger's table (kept from an earlier start on
+// the same data file) with its TTL attribute, as the construct does.
+func (h *Host) deployLedger(ctx context.Context) error {
+	db := dynamodb.NewFromConfig(h.awsConfig())
+	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(LedgerTable), BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(ledger.KeyAttr), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(ledger.KeyAttr), KeyType: ddbtypes.KeyTypeHash}}})
+	var inUse *ddbtypes.ResourceInUseException
+	if errors.As(err, &inUse) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create ledger table: %w", err)
+	}
+	if _, err := db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(LedgerTable),
+		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String(ledger.ExpiresAttr), Enabled: aws.Bool(true)}}); err != nil {
+		return fmt.Errorf("ledger table TTL: %w", err)
+	}
+	return nil
+}
+
+// ledger is the ledger the in-process functions use.
+func (h *Host) ledger() *ledger.Ledger {
+	return ledger.New(dynamodb.NewFromConfig(h.awsConfig()), LedgerTable)
 }
 
 // deployLeakRules creates the leak bus and the rules of leak.Rules, which
@@ -242,6 +277,7 @@ func (h *Host) deployWebhook(ctx context.Context, o Options, env map[string]stri
 		handler, err := webhook.New(webhook.Options{
 			Keys:      webhook.CachedKeys(h.SecretsManager(), WebhookKeysSecret, time.Minute, time.Now),
 			Publisher: &webhook.EventBridge{Client: eventbridge.NewFromConfig(h.awsConfig()), Bus: leak.LeakBus},
+			Dedupe:    h.ledger(),
 			GitHubAPI: wenv[webhook.EnvGitHubAPI],
 			Log:       slog.New(slog.NewJSONHandler(o.FunctionLog, nil)),
 		})
@@ -298,7 +334,7 @@ func (h *Host) registerInProcess(fn string, env map[string]string, logs io.Write
 	// function's SDK gets it from AWS_ENDPOINT_URL; this process's own
 	// environment may point at a real account.
 	iam := awsiam.New(h.awsConfig())
-	svc := &rotation.Service{SM: secretsmanager.NewFromConfig(h.awsConfig()),
+	svc := &rotation.Service{SM: secretsmanager.NewFromConfig(h.awsConfig()), Ledger: h.ledger(),
 		Log: slog.New(redact.Handler(slog.NewJSONHandler(logs, nil))),
 		Providers: func(name string) (provider.Provider, error) {
 			if name == awsiam.Name {
