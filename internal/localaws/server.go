@@ -63,6 +63,11 @@ type Options struct {
 	// Log receives one line per request at debug level and errors; nil
 	// discards.
 	Log *slog.Logger
+	// Jitter is the state machine engine's random source for retry jitter
+	// (JitterStrategy FULL) and States.MathRandom, in [0, 1); nil uses
+	// math/rand. Tests that exhaust retries pass a function returning 0, so
+	// that backoffs with full jitter take no time.
+	Jitter func() float64
 }
 
 // Fault makes an operation fail: "error" answers a 500 without applying

@@ -78,6 +78,8 @@ type Options struct {
 	// logs); nil discards.
 	FunctionLog io.Writer
 	Log         *slog.Logger
+	// Jitter is passed to localaws.Options.Jitter (nil: random jitter).
+	Jitter func() float64
 }
 
 // Host is a running local deployment.
@@ -104,7 +106,7 @@ func Start(ctx context.Context, o Options) (*Host, error) {
 		o.FunctionLog = io.Discard
 	}
 	srv, err := localaws.New(localaws.Options{Region: Region, Account: Account, DataFile: o.DataFile,
-		Quotas: o.Quotas, Faults: o.Faults, Log: o.Log})
+		Quotas: o.Quotas, Faults: o.Faults, Log: o.Log, Jitter: o.Jitter})
 	if err != nil {
 		return nil, err
 	}
