@@ -81,6 +81,11 @@ type Options struct {
 	// host is refused, because a browser sends the page's own host name
 	// when DNS rebinding points that name at 127.0.0.1.
 	AllowedHosts []string
+	// Jitter is the state machine engine's random source for retry jitter
+	// (JitterStrategy FULL) and States.MathRandom, in [0, 1); nil uses
+	// math/rand. Tests that exhaust retries pass a function returning 0, so
+	// that backoffs with full jitter take no time.
+	Jitter func() float64
 }
 
 // Fault makes an operation fail: "error" answers a 500 without applying

@@ -69,7 +69,7 @@ type execution struct {
 
 func newStepFunctions(s *Server) (*StepFunctions, error) {
 	sf := &StepFunctions{srv: s, machines: map[string]*stateMachine{}, execs: map[string]*execution{}}
-	sf.engine = asl.New(asl.Options{Tasks: &sfnTasks{srv: s}, Clock: asl.RealClock{}})
+	sf.engine = asl.New(asl.Options{Tasks: &sfnTasks{srv: s}, Clock: asl.RealClock{}, Random: s.opts.Jitter})
 	if err := sf.load(); err != nil {
 		return nil, err
 	}

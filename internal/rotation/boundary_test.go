@@ -132,7 +132,7 @@ func TestRuntimeAPIReportsRotorErrorType(t *testing.T) {
 		if doc.ErrorType != string(rotorerr.Transient) {
 			t.Fatalf("the runtime reported errorType %q (header %q), want Rotor.Transient; body %s", doc.ErrorType, got[0], got[1])
 		}
-		if !strings.Contains(doc.ErrorMessage, "deadline exceeded") {
+		if !strings.Contains(doc.ErrorMessage, "GET 127.0.0.1:") || !strings.Contains(doc.ErrorMessage, "timed out") {
 			t.Errorf("errorMessage %q does not say what happened", doc.ErrorMessage)
 		}
 	case <-time.After(30 * time.Second):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
@@ -44,21 +45,22 @@ func (h LambdaHandler) Invoke(ctx context.Context, payload []byte) ([]byte, erro
 // errors become Rotor.* names: every error leaves as a
 // messages.InvokeResponse_Error value, whose Type aws-lambda-go reports as the
 // errorType Step Functions matches, and whose message is scrubbed of every
-// secret value the invocation read or made.
+// secret value the invocation read or made. A panic in a step is recovered
+// and leaves the same way, as Rotor.Unsafe.
 func (s *Service) Handler(function string) (LambdaHandler, error) {
 	switch function {
 	case FuncResolve:
-		return boundary(s.Resolve), nil
+		return boundary(s, function, s.Resolve), nil
 	case FuncCreate:
-		return boundary(s.Create), nil
+		return boundary(s, function, s.Create), nil
 	case FuncSwitchOver:
-		return boundary(s.SwitchOver), nil
+		return boundary(s, function, s.SwitchOver), nil
 	case FuncVerify:
-		return boundary(s.Verify), nil
+		return boundary(s, function, s.Verify), nil
 	case FuncExpire:
 		// Rollback and cleanup revoke with the master secret, so they belong
 		// to the function that already holds that permission.
-		return boundary(func(ctx context.Context, in StepInput) (*StepOutput, error) {
+		return boundary(s, function, func(ctx context.Context, in StepInput) (*StepOutput, error) {
 			switch in.Action {
 			case "", ActionExpire:
 				return s.Expire(ctx, in)
@@ -75,20 +77,39 @@ func (s *Service) Handler(function string) (LambdaHandler, error) {
 	return LambdaHandler{}, fmt.Errorf("unknown function %q (want one of %v)", function, Functions)
 }
 
-func boundary[In, Out any](step func(context.Context, In) (Out, error)) LambdaHandler {
-	return LambdaHandler{fn: func(ctx context.Context, raw []byte) (any, error) {
+func boundary[In, Out any](s *Service, function string, step func(context.Context, In) (Out, error)) LambdaHandler {
+	return LambdaHandler{fn: func(ctx context.Context, raw []byte) (out any, err error) {
 		set := &redact.Set{}
 		ctx = redact.NewContext(ctx, set)
+		defer func() {
+			if v := recover(); v != nil {
+				out, err = nil, recovered(ctx, s, set, function, v)
+			}
+		}()
 		var in In
 		if err := strictjson.Decode(raw, &in); err != nil {
 			return nil, lambdaError(set, rotorerr.New(rotorerr.InvalidInput, "invalid input: "+err.Error()))
 		}
-		out, err := step(ctx, in)
+		res, err := step(ctx, in)
 		if err != nil {
 			return nil, lambdaError(set, err)
 		}
-		return out, nil
+		return res, nil
 	}}
+}
+
+// recovered turns a panic in a step into an error like any other, so that
+// neither the panic's message nor aws-lambda-go's own report of it (which
+// quotes the message) carries a secret out. A panic is a bug, so the error
+// is Rotor.Unsafe: not retried, and caught by the state machine like any
+// refused step (clean-up after create, rollback after switch-over or
+// verify, a failure notice after the others). The log line carries the
+// stack, scrubbed as well, in case the logger does not scrub.
+func recovered(ctx context.Context, s *Service, set *redact.Set, function string, v any) error {
+	msg := set.Scrub(fmt.Sprint(v))
+	s.log().ErrorContext(ctx, "step panicked (a bug in rotor)", "function", function, "panic", msg,
+		"stack", set.Scrub(string(debug.Stack())))
+	return lambdaError(set, rotorerr.New(rotorerr.Unsafe, fmt.Sprintf("%s: panic (a bug in rotor): %s", function, msg)))
 }
 
 // lambdaError is the boundary's error mapping. It returns a value, not a

@@ -58,10 +58,10 @@ const (
 	WebhookKeysSecret = "rotor/webhook-keys"
 	WebhookFunction   = "webhook"
 	// LedgerTable is the DynamoDB table of the ledger (internal/ledger).
-	LedgerTable = "rotor-ledger"
-	FunctionPrefix    = "rotor-"
-	Region            = "us-east-1"
-	Account           = "000000000000"
+	LedgerTable    = "rotor-ledger"
+	FunctionPrefix = "rotor-"
+	Region         = "us-east-1"
+	Account        = "000000000000"
 )
 
 // Options configure a Host.
@@ -86,6 +86,8 @@ type Options struct {
 	// AllowedHosts are host names the endpoint answers besides loopback
 	// ones (see localaws.Options.AllowedHosts).
 	AllowedHosts []string
+	// Jitter is passed to localaws.Options.Jitter (nil: random jitter).
+	Jitter func() float64
 }
 
 // Host is a running local deployment.
@@ -112,7 +114,7 @@ func Start(ctx context.Context, o Options) (*Host, error) {
 		o.FunctionLog = io.Discard
 	}
 	srv, err := localaws.New(localaws.Options{Region: Region, Account: Account, DataFile: o.DataFile,
-		Quotas: o.Quotas, Faults: o.Faults, Log: o.Log, AllowedHosts: o.AllowedHosts})
+		Quotas: o.Quotas, Faults: o.Faults, Log: o.Log, AllowedHosts: o.AllowedHosts, Jitter: o.Jitter})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,9 @@ package webhook_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotorhq/rotor/internal/leak"
+	"github.com/rotorhq/rotor/internal/redact"
 	"github.com/rotorhq/rotor/internal/smstore"
 	"github.com/rotorhq/rotor/internal/webhook"
 )
@@ -68,5 +72,60 @@ func TestFunctionURL(t *testing.T) {
 	req.Body = "%%%"
 	if resp, _ := f.h.FunctionURL(context.Background(), req); resp.StatusCode != 400 {
 		t.Errorf("bad base64: %d", resp.StatusCode)
+	}
+}
+
+// TestFunctionURLRecoversPanics: a panic whose message carries the webhook's
+// keys in several encodings is answered 500 with a body that says nothing,
+// and logged with its stack, every encoding of every key scrubbed.
+func TestFunctionURLRecoversPanics(t *testing.T) {
+	f := newFixture(t)
+	f.bus.panic = fmt.Sprintf("bus exploded: key %s, %q, %s, %s, token %s",
+		keys.Generic, keys.GitGuardian, url.PathEscape(keys.GitHub), base64.StdEncoding.EncodeToString([]byte(keys.GitHubToken)), hex.EncodeToString([]byte(keys.Generic)))
+	body := []byte(`{"secretId":"prod/stripe","reason":"test"}`)
+	req := events.LambdaFunctionURLRequest{RawPath: "/generic", Body: string(body),
+		Headers: map[string]string{"x-rotor-signature-256": sign(keys.Generic, body)}}
+	req.RequestContext.HTTP.Method = "POST"
+	resp, err := f.h.FunctionURL(context.Background(), req)
+	if err != nil || resp.StatusCode != 500 || resp.Body != `{"error":"internal error"}` {
+		t.Fatalf("FunctionURL: %v %d %s, want 500 and a bare internal error", err, resp.StatusCode, resp.Body)
+	}
+	logs := f.logs.String()
+	if !strings.Contains(logs, "webhook panicked") || !strings.Contains(logs, "bus exploded") || !strings.Contains(logs, "goroutine ") {
+		t.Errorf("the panic is not logged with its message and stack: %s", logs)
+	}
+	for _, k := range []string{keys.GitHub, keys.GitGuardian, keys.Generic, keys.GitHubToken} {
+		for _, e := range redact.Encodings(k) {
+			if strings.Contains(logs, e) || strings.Contains(resp.Body, e) {
+				t.Errorf("an encoding of a webhook key (%d bytes) is in the log or the response", len(e))
+			}
+		}
+	}
+	if !strings.Contains(logs, "Publish") {
+		t.Errorf("the stack does not reach the panicking call: %s", logs)
+	}
+	// The sender's redelivery goes through once the bug is gone.
+	f.bus.panic = ""
+	if resp, _ := f.h.FunctionURL(context.Background(), req); resp.StatusCode != 202 || len(f.bus.details) != 1 {
+		t.Errorf("the redelivery after a panic: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+// TestGitHubTransportErrorNamesHostOnly: when the GitHub API cannot be
+// reached, the answer and the log name method and host, never the alert's
+// URL.
+func TestGitHubTransportErrorNamesHostOnly(t *testing.T) {
+	f := newFixture(t)
+	f.github.Close()
+	host := strings.TrimPrefix(f.github.URL, "http://")
+	gh := sample(t, "github-secret-scanning-reopened.json")
+	r := f.h.Handle(context.Background(), githubRequest(gh, "secret_scanning_alert", "d11", sign(keys.GitHub, gh)))
+	if r.Status != 503 || !strings.Contains(r.Body, "GET "+host+": dial tcp") {
+		t.Fatalf("status %d %s, want 503 naming GET %s", r.Status, r.Body, host)
+	}
+	for what, text := range map[string]string{"response": r.Body, "log": f.logs.String()} {
+		if strings.Contains(text, "/repos/") || strings.Contains(text, "secret-scanning") {
+			t.Errorf("the %s quotes the alert's URL: %s", what, text)
+		}
 	}
 }

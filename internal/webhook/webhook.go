@@ -29,8 +29,11 @@
 //     GitHub REST API with a token and keeps only its SHA-256 fingerprint.
 //     The token is sent only to the configured API host.
 //   - No secret (signing key, token, fetched value) appears in a response,
-//     a log line or an error. Failures to fetch or publish are 503, so that
-//     the sender's delivery log shows them and can redeliver.
+//     a log line or an error, in any encoding internal/redact knows; errors
+//     name the GitHub API's method and host, never a URL. Failures to fetch
+//     or publish are 503, so that the sender's delivery log shows them and
+//     can redeliver. A panic is answered 500 with a body that says nothing
+//     more, and logged, scrubbed, with its stack.
 package webhook
 
 import (
@@ -45,11 +48,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/rotorhq/rotor/internal/leak"
 	"github.com/rotorhq/rotor/internal/ledger"
+	"github.com/rotorhq/rotor/internal/redact"
 	"github.com/rotorhq/rotor/internal/rotation"
 )
 
@@ -150,6 +155,8 @@ func New(o Options) (*Handler, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	// Log lines pass through the request's redaction set.
+	o.Log = slog.New(redact.Handler(o.Log.Handler()))
 	return &Handler{keys: o.Keys, publisher: o.Publisher, dedupe: o.Dedupe, client: o.Client, githubAPI: api,
 		window: o.ReplayWindow, githubWindow: o.GitHubReplayWindow, now: o.Now, log: o.Log}, nil
 }
@@ -187,8 +194,19 @@ func answer(status int, fields map[string]any) Response {
 	return Response{Status: status, Body: string(b)}
 }
 
-// Handle answers one request.
-func (h *Handler) Handle(ctx context.Context, r *Request) Response {
+// Handle answers one request. Every secret it reads (the keys, a fetched
+// alert's value) is added to a redaction set for the request, which scrubs
+// its log lines. A panic is a bug: it is logged, scrubbed, with its stack,
+// and answered 500 with a body that says nothing about it.
+func (h *Handler) Handle(ctx context.Context, r *Request) (resp Response) {
+	set := &redact.Set{}
+	ctx = redact.NewContext(ctx, set)
+	defer func() {
+		if v := recover(); v != nil {
+			h.log.ErrorContext(ctx, "webhook panicked (a bug in rotor)", "path", r.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			resp = answer(http.StatusInternalServerError, map[string]any{"error": "internal error"})
+		}
+	}()
 	resp, published := h.handle(ctx, r)
 	h.log.InfoContext(ctx, "webhook", "path", r.Path, "status", resp.Status, "published", published)
 	return resp
@@ -211,6 +229,9 @@ func (h *Handler) handle(ctx context.Context, r *Request) (Response, int) {
 	if err != nil {
 		h.log.ErrorContext(ctx, "webhook keys unavailable", "error", err)
 		return answer(http.StatusServiceUnavailable, map[string]any{"error": "webhook keys unavailable"}), 0
+	}
+	for _, k := range []string{keys.GitHub, keys.GitGuardian, keys.Generic, keys.GitHubToken} {
+		redact.Add(ctx, k)
 	}
 
 	var alert *leak.Alert
@@ -256,7 +277,6 @@ func (h *Handler) handle(ctx context.Context, r *Request) (Response, int) {
 	case err != nil:
 		return answer(http.StatusBadRequest, map[string]any{"error": err.Error()}), 0
 	}
-
 	sum := sha256.Sum256(identity)
 	delivery := ledger.DeliveryPrefix + source + "#" + hex.EncodeToString(sum[:])
 	first, err := h.dedupe.Claim(ctx, delivery, ttl, map[string]string{"source": source, "reference": alert.Reference})
@@ -268,6 +288,12 @@ func (h *Handler) handle(ctx context.Context, r *Request) (Response, int) {
 		h.log.WarnContext(ctx, "duplicate delivery ignored", "path", r.Path, "reference", alert.Reference)
 		return answer(http.StatusAccepted, map[string]any{"status": "duplicate", "reason": "this alert was already received; nothing was started"}), 0
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			h.release(ctx, delivery) // Handle answers 500: let the redelivery through
+			panic(v)
+		}
+	}()
 
 	if alert.GitHub != nil {
 		fp, err := h.githubFingerprint(ctx, alert.GitHub, keys.GitHubToken)
@@ -356,7 +382,8 @@ func (h *Handler) githubFingerprint(ctx context.Context, a *leak.GitHubAlert, to
 	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("GET alert %d of %s: %w", a.Number, a.Repository, errors.Unwrap(err))
+		// Method and host only: a transport error quotes the whole URL.
+		return "", fmt.Errorf("alert %d of %s: %w", a.Number, a.Repository, redact.NewRequestError(req.Method, req.URL, err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -372,6 +399,7 @@ func (h *Handler) githubFingerprint(ctx context.Context, a *leak.GitHubAlert, to
 	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&doc); err != nil || doc.Secret == "" {
 		return "", fmt.Errorf("alert %d of %s: the response has no secret field", a.Number, a.Repository)
 	}
+	redact.Add(ctx, doc.Secret)
 	return leak.SHA256([]byte(doc.Secret)), nil
 }
 

@@ -43,11 +43,15 @@ type recorder struct {
 	mu      sync.Mutex
 	details []string
 	fail    error
+	panic   string // Publish panics with this message
 }
 
 func (r *recorder) Publish(_ context.Context, details [][]byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.panic != "" {
+		panic(r.panic)
+	}
 	if r.fail != nil {
 		return r.fail
 	}

@@ -820,13 +820,14 @@ func awsErrorScrubbed(call, user string, err error, secrets ...string) error {
 	return rotorerr.Wrap(kindOf(ae, err), e)
 }
 
-// scrub removes secrets from msg and bounds its length.
+// scrub removes secrets, in every encoding redact knows, from msg and bounds
+// its length.
 func scrub(msg string, secrets []string) string {
+	set := &redact.Set{}
 	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, redact.Mask)
-		}
+		set.Add(s)
 	}
+	msg = set.Scrub(msg)
 	if len(msg) > maxMessage {
 		msg = msg[:maxMessage] + "..."
 	}

@@ -433,13 +433,14 @@ func (p *Provider) do(ctx context.Context, c *Config, name string, call Call, da
 	req.Header.Set("Accept", "application/json")
 	resp, err := p.client().Do(req)
 	if err != nil {
-		// The URL is ours and non-secret; the error text is the transport's.
-		return 0, nil, rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("provider httpapi: %s %s: %w", name, req.URL.Redacted(), unwrapURLError(err)))
+		// The path and query may hold the master key or a key id: the
+		// error names method and host only.
+		return 0, nil, rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("provider httpapi: %s: %w", name, redact.NewRequestError(req.Method, req.URL, err)))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return 0, nil, rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("provider httpapi: %s: reading response: %w", name, err))
+		return 0, nil, rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("provider httpapi: %s: reading the response: %w", name, redact.NewRequestError(req.Method, req.URL, err)))
 	}
 	return resp.StatusCode, b, nil
 }
@@ -454,13 +455,6 @@ func (p *Provider) client() *http.Client {
 var defaultClient = &http.Client{
 	// A redirect could carry the master key elsewhere: never follow one.
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
-func unwrapURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
-	}
-	return err
 }
 
 // escaped returns data with every string field path-escaped, for rendering

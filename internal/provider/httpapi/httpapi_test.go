@@ -5,18 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rotorhq/rotor/internal/keyservice"
 	"github.com/rotorhq/rotor/internal/provider"
 	"github.com/rotorhq/rotor/internal/provider/providertest"
+	"github.com/rotorhq/rotor/internal/redact"
 	"github.com/rotorhq/rotor/internal/rotorerr"
 )
 
@@ -380,5 +383,67 @@ func TestMintedKeyWithBadIDIsRevoked(t *testing.T) {
 	}
 	if n := len(ks.Live()); n != 0 {
 		t.Errorf("%d keys live, want the minted one revoked", n)
+	}
+}
+
+// TestTransportErrorsNameMethodAndHost: a master key that is part of the
+// path (and a key id in the query) is never quoted by a transport error,
+// in any encoding; the error names the call, method and host.
+func TestTransportErrorsNameMethodAndHost(t *testing.T) {
+	const key = `mk/+= %&?#"\'é`
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(3 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	withKeyInPath := func(c map[string]any) {
+		c["masterKey"] = key
+		c["timeoutSeconds"] = 1
+		c["list"].(map[string]any)["path"] = "/v1/{{.MasterKey}}/keys?name={{.KeyName}}"
+		c["revoke"].(map[string]any)["path"] = "/v1/{{.MasterKey}}/keys/{{.KeyID}}"
+	}
+	for _, tc := range []struct {
+		name, base string
+		call       func(master []byte) error
+		want       string
+		timeout    bool
+	}{
+		{"create at a closed port", closed, func(m []byte) error {
+			_, err := (&Provider{}).Create(context.Background(), &provider.CreateRequest{Token: "5b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d", Master: m})
+			return err
+		}, "provider httpapi: list: GET " + strings.TrimPrefix(closed, "http://") + ": dial tcp", false},
+		{"revoke at a closed port", closed, func(m []byte) error {
+			return (&Provider{}).Revoke(context.Background(), &provider.RevokeRequest{Master: m, Value: []byte(`{"apiKey":"sk_x","keyId":"key/1?x"}`)})
+		}, "provider httpapi: revoke: DELETE " + strings.TrimPrefix(closed, "http://") + ": dial tcp", false},
+		{"create timing out", slow.URL, func(m []byte) error {
+			_, err := (&Provider{}).Create(context.Background(), &provider.CreateRequest{Token: "5b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d", Master: m})
+			return err
+		}, "provider httpapi: list: GET " + strings.TrimPrefix(slow.URL, "http://") + ": timed out", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call(config(t, tc.base, withKeyInPath))
+			if rotorerr.Classify(err) != rotorerr.Transient {
+				t.Fatalf("got %v, want Rotor.Transient", err)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("error %q, want it to start %q", err, tc.want)
+			}
+			if tc.timeout && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("a timeout does not wrap context.DeadlineExceeded: %v", err)
+			}
+			for _, f := range append(redact.Encodings(key), "/v1/", "key/1", "key%2F1", "rotor-") {
+				if strings.Contains(err.Error(), f) {
+					t.Errorf("error %q quotes %q of the path or query", err, f)
+				}
+			}
+		})
 	}
 }
