@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 
+	"github.com/rotorhq/rotor/internal/rotation"
 	"github.com/rotorhq/rotor/internal/strictjson"
 )
 
@@ -49,6 +50,25 @@ type Config struct {
 	// Manager (an interface endpoint or a NAT gateway), and to IAM and STS
 	// for awsiam secrets.
 	VPC *VPC `json:"vpc"`
+	// SecretNamePrefixes restricts rotor to the secrets whose names start
+	// with one of these prefixes ("prod/", "team-a/"): managed secrets and
+	// their master secrets alike. Every Secrets Manager permission of the
+	// functions names the ARNs arn:...:secret:<prefix>* of the stack's
+	// account and Region, the IAM users rotor may act on must name such a
+	// secret in their rotor:secret tag, and the functions refuse any other
+	// secret before calling AWS (ROTOR_SECRET_PREFIXES). Each prefix is 1 to
+	// 256 letters, digits and /_+=.@- (no wildcards, no commas). Default:
+	// none, every secret name in the stack's account and Region.
+	SecretNamePrefixes []string `json:"secretNamePrefixes"`
+	// WebhookReservedConcurrency reserves that many concurrent executions
+	// for the webhook function, which also caps it there: a flood of
+	// unauthenticated requests to its public URL is throttled at that
+	// number instead of taking the account's concurrency from the rotation
+	// functions. Default 5. 0 reserves nothing (and caps nothing), for
+	// accounts whose concurrency quota is too small to reserve any: Lambda
+	// keeps 100 executions unreserved, and new accounts often have a quota
+	// of 10 until they ask for more.
+	WebhookReservedConcurrency *int `json:"webhookReservedConcurrency"`
 }
 
 // VPC is where the target-facing functions run.
@@ -124,6 +144,10 @@ func ParseConfig(data []byte) (*Config, error) {
 	if c.StateMachineName == "" {
 		c.StateMachineName = "rotor-rotation"
 	}
+	if c.WebhookReservedConcurrency == nil {
+		n := defaultWebhookConcurrency
+		c.WebhookReservedConcurrency = &n
+	}
 	var problems []string
 	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
 		problems = append(problems, fmt.Sprintf("logRetentionDays %d is not a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)", c.LogRetentionDays))
@@ -183,6 +207,10 @@ func ParseConfig(data []byte) (*Config, error) {
 			}
 		}
 	}
+	problems = append(problems, prefixProblems(c.SecretNamePrefixes)...)
+	if n := *c.WebhookReservedConcurrency; n < 0 {
+		problems = append(problems, fmt.Sprintf("webhookReservedConcurrency %d is negative (0 reserves nothing)", n))
+	}
 	for _, e := range c.AlertEmails {
 		if !strings.Contains(e, "@") {
 			problems = append(problems, fmt.Sprintf("alertEmails: %q is not an email address", e))
@@ -199,6 +227,31 @@ var (
 	subnetID         = regexp.MustCompile(`^subnet-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	securityGroupID  = regexp.MustCompile(`^sg-[0-9a-f]{8}([0-9a-f]{9})?$`)
 )
+
+const defaultWebhookConcurrency = 5
+
+// prefixProblems checks secret name prefixes with the rules the functions
+// apply to ROTOR_SECRET_PREFIXES (rotation.ParsePrefixes), one prefix at a
+// time: a comma or a space inside one would otherwise pass as two prefixes,
+// or be trimmed, in the comma-joined variable.
+func prefixProblems(prefixes []string) []string {
+	var problems []string
+	seen := map[string]bool{}
+	for i, p := range prefixes {
+		where := fmt.Sprintf("secretNamePrefixes[%d]", i)
+		parsed, err := rotation.ParsePrefixes(p)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: %v", where, err))
+		case len(parsed) != 1 || parsed[0] != p:
+			problems = append(problems, fmt.Sprintf("%s: %q is not one prefix of letters, digits and /_+=.@- (no commas, no spaces)", where, p))
+		case seen[p]:
+			problems = append(problems, fmt.Sprintf("%s: %q is listed twice", where, p))
+		}
+		seen[p] = true
+	}
+	return problems
+}
 
 func validSchedule(s string) bool {
 	return (strings.HasPrefix(s, "rate(") || strings.HasPrefix(s, "cron(")) && strings.HasSuffix(s, ")")

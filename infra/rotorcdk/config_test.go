@@ -14,14 +14,28 @@ func TestParseConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	five := 5
 	want := &rotorcdk.Config{
 		Secrets:         []rotorcdk.ScheduledSecret{{SecretID: "a", Schedule: "rate(7 days)", TimeZone: "UTC"}},
 		SweeperSchedule: "rate(1 day)", SweeperTimeZone: "UTC", LogRetentionDays: 30, MaxConcurrency: 10,
 		LeakSources: &rotorcdk.LeakSources{GuardDuty: true, Health: true, EventBus: true}, LockTTL: "30m",
-		StateMachineName: "rotor-rotation",
+		StateMachineName: "rotor-rotation", WebhookReservedConcurrency: &five,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestParseConfigScoping(t *testing.T) {
+	got, err := rotorcdk.ParseConfig([]byte(`{"secretNamePrefixes": ["prod/", "shared/masters/"], "webhookReservedConcurrency": 0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"prod/", "shared/masters/"}, got.SecretNamePrefixes); diff != "" {
+		t.Errorf("SecretNamePrefixes (-want +got):\n%s", diff)
+	}
+	if got.WebhookReservedConcurrency == nil || *got.WebhookReservedConcurrency != 0 {
+		t.Errorf("WebhookReservedConcurrency = %v, want 0 (an explicit 0 is not the default)", got.WebhookReservedConcurrency)
 	}
 }
 
@@ -44,6 +58,14 @@ func TestParseConfigErrors(t *testing.T) {
 		{`{"vpc": {"subnetIds": ["vpc-01234567"], "securityGroupIds": ["sg-01234567"]}}`, `vpc: "vpc-01234567" is not a subnet id`},
 		{`{"vpc": {"subnetIds": ["subnet-01234567"], "securityGroupIds": ["sg-xyz"]}}`, `vpc: "sg-xyz" is not a security group id`},
 		{`{"vpc": {"subnets": []}}`, `unknown field "/vpc/subnets"`},
+		{`{"secretNamePrefixes": ["prod/*"]}`, `secretNamePrefixes[0]: prefix "prod/*" is not 1 to 256 characters`},
+		{`{"secretNamePrefixes": ["prod/", ""]}`, `secretNamePrefixes[1]: prefix "" is not 1 to 256 characters`},
+		{`{"secretNamePrefixes": ["prod/,team/"]}`, `secretNamePrefixes[0]: "prod/,team/" is not one prefix`},
+		{`{"secretNamePrefixes": [" prod/"]}`, `secretNamePrefixes[0]: " prod/" is not one prefix`},
+		{`{"secretNamePrefixes": ["prod/", "prod/"]}`, `secretNamePrefixes[1]: "prod/" is listed twice`},
+		{`{"secretNamePrefixes": "prod/"}`, `secretNamePrefixes`},
+		{`{"webhookReservedConcurrency": -1}`, "webhookReservedConcurrency -1 is negative (0 reserves nothing)"},
+		{`{"webhookReservedConcurrency": 2.5}`, "webhookReservedConcurrency"},
 	}
 	for _, c := range cases {
 		t.Run(c.want, func(t *testing.T) {

@@ -1,43 +1,15 @@
 package rotorcdk_test
 
 import (
-	"encoding/json"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rotorhq/rotor/infra/rotorcdk"
 )
-
-// statement is an IAM policy statement as synthesized; Action and Resource
-// are a string or a list.
-type statement struct {
-	Sid       string                    `json:"Sid"`
-	Effect    string                    `json:"Effect"`
-	Action    any                       `json:"Action"`
-	Resource  any                       `json:"Resource"`
-	Condition map[string]map[string]any `json:"Condition"`
-}
-
-func list(v any) []any {
-	if l, ok := v.([]any); ok {
-		return l
-	}
-	if v == nil {
-		return nil
-	}
-	return []any{v}
-}
-
-func (s statement) actions() []string {
-	var out []string
-	for _, a := range list(s.Action) {
-		out = append(out, a.(string))
-	}
-	return out
-}
 
 // policies returns the statements of every AWS::IAM::Policy attached to a
 // role (logical id), and fails on inline or managed policies on the role,
@@ -58,115 +30,45 @@ func (d *deployment) policies(t *testing.T, role string) []statement {
 		if !attached {
 			continue
 		}
-		raw, _ := json.Marshal(p["PolicyDocument"].(map[string]any)["Statement"])
-		var sts []statement
-		if err := json.Unmarshal(raw, &sts); err != nil {
-			t.Fatalf("policy %s: %v", id, err)
-		}
-		out = append(out, sts...)
+		out = append(out, parseStatements(t, p["PolicyDocument"].(map[string]any)["Statement"])...)
 	}
 	return out
 }
 
-// secret is what an evaluated request touches: a secret and its tags.
+// secret is what an evaluated request touches: a secret, its tags, and
+// the account it lives in (default testAccount).
 type secret struct {
-	name string
-	tags map[string]string
+	name    string
+	tags    map[string]string
+	account string
+}
+
+func (s secret) arn() string {
+	account := s.account
+	if account == "" {
+		account = testAccount
+	}
+	return "arn:aws:secretsmanager:" + testRegion + ":" + account + ":secret:" + s.name + "-AbCdEf"
 }
 
 var (
-	managedSecret = secret{"prod/stripe", map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/stripe"}}
-	masterSecret  = secret{"rotor/masters/stripe", map[string]string{"rotor:role": "master"}}
+	managedSecret = secret{name: "prod/stripe", tags: map[string]string{"rotor:provider": "httpapi", "rotor:master-secret": "rotor/masters/stripe"}}
+	masterSecret  = secret{name: "rotor/masters/stripe", tags: map[string]string{"rotor:role": "master"}}
 	// A master secret that someone also tagged as managed: the tag that
 	// makes it a master must still keep verify out.
-	taggedMaster = secret{"rotor/masters/both", map[string]string{"rotor:role": "master", "rotor:provider": "random"}}
-	otherSecret  = secret{"team/unrelated", map[string]string{"owner": "payments"}}
+	taggedMaster = secret{name: "rotor/masters/both", tags: map[string]string{"rotor:role": "master", "rotor:provider": "random"}}
+	otherSecret  = secret{name: "team/unrelated", tags: map[string]string{"owner": "payments"}}
 )
 
-// allowed evaluates IAM's rule for one role: some Allow statement matches
-// and no Deny does. It understands the conditions rotor uses and fails the
-// test on any other, so a new condition cannot pass unexamined.
+// secretRequest is action on s, with the request's tag keys.
+func secretRequest(action string, s secret, tagKeys ...string) request {
+	return request{action: action, resource: s.arn(), resourceTags: s.tags, tagKeys: tagKeys}
+}
+
+// allowed evaluates IAM's rule for one role's statements on a secret.
 func allowed(t *testing.T, sts []statement, action string, s secret, tagKeys ...string) bool {
 	t.Helper()
-	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + s.name + "-AbCdEf"
-	allow := false
-	for _, st := range sts {
-		if !matchesAny(st.actions(), action) || !resourceMatches(st.Resource, arn) || !conditionsHold(t, st, s, tagKeys) {
-			continue
-		}
-		if st.Effect == "Deny" {
-			return false
-		}
-		allow = true
-	}
-	return allow
-}
-
-func matchesAny(patterns []string, action string) bool {
-	for _, p := range patterns {
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(action)); ok || strings.EqualFold(p, action) {
-			return true
-		}
-	}
-	return false
-}
-
-func resourceMatches(resource any, arn string) bool {
-	for _, r := range list(resource) {
-		if s, ok := r.(string); ok {
-			if m, _ := path.Match(s, arn); m || s == "*" {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func conditionsHold(t *testing.T, st statement, s secret, tagKeys []string) bool {
-	t.Helper()
-	for op, kv := range st.Condition {
-		for key, want := range kv {
-			if op == "ForAllValues:StringLike" && key == "aws:TagKeys" {
-				// Every tag key of the request must match a pattern; a request
-				// with no tag keys passes, as in IAM.
-				var patterns []string
-				for _, p := range list(want) {
-					patterns = append(patterns, p.(string))
-				}
-				for _, k := range tagKeys {
-					if !matchesAny(patterns, k) {
-						return false
-					}
-				}
-				continue
-			}
-			tag, ok := strings.CutPrefix(key, "secretsmanager:ResourceTag/")
-			if key == "aws:RequestedRegion" {
-				continue // every request here is in the stack's region
-			}
-			if !ok {
-				t.Fatalf("statement %q: condition key %s: the test cannot evaluate it", st.Sid, key)
-			}
-			want, isString := want.(string)
-			if !isString {
-				t.Fatalf("statement %q: condition %s: a value that is not a string", st.Sid, key)
-			}
-			got, present := s.tags[tag]
-			switch op {
-			case "StringEquals":
-				if !present || got != want {
-					return false
-				}
-			case "StringLike":
-				if m, _ := path.Match(want, got); !present || !m {
-					return false
-				}
-			default:
-				t.Fatalf("statement %q: condition operator %s: the test cannot evaluate it", st.Sid, op)
-			}
-		}
-	}
-	return true
+	return decide(t, sts, secretRequest(action, s, tagKeys...))
 }
 
 func (d *deployment) functionRole(t *testing.T, fn string) string {
@@ -250,13 +152,13 @@ func TestVerifyCannotReadMasters(t *testing.T) {
 	sts := d.policies(t, d.functionRole(t, "verify"))
 	denied := false
 	for _, st := range sts {
-		if st.Effect == "Deny" && matchesAny(st.actions(), "secretsmanager:GetSecretValue") && st.Resource == "*" &&
+		if st.Effect == "Deny" && actionMatches(t, st, "secretsmanager:GetSecretValue") && st.Resource == "*" &&
 			cmp.Equal(st.Condition, map[string]map[string]any{"StringEquals": {"secretsmanager:ResourceTag/rotor:role": "master"}}) {
 			denied = true
 		}
 	}
 	for _, st := range sts {
-		if st.Effect == "Allow" && matchesAny(st.actions(), "secretsmanager:GetSecretValue") && !denied {
+		if st.Effect == "Allow" && actionMatches(t, st, "secretsmanager:GetSecretValue") && !denied {
 			t.Errorf("statement %q allows GetSecretValue and no Deny keeps it from master secrets", st.Sid)
 		}
 	}
@@ -265,26 +167,33 @@ func TestVerifyCannotReadMasters(t *testing.T) {
 	}
 }
 
-// TestSecretsStatementsAreScoped: no secretsmanager action on * without a
-// condition, in any policy of the stack.
+// TestSecretsStatementsAreScoped: in every policy of the stack, each
+// Secrets Manager Allow carries a condition, and only ListSecrets (which
+// has no resource-level permissions) is on "*": the others name secret ARN
+// patterns of the stack's account and Region.
 func TestSecretsStatementsAreScoped(t *testing.T) {
-	d := synth(t, testConfig)
-	n := 0
-	for _, id := range d.ofType("AWS::IAM::Role") {
-		for _, st := range d.policies(t, id) {
-			for _, a := range st.actions() {
-				if !strings.HasPrefix(strings.ToLower(a), "secretsmanager:") {
-					continue
-				}
-				n++
-				if len(st.Condition) == 0 && resourceMatches(st.Resource, "*") {
-					t.Errorf("role %s, statement %q: %s on %v without a condition", id, st.Sid, a, st.Resource)
+	for _, config := range []string{testConfig, prefixConfig} {
+		d := synth(t, config)
+		n := 0
+		for _, id := range d.ofType("AWS::IAM::Role") {
+			for _, st := range d.policies(t, id) {
+				for _, a := range st.actions() {
+					if !strings.HasPrefix(strings.ToLower(a), "secretsmanager:") || st.Effect != "Allow" {
+						continue
+					}
+					n++
+					if len(st.Condition) == 0 && resourceMatches(t, st, "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/x-AbCdEf") {
+						t.Errorf("role %s, statement %q: %s on %v without a condition", id, st.Sid, a, st.Resource)
+					}
+					if a != "secretsmanager:ListSecrets" && resourceMatches(t, st, "arn:aws:secretsmanager:eu-west-1:210987654321:secret:prod/x-AbCdEf") {
+						t.Errorf("role %s, statement %q: %s on %v reaches another account's secrets", id, st.Sid, a, st.Resource)
+					}
 				}
 			}
 		}
-	}
-	if n == 0 {
-		t.Fatal("no secretsmanager statements found: the test looked in the wrong place")
+		if n == 0 {
+			t.Fatal("no secretsmanager statements found: the test looked in the wrong place")
+		}
 	}
 }
 
@@ -355,8 +264,9 @@ func TestStateMachineRole(t *testing.T) {
 	}
 }
 
-// TestWebhookRole: the webhook reads only its own keys and puts events only
-// on the leak bus; it can read no managed or master secret.
+// TestWebhookRole: the webhook reads only its own keys, puts events only
+// on the leak bus and writes only the ledger (TestLedgerAccess says how);
+// it can read no managed or master secret.
 func TestWebhookRole(t *testing.T) {
 	d := synth(t, testConfig)
 	sts := d.policies(t, d.functionRole(t, "webhook"))
@@ -381,6 +291,10 @@ func TestWebhookRole(t *testing.T) {
 				if r := list(st.Resource); len(r) != 1 || ref(r[0]) != bus[0] {
 					t.Errorf("%s on %v, want only the leak bus", a, st.Resource)
 				}
+			case a == "dynamodb:PutItem" || a == "dynamodb:DeleteItem":
+				if r := list(st.Resource); len(r) != 1 || ref(r[0]) != d.ofType("AWS::DynamoDB::Table")[0] {
+					t.Errorf("%s on %v, want only the ledger", a, st.Resource)
+				}
 			case strings.HasPrefix(a, "logs:"), strings.HasPrefix(a, "xray:"):
 			default:
 				t.Errorf("unexpected action %s", a)
@@ -393,29 +307,150 @@ func TestWebhookRole(t *testing.T) {
 	}
 }
 
-// TestIAMUserKeys: only create and expire may touch IAM access keys, only
-// of users tagged rotor:managed=true, and tag them only with rotor:token:*.
+// TestIAMUserKeys: only create and expire may touch IAM users, only users
+// whose rotor:secret tag names a secret the deployment may touch (the old
+// rotor:managed tag is worth nothing), and they may set on them only
+// rotor:token:* tags, never rotor:secret.
 func TestIAMUserKeys(t *testing.T) {
-	d := synth(t, testConfig)
+	const user = "arn:aws:iam::123456789012:user/ci/deploy-bot"
+	backs := func(secretARN string) map[string]string { return map[string]string{"rotor:secret": secretARN} }
+	prodSecret := "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/deploy-bot-AbCdEf"
+	teamSecret := "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/deploy-bot-AbCdEf"
+	foreignSecret := "arn:aws:secretsmanager:us-east-1:210987654321:secret:prod/deploy-bot-AbCdEf"
+	type access struct{ Unscoped, Scoped bool } // without and with secretNamePrefixes
+	cases := []struct {
+		name    string
+		action  string
+		tags    map[string]string
+		tagKeys []string
+		want    access
+	}{
+		{"a user backing a prod/ secret", "iam:CreateAccessKey", backs(prodSecret), nil, access{true, true}},
+		{"a user backing a team/ secret", "iam:CreateAccessKey", backs(teamSecret), nil, access{true, false}},
+		{"a user backing another account's secret", "iam:DeleteAccessKey", backs(foreignSecret), nil, access{false, false}},
+		{"a user with no rotor:secret tag", "iam:CreateAccessKey", nil, nil, access{false, false}},
+		{"a user with only the old rotor:managed tag", "iam:DeleteAccessKey", map[string]string{"rotor:managed": "true"}, nil, access{false, false}},
+		{"listing a consenting user's tags", "iam:ListUserTags", backs(prodSecret), nil, access{true, true}},
+		{"a token tag on a consenting user", "iam:TagUser", backs(prodSecret), []string{"rotor:token:4f2a"}, access{true, true}},
+		{"removing a token tag", "iam:UntagUser", backs(prodSecret), []string{"rotor:token:4f2a"}, access{true, true}},
+		{"writing rotor:secret", "iam:TagUser", backs(prodSecret), []string{"rotor:secret"}, access{false, false}},
+		{"removing rotor:secret", "iam:UntagUser", backs(prodSecret), []string{"rotor:secret"}, access{false, false}},
+		{"a token tag and another", "iam:TagUser", backs(prodSecret), []string{"rotor:token:4f2a", "owner"}, access{false, false}},
+		{"a token tag on a user that consents to nothing", "iam:TagUser", nil, []string{"rotor:token:4f2a"}, access{false, false}},
+	}
 	for _, fn := range allFunctions {
-		var iamActions []string
-		for _, st := range d.policies(t, d.functionRole(t, fn)) {
-			for _, a := range st.actions() {
-				if !strings.HasPrefix(a, "iam:") {
-					continue
+		for _, c := range cases {
+			t.Run(fn+" "+c.name, func(t *testing.T) {
+				r := request{action: c.action, resource: user, resourceTags: c.tags, tagKeys: c.tagKeys}
+				got := access{
+					Unscoped: decide(t, synth(t, testConfig).policies(t, synth(t, testConfig).functionRole(t, fn)), r),
+					Scoped:   decide(t, synth(t, prefixConfig).policies(t, synth(t, prefixConfig).functionRole(t, fn)), r),
 				}
-				iamActions = append(iamActions, a)
-				cond, _ := st.Condition["StringEquals"]["iam:ResourceTag/rotor:managed"].(string)
-				if cond != "true" {
-					t.Errorf("%s: %s without the rotor:managed condition", fn, a)
+				want := c.want
+				if fn != "create" && fn != "expire" {
+					want = access{}
 				}
-				if (a == "iam:TagUser" || a == "iam:UntagUser") && fmt.Sprint(st.Condition["ForAllValues:StringLike"]["aws:TagKeys"]) != "[rotor:token:*]" {
-					t.Errorf("%s: %s may set tags other than rotor:token:*: %v", fn, a, st.Condition)
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", r, diff)
+				}
+			})
+		}
+	}
+}
+
+// prefixConfig scopes the deployment to two name prefixes: managed secrets
+// under prod/, their masters under shared/masters/.
+const prefixConfig = `{"secretNamePrefixes": ["prod/", "shared/masters/"]}`
+
+// TestSecretScoping evaluates the functions' roles with and without
+// secretNamePrefixes: with them, a function may act on prod/x and on a
+// master under shared/masters/, not on other/x nor on a master elsewhere;
+// never on another account's secret.
+func TestSecretScoping(t *testing.T) {
+	managed := map[string]string{"rotor:provider": "httpapi"}
+	master := map[string]string{"rotor:role": "master"}
+	secrets := []secret{
+		{name: "prod/payments/stripe", tags: managed},
+		{name: "prod-legacy/stripe", tags: managed},   // "prod/" is a prefix of names, not of this one
+		{name: "other/stripe", tags: managed},         // outside both prefixes
+		{name: "shared/masters/stripe", tags: master}, // a master under its prefix
+		{name: "team/masters/stripe", tags: master},   // a master elsewhere
+		{name: "prod/stripe", tags: managed, account: "210987654321"},
+	}
+	type access [6]bool // one per secret above
+	cases := []struct {
+		fn, action       string
+		unscoped, scoped access
+	}{
+		{"resolve", "secretsmanager:DescribeSecret", access{true, true, true, true, true, false}, access{true, false, false, true, false, false}},
+		{"create", "secretsmanager:PutSecretValue", access{true, true, true, false, false, false}, access{true, false, false, false, false, false}},
+		{"create", "secretsmanager:GetSecretValue", access{true, true, true, true, true, false}, access{true, false, false, true, false, false}},
+		{"switchover", "secretsmanager:UpdateSecretVersionStage", access{true, true, true, false, false, false}, access{true, false, false, false, false, false}},
+		{"verify", "secretsmanager:GetSecretValue", access{true, true, true, false, false, false}, access{true, false, false, false, false, false}},
+		{"expire", "secretsmanager:GetSecretValue", access{true, true, true, true, true, false}, access{true, false, false, true, false, false}},
+		{"expire", "secretsmanager:UpdateSecretVersionStage", access{true, true, true, false, false, false}, access{true, false, false, false, false, false}},
+	}
+	for _, c := range cases {
+		t.Run(c.fn+" "+c.action, func(t *testing.T) {
+			for _, k := range []struct {
+				config string
+				want   access
+			}{{testConfig, c.unscoped}, {prefixConfig, c.scoped}} {
+				d := synth(t, k.config)
+				sts := d.policies(t, d.functionRole(t, c.fn))
+				var got access
+				for i, s := range secrets {
+					got[i] = allowed(t, sts, c.action, s)
+				}
+				if diff := cmp.Diff(k.want, got); diff != "" {
+					t.Errorf("config %s: access to %v (-want +got):\n%s", k.config, secrets, diff)
 				}
 			}
+		})
+	}
+	// The identity tags follow the same scope.
+	d := synth(t, prefixConfig)
+	sts := d.policies(t, d.functionRole(t, "create"))
+	if !allowed(t, sts, "secretsmanager:TagResource", secrets[0], "rotor:sha256:v1") {
+		t.Error("create may not tag prod/payments/stripe with its identity tags")
+	}
+	if allowed(t, sts, "secretsmanager:TagResource", secrets[2], "rotor:sha256:v1") {
+		t.Error("create may tag other/stripe, outside the prefixes")
+	}
+}
+
+// TestListSecrets: resolve, create and expire may list secrets (which has
+// no resource-level permission) in the stack's Region only; the others may
+// not list at all.
+func TestListSecrets(t *testing.T) {
+	d := synth(t, prefixConfig)
+	for _, fn := range allFunctions {
+		sts := d.policies(t, d.functionRole(t, fn))
+		want := fn == "resolve" || fn == "create" || fn == "expire"
+		if got := decide(t, sts, request{action: "secretsmanager:ListSecrets", resource: "*"}); got != want {
+			t.Errorf("%s: ListSecrets in %s allowed = %v, want %v", fn, testRegion, got, want)
 		}
-		if want := fn == "create" || fn == "expire"; (len(iamActions) > 0) != want {
-			t.Errorf("%s: IAM actions %v", fn, iamActions)
+		if decide(t, sts, request{action: "secretsmanager:ListSecrets", resource: "*", region: "eu-west-1"}) {
+			t.Errorf("%s: ListSecrets allowed in eu-west-1", fn)
 		}
+	}
+}
+
+// TestRolePath: the functions' roles, and only they, live under /rotor/,
+// the path the service control policy exempts.
+func TestRolePath(t *testing.T) {
+	d := synth(t, testConfig)
+	fnRoles := map[string]bool{}
+	for _, fn := range allFunctions {
+		fnRoles[d.functionRole(t, fn)] = true
+	}
+	for _, id := range d.ofType("AWS::IAM::Role") {
+		path, _ := d.resources[id].Properties["Path"].(string)
+		if fnRoles[id] != (path == rotorcdk.RolePath) {
+			t.Errorf("role %s: Path %q (a function's role: %v)", id, path, fnRoles[id])
+		}
+	}
+	if len(fnRoles) != len(allFunctions) {
+		t.Errorf("function roles %v", fnRoles)
 	}
 }

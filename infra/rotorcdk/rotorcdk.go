@@ -2,15 +2,22 @@
 // from statemachine/rotation.asl.json, its five Go Lambda functions, the
 // triggers (EventBridge Scheduler schedules per secret and a daily sweeper,
 // EventBridge rules for GuardDuty and AWS Health credential findings, the
-// rotor-leaks event bus), the notification topic with alarms, and
-// least-privilege roles. Import it into your own CDK app with NewRotor, or
-// deploy the app in infra/.
+// rotor-leaks event bus), the notification topic with alarms, the ledger
+// table the functions share, and least-privilege roles. Import it into your
+// own CDK app with NewRotor, or deploy the app in infra/.
 //
 // IAM model: every Secrets Manager permission on managed secrets is
 // conditioned on the tag rotor:provider; master secrets are the secrets
 // tagged rotor:role=master, and only the create and expire functions may
 // read them (verify is explicitly denied). Secret ARNs end in a random
-// suffix, so resources are "*" narrowed by those tag conditions.
+// suffix, so resources are the ARN patterns secret:<prefix>* of the stack's
+// account and Region (one per Config.SecretNamePrefixes, or secret:* when
+// there are none) narrowed by those tag conditions. IAM users are reachable
+// only when their rotor:secret tag names a secret in the same patterns. The
+// ledger table is written only under each function's own key prefix
+// (dynamodb:LeadingKeys). The functions' roles live under the IAM path
+// /rotor/ (RolePath), which is what infra/scp/rotor-guard.json recognizes
+// them by.
 package rotorcdk
 
 import (
@@ -22,6 +29,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -40,6 +48,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/rotorhq/rotor/internal/leak"
+	"github.com/rotorhq/rotor/internal/ledger"
 	awsiamprov "github.com/rotorhq/rotor/internal/provider/awsiam"
 	"github.com/rotorhq/rotor/internal/rotation"
 	"github.com/rotorhq/rotor/internal/webhook"
@@ -52,10 +61,14 @@ const (
 	TagRole     = rotation.TagRole     // RoleMaster on master secrets
 	RoleMaster  = rotation.RoleMaster
 	LeakBusName = leak.LeakBus
-	// TagManagedUser marks the IAM users whose access keys rotor may
-	// rotate (value "true").
-	TagManagedUser = "rotor:managed"
-	functionMemo   = 128
+	// TagUserSecret is the IAM user tag naming, by ARN, the one secret the
+	// user backs: rotor may act only on users whose tag names a secret it
+	// may touch.
+	TagUserSecret = awsiamprov.TagSecret
+	// RolePath is the IAM path of the functions' roles; the service
+	// control policy in infra/scp exempts exactly these roles.
+	RolePath     = "/rotor/"
+	functionMemo = 128
 )
 
 // Props configure the construct.
@@ -75,6 +88,9 @@ type Rotor struct {
 	Topic        awssns.Topic
 	LeakBus      awsevents.EventBus
 	DeadLetters  awssqs.Queue
+	// Ledger is the table of delivered alerts and revoked credentials
+	// (internal/ledger).
+	Ledger awsdynamodb.Table
 	// The webhook, when the leak bus is enabled: its URL and the secret
 	// holding its signing keys.
 	WebhookURL  awslambda.FunctionUrl
@@ -109,6 +125,19 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 		}
 		cfg = *c
 	}
+	if cfg.WebhookReservedConcurrency == nil {
+		n := defaultWebhookConcurrency
+		cfg.WebhookReservedConcurrency = &n
+	}
+	// A Config built in Go has not been through ParseConfig: the prefixes
+	// become IAM resources and an environment variable, so check them the
+	// same way.
+	if problems := prefixProblems(cfg.SecretNamePrefixes); len(problems) > 0 {
+		panic(fmt.Errorf("rotorcdk: %s", strings.Join(problems, "; ")))
+	}
+	if *cfg.WebhookReservedConcurrency < 0 {
+		panic(fmt.Errorf("rotorcdk: webhookReservedConcurrency %d is negative", *cfg.WebhookReservedConcurrency))
+	}
 	assets := props.AssetDir
 	if assets == "" {
 		assets = "dist"
@@ -120,46 +149,95 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 	stack := awscdk.Stack_Of(c)
 
 	// Notifications: an encrypted, TLS-only topic that the state machine
-	// and CloudWatch alarms publish to.
+	// and CloudWatch alarms publish to. CloudWatch publishes as its service
+	// principal, on behalf of an alarm: both the key and the topic let it
+	// do so only for this account's alarms (aws:SourceAccount,
+	// aws:SourceArn), so that no other account's alarm can use them. The
+	// alarms' own ARNs would do better, but they depend on the topic, which
+	// depends on the key: a cycle.
+	fromAlarms := map[string]any{
+		"StringEquals": map[string]any{"aws:SourceAccount": *stack.Account()},
+		"ArnLike":      map[string]any{"aws:SourceArn": arn(stack, "cloudwatch", *stack.Region(), "alarm:*")},
+	}
+	cloudWatch := &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)}
 	key := awskms.NewKey(c, jsii.String("TopicKey"), &awskms.KeyProps{
 		EnableKeyRotation: jsii.Bool(true),
 		Description:       jsii.String("rotor: encrypts the notification topic"),
 	})
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:        jsii.String("CloudWatchAlarmsPublish"),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Principals: cloudWatch,
 		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 		Resources:  jsii.Strings("*"),
+		Conditions: &fromAlarms,
 	}), nil)
 	r.Topic = awssns.NewTopic(c, jsii.String("Notifications"), &awssns.TopicProps{
 		DisplayName: jsii.String("rotor"), MasterKey: key, EnforceSSL: jsii.Bool(true),
 	})
+	// The topic policy that enforceSSL writes replaces SNS's default one,
+	// which let the account's alarms publish: say so again, scoped.
+	r.Topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: cloudWatch,
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{r.Topic.TopicArn()},
+		Conditions: &fromAlarms,
+	}))
 	for _, email := range cfg.AlertEmails {
 		r.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
 	}
 
+	// The ledger (internal/ledger): deliveries the webhook accepted and
+	// credentials rotor revoked, shared by every function instance.
+	// Records hold key ids, fingerprints and signature digests, never a
+	// secret, so the table uses DynamoDB's default encryption (an AWS owned
+	// key): a key of our own would add a key policy, a cost and a KMS call
+	// on the webhook's path, and guard nothing that the table's IAM
+	// scoping below does not. RETAIN, like the log groups: deleting or
+	// replacing the table with the stack would forget what it remembers,
+	// so that a replayed alert would be accepted again and a leak of a
+	// revoked key reported as unmanaged.
+	r.Ledger = awsdynamodb.NewTable(c, jsii.String("Ledger"), &awsdynamodb.TableProps{
+		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String(ledger.KeyAttr), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String(ledger.ExpiresAttr),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		Encryption:    awsdynamodb.TableEncryption_DEFAULT,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+
 	// Functions, each with its own role, log group and the permissions of
 	// its step.
-	env := map[string]*string{
-		"ROTOR_LOCK_TTL":        jsii.String(cfg.LockTTL),
-		"ROTOR_MAX_CONCURRENCY": jsii.String(fmt.Sprint(cfg.MaxConcurrency)),
-	}
+	secrets := newSecretScope(stack, cfg.SecretNamePrefixes)
 	for _, f := range functions {
+		env := map[string]*string{
+			"ROTOR_LOCK_TTL":        jsii.String(cfg.LockTTL),
+			"ROTOR_MAX_CONCURRENCY": jsii.String(fmt.Sprint(cfg.MaxConcurrency)),
+		}
+		if len(cfg.SecretNamePrefixes) > 0 {
+			env[rotation.EnvSecretPrefixes] = jsii.String(strings.Join(cfg.SecretNamePrefixes, ","))
+		}
+		if _, ok := ledgerAccess[f.name]; ok {
+			env[ledger.EnvTable] = r.Ledger.TableName()
+		}
 		fn, role := r.function(f, assets, retention, env)
 		if cfg.VPC != nil && targetFacing[f.name] {
 			inVPC(fn, role, cfg.VPC)
 		}
-		for _, st := range secretsPolicy(f.name, stack) {
+		for _, st := range secretsPolicy(f.name, stack, secrets) {
 			role.AddToPolicy(st)
 		}
 		if f.name == "create" || f.name == "expire" {
-			for _, st := range iamUserPolicy() {
+			for _, st := range iamUserPolicy(stack, secrets) {
 				role.AddToPolicy(st)
 			}
 		}
+		r.ledgerPolicy(f.name, role)
 		r.Functions[f.name] = fn
 		r.Roles[f.name] = role
-		suppress(role, "AwsSolutions-IAM5", "Secret ARNs end in a random suffix: the statements use Resource * narrowed by conditions on the rotor:provider and rotor:role tags (and aws:RequestedRegion for ListSecrets, which has no resource-level permissions); IAM users are user/* narrowed by the rotor:managed tag; X-Ray and the log stream ARN suffix have no narrower resource.")
+		suppress(role, "AwsSolutions-IAM5", "Secret ARNs end in a random suffix: the statements name secret:<prefix>* of the stack's account and Region, narrowed by conditions on the rotor:provider and rotor:role tags (ListSecrets, which has no resource-level permissions, is on * narrowed by aws:RequestedRegion); IAM users are user/* narrowed by their rotor:secret tag; X-Ray and the log stream ARN suffix have no narrower resource.")
 	}
 
 	// The state machine: the definition file, its placeholders filled.
@@ -215,7 +293,7 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 	}
 	r.leakRules(*cfg.LeakSources)
 	if r.LeakBus != nil {
-		r.webhook(assets, retention)
+		r.webhook(assets, retention, *cfg.WebhookReservedConcurrency)
 	}
 
 	// Alarms on the outcomes that need a person.
@@ -244,6 +322,8 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 		Description: jsii.String("rotor rotate --state-machine (the CLI's default name is rotor-rotation)")})
 	awscdk.NewCfnOutput(c, jsii.String("TopicArn"), &awscdk.CfnOutputProps{Value: r.Topic.TopicArn(),
 		Description: jsii.String("rotor's notification topic")})
+	awscdk.NewCfnOutput(c, jsii.String("LedgerTableName"), &awscdk.CfnOutputProps{Value: r.Ledger.TableName(),
+		Description: jsii.String("rotor's ledger table (infra/scp/rotor-guard.json keeps its writes to rotor)")})
 	if r.LeakBus != nil {
 		awscdk.NewCfnOutput(c, jsii.String("LeakBusName"), &awscdk.CfnOutputProps{Value: r.LeakBus.EventBusName(),
 			Description: jsii.String("put rotor.leak events here")})
@@ -260,6 +340,7 @@ func (r *Rotor) function(f functionSpec, assets string, retention awslogs.Retent
 	role := awsiam.NewRole(c, jsii.String(name+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("rotor " + f.name + ": " + f.doc),
+		Path:        jsii.String(RolePath),
 	})
 	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid: jsii.String("Logs"), Actions: jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
@@ -317,7 +398,11 @@ func inVPC(fn awslambda.Function, role awsiam.Role, v *VPC) {
 // webhook deploys the webhook function behind a function URL: GitHub
 // secret scanning, GitGuardian and generic alerts, authenticated by their
 // HMAC signatures (so the URL itself needs no IAM auth), onto the leak bus.
-func (r *Rotor) webhook(assets string, retention awslogs.RetentionDays) {
+//
+// reserved > 0 reserves that many concurrent executions for it, which also
+// caps it: a flood of unauthenticated requests is throttled there instead
+// of starving the rotation functions of the account's concurrency.
+func (r *Rotor) webhook(assets string, retention awslogs.RetentionDays, reserved int) {
 	c := r.Construct
 	r.WebhookKeys = awssecretsmanager.NewSecret(c, jsii.String("WebhookKeys"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("rotor webhook: signing keys (github, gitguardian, generic) and a GitHub token that reads secret scanning alerts"),
@@ -331,7 +416,12 @@ func (r *Rotor) webhook(assets string, retention awslogs.RetentionDays) {
 		assets, retention, map[string]*string{
 			webhook.EnvSecret: r.WebhookKeys.SecretArn(),
 			webhook.EnvBus:    r.LeakBus.EventBusName(),
+			ledger.EnvTable:   r.Ledger.TableName(),
 		})
+	if reserved > 0 {
+		fn.Node().DefaultChild().(awslambda.CfnFunction).SetReservedConcurrentExecutions(jsii.Number(float64(reserved)))
+	}
+	r.ledgerPolicy("webhook", role)
 	r.WebhookKeys.GrantRead(role, nil)
 	r.LeakBus.GrantPutEventsTo(role, nil)
 	suppress(role, "AwsSolutions-IAM5", "X-Ray and the log stream ARN suffix have no narrower resource.")
@@ -342,21 +432,48 @@ func (r *Rotor) webhook(assets string, retention awslogs.RetentionDays) {
 		Description: jsii.String("POST leak alerts to <url>github, <url>gitguardian or <url>generic")})
 }
 
-// iamUserPolicy lets the awsiam provider rotate the access keys of IAM users
-// tagged rotor:managed=true, and set on them only its rotor:token:* tags.
-func iamUserPolicy() []awsiam.PolicyStatement {
-	managed := map[string]any{"StringEquals": map[string]any{"iam:ResourceTag/" + TagManagedUser: "true"}}
+// iamUserPolicy lets the awsiam provider rotate the access keys of the IAM
+// users whose rotor:secret tag names a secret this deployment may touch
+// (the provider then checks that it names the very secret being rotated),
+// and set on them only its rotor:token:* tags: never rotor:secret, which is
+// the user's consent and its owner's to give.
+func iamUserPolicy(stack awscdk.Stack, scope secretScope) []awsiam.PolicyStatement {
+	consenting := map[string]any{"StringLike": map[string]any{"iam:ResourceTag/" + TagUserSecret: scope.arns}}
 	tokenTags := map[string]any{
-		"StringEquals":            map[string]any{"iam:ResourceTag/" + TagManagedUser: "true"},
+		"StringLike":              map[string]any{"iam:ResourceTag/" + TagUserSecret: scope.arns},
 		"ForAllValues:StringLike": map[string]any{"aws:TagKeys": []string{awsiamprov.TokenTagPrefix + "*"}},
 	}
-	users := jsii.Strings("arn:" + *awscdk.Aws_PARTITION() + ":iam::" + *awscdk.Aws_ACCOUNT_ID() + ":user/*")
+	users := jsii.Strings(arn(stack, "iam", "", "user/*"))
 	return []awsiam.PolicyStatement{
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ManagedUserKeys"), Resources: users, Conditions: &managed,
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ConsentingUserKeys"), Resources: users, Conditions: &consenting,
 			Actions: jsii.Strings("iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:ListUserTags")}),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ManagedUserTokenTags"), Resources: users, Conditions: &tokenTags,
+		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ConsentingUserTokenTags"), Resources: users, Conditions: &tokenTags,
 			Actions: jsii.Strings("iam:TagUser", "iam:UntagUser")}),
 	}
+}
+
+// ledgerAccess is what each function may do in the ledger table, and under
+// which key prefix (dynamodb:LeadingKeys): resolve reads revoked
+// credentials, create and expire record them, the webhook claims and
+// releases deliveries. No other function, and nothing else, touches it.
+var ledgerAccess = map[string]struct {
+	prefix  string
+	actions []string
+}{
+	"resolve": {ledger.RevokedPrefix, []string{"dynamodb:GetItem"}},
+	"create":  {ledger.RevokedPrefix, []string{"dynamodb:PutItem"}},
+	"expire":  {ledger.RevokedPrefix, []string{"dynamodb:PutItem"}},
+	"webhook": {ledger.DeliveryPrefix, []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}},
+}
+
+func (r *Rotor) ledgerPolicy(fn string, role awsiam.Role) {
+	access, ok := ledgerAccess[fn]
+	if !ok {
+		return
+	}
+	own := map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{access.prefix + "*"}}}
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("LedgerRecords"),
+		Actions: jsii.Strings(access.actions...), Resources: &[]*string{r.Ledger.TableArn()}, Conditions: &own}))
 }
 
 func (r *Rotor) schedule(id, description, expr, tz string, input map[string]any) {
@@ -446,14 +563,41 @@ func eventFields(v map[string]any) map[string]any {
 	return out
 }
 
+// secretScope is the secrets a deployment may touch, as IAM resource ARN
+// patterns of the stack's account and Region: secret:<prefix>* for each
+// configured name prefix (secret ARNs end in -XXXXXX, a random suffix), or
+// secret:* without prefixes.
+type secretScope struct{ arns []string }
+
+func newSecretScope(stack awscdk.Stack, prefixes []string) secretScope {
+	if len(prefixes) == 0 {
+		prefixes = []string{""}
+	}
+	var s secretScope
+	for _, p := range prefixes {
+		s.arns = append(s.arns, arn(stack, "secretsmanager", *stack.Region(), "secret:"+p+"*"))
+	}
+	return s
+}
+
+// arn builds an ARN in the stack's partition and account (tokens that
+// CloudFormation resolves, unless the stack has an explicit environment).
+func arn(stack awscdk.Stack, service, region, resource string) string {
+	return "arn:" + *stack.Partition() + ":" + service + ":" + region + ":" + *stack.Account() + ":" + resource
+}
+
 // secretsPolicy is each function's Secrets Manager access.
-func secretsPolicy(fn string, stack awscdk.Stack) []awsiam.PolicyStatement {
+func secretsPolicy(fn string, stack awscdk.Stack, scope secretScope) []awsiam.PolicyStatement {
 	managed := map[string]any{"StringLike": map[string]any{"secretsmanager:ResourceTag/" + TagProvider: "*"}}
 	master := map[string]any{"StringEquals": map[string]any{"secretsmanager:ResourceTag/" + TagRole: RoleMaster}}
+	inRegion := map[string]any{"StringEquals": map[string]any{"aws:RequestedRegion": stack.Region()}}
 	allow := func(sid string, cond map[string]any, actions ...string) awsiam.PolicyStatement {
 		return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String(sid),
-			Actions: jsii.Strings(prefixed(actions)...), Resources: jsii.Strings("*"), Conditions: &cond})
+			Actions: jsii.Strings(prefixed(actions)...), Resources: jsii.Strings(scope.arns...), Conditions: &cond})
 	}
+	// ListSecrets has no resource-level permission: * in the stack's Region.
+	listSecrets := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ListSecretsInRegion"),
+		Actions: jsii.Strings("secretsmanager:ListSecrets"), Resources: jsii.Strings("*"), Conditions: &inRegion})
 	// Create records, and create and expire remove, the tags that identify
 	// each version's credential for leak matching; they may touch no other
 	// tag (rotor:provider, rotor:master-secret are policy).
@@ -467,12 +611,13 @@ func secretsPolicy(fn string, stack awscdk.Stack) []awsiam.PolicyStatement {
 		out = append(out,
 			allow("ManagedSecretsMetadata", managed, "DescribeSecret", "ListSecretVersionIds"),
 			allow("MasterSecretsExist", master, "DescribeSecret"),
-			allow("ListSecretsInRegion", map[string]any{"StringEquals": map[string]any{"aws:RequestedRegion": stack.Region()}}, "ListSecrets"))
+			listSecrets)
 	case "create":
 		out = append(out,
 			allow("ManagedSecrets", managed, "DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage", "ListSecretVersionIds"),
 			allow("LeakIdentityTags", identities, "TagResource", "UntagResource"),
-			allow("ReadMasterSecrets", master, "DescribeSecret", "GetSecretValue"))
+			allow("ReadMasterSecrets", master, "DescribeSecret", "GetSecretValue"),
+			listSecrets) // which secrets hold a key (awsiam's holders)
 	case "switchover":
 		out = append(out, allow("ManagedSecretLabels", managed, "DescribeSecret", "UpdateSecretVersionStage"))
 	case "verify":
@@ -484,7 +629,8 @@ func secretsPolicy(fn string, stack awscdk.Stack) []awsiam.PolicyStatement {
 		out = append(out,
 			allow("ManagedSecrets", managed, "DescribeSecret", "GetSecretValue", "UpdateSecretVersionStage", "ListSecretVersionIds"),
 			allow("LeakIdentityTags", identities, "UntagResource"),
-			allow("ReadMasterSecrets", master, "DescribeSecret", "GetSecretValue"))
+			allow("ReadMasterSecrets", master, "DescribeSecret", "GetSecretValue"),
+			listSecrets)
 	}
 	// X-Ray: Tracing ACTIVE makes CDK add its statement to the role.
 	return out

@@ -71,8 +71,10 @@ type deployment struct {
 }
 
 type resource struct {
-	Type       string         `json:"Type"`
-	Properties map[string]any `json:"Properties"`
+	Type                string         `json:"Type"`
+	Properties          map[string]any `json:"Properties"`
+	DeletionPolicy      string         `json:"DeletionPolicy"`
+	UpdateReplacePolicy string         `json:"UpdateReplacePolicy"`
 }
 
 var (
@@ -347,17 +349,21 @@ func TestNotifications(t *testing.T) {
 	}
 }
 
+// TestCdkNagFindsNothing: no AwsSolutions error or warning, for the test
+// deployment, a scoped one, and one that reserves no concurrency.
 func TestCdkNagFindsNothing(t *testing.T) {
-	d := synth(t, testConfig)
-	errs := assertions.Annotations_FromStack(d.stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
-	if len(*errs) > 0 {
-		out, _ := json.MarshalIndent(errs, "", "  ")
-		t.Errorf("cdk-nag AwsSolutions errors:\n%s", out)
-	}
-	warnings := assertions.Annotations_FromStack(d.stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
-	if len(*warnings) > 0 {
-		out, _ := json.MarshalIndent(warnings, "", "  ")
-		t.Errorf("cdk-nag AwsSolutions warnings:\n%s", out)
+	for _, config := range []string{testConfig, prefixConfig, `{"webhookReservedConcurrency": 0}`} {
+		d := synth(t, config)
+		errs := assertions.Annotations_FromStack(d.stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+		if len(*errs) > 0 {
+			out, _ := json.MarshalIndent(errs, "", "  ")
+			t.Errorf("config %s: cdk-nag AwsSolutions errors:\n%s", config, out)
+		}
+		warnings := assertions.Annotations_FromStack(d.stack).FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+		if len(*warnings) > 0 {
+			out, _ := json.MarshalIndent(warnings, "", "  ")
+			t.Errorf("config %s: cdk-nag AwsSolutions warnings:\n%s", config, out)
+		}
 	}
 }
 
