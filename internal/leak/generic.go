@@ -122,11 +122,17 @@ func VerifyGenericSignature(key, body []byte, timestamp, signature string, now t
 	if !hmac.Equal(got, genericMAC(key, timestamp, body)) {
 		return badSignature(src, "the signature does not match the timestamp and body")
 	}
-	switch age := now.Sub(time.Unix(sec, 0)); {
+	return inWindow(src, GenericTimestampHeader, time.Unix(sec, 0), now, window)
+}
+
+// inWindow refuses a signed timestamp (header) sent more than window
+// before or after now.
+func inWindow(src, header string, sent, now time.Time, window time.Duration) error {
+	switch age := now.Sub(sent); {
 	case age > window:
-		return badSignature(src, "the %s is older than the replay window (%s)", GenericTimestampHeader, window)
+		return badSignature(src, "the %s is older than the replay window (%s)", header, window)
 	case age < -window:
-		return badSignature(src, "the %s is ahead of the clock by more than the replay window (%s)", GenericTimestampHeader, window)
+		return badSignature(src, "the %s is ahead of the clock by more than the replay window (%s)", header, window)
 	}
 	return nil
 }

@@ -159,13 +159,7 @@ func VerifyGitGuardianSignature(token, body []byte, timestamp, signature string,
 	if !hmac.Equal(got, mac.Sum(nil)) {
 		return badSignature(src, "the signature does not match the body")
 	}
-	switch age := now.Sub(sent); {
-	case age > window:
-		return badSignature(src, "the Timestamp is older than the replay window (%s)", window)
-	case age < -window:
-		return badSignature(src, "the Timestamp is ahead of the clock by more than the replay window (%s)", window)
-	}
-	return nil
+	return inWindow(src, "Timestamp", sent, now, window)
 }
 
 // parseTimestamp reads decimal Unix seconds ("1718000000" or
