@@ -83,8 +83,9 @@ func TestFunctionURLRecoversPanics(t *testing.T) {
 	f.bus.panic = fmt.Sprintf("bus exploded: key %s, %q, %s, %s, token %s",
 		keys.Generic, keys.GitGuardian, url.PathEscape(keys.GitHub), base64.StdEncoding.EncodeToString([]byte(keys.GitHubToken)), hex.EncodeToString([]byte(keys.Generic)))
 	body := []byte(`{"secretId":"prod/stripe","reason":"test"}`)
+	ts, sig := leak.SignGeneric([]byte(keys.Generic), body, now)
 	req := events.LambdaFunctionURLRequest{RawPath: "/generic", Body: string(body),
-		Headers: map[string]string{"x-rotor-signature-256": sign(keys.Generic, body)}}
+		Headers: map[string]string{"x-rotor-signature-256": sig, "x-rotor-timestamp": ts}}
 	req.RequestContext.HTTP.Method = "POST"
 	resp, err := f.h.FunctionURL(context.Background(), req)
 	if err != nil || resp.StatusCode != 500 || resp.Body != `{"error":"internal error"}` {
