@@ -404,6 +404,17 @@ func TestTransportErrorsNameMethodAndHost(t *testing.T) {
 		}
 	}))
 	defer slow.Close()
+	// An API that lists the version's key and hangs up on its DELETE.
+	const revokedVersion = "7e6d5c4b-3a29-4817-9605-f4e3d2c1b0a9"
+	hangup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			fmt.Fprintf(w, `{"keys":[{"id":"key_1","name":"rotor-%s"}]}`, revokedVersion)
+			return
+		}
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}))
+	defer hangup.Close()
 	withKeyInPath := func(c map[string]any) {
 		c["masterKey"] = key
 		c["timeoutSeconds"] = 1
@@ -421,8 +432,11 @@ func TestTransportErrorsNameMethodAndHost(t *testing.T) {
 			return err
 		}, "provider httpapi: list: GET " + strings.TrimPrefix(closed, "http://") + ": dial tcp", false},
 		{"revoke at a closed port", closed, func(m []byte) error {
-			return (&Provider{}).Revoke(context.Background(), &provider.RevokeRequest{Master: m, Value: []byte(`{"apiKey":"sk_x","keyId":"key/1?x"}`)})
-		}, "provider httpapi: revoke: DELETE " + strings.TrimPrefix(closed, "http://") + ": dial tcp", false},
+			return (&Provider{}).Revoke(context.Background(), &provider.RevokeRequest{Master: m, VersionID: revokedVersion, Value: []byte(`{"apiKey":"sk_x","keyId":"key_1"}`)})
+		}, "provider httpapi: list: GET " + strings.TrimPrefix(closed, "http://") + ": dial tcp", false},
+		{"revoke hung up on", hangup.URL, func(m []byte) error {
+			return (&Provider{}).Revoke(context.Background(), &provider.RevokeRequest{Master: m, VersionID: revokedVersion, Value: []byte(`{"apiKey":"sk_x","keyId":"key_1"}`)})
+		}, "provider httpapi: revoke: DELETE " + strings.TrimPrefix(hangup.URL, "http://") + ":", false},
 		{"create timing out", slow.URL, func(m []byte) error {
 			_, err := (&Provider{}).Create(context.Background(), &provider.CreateRequest{Token: "5b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d", Master: m})
 			return err
