@@ -166,3 +166,86 @@ func parseStep(s string) (fn, action string, wantFail bool) {
 	}
 	return s, "", wantFail
 }
+
+// TestSDKResendAfterLostAnswer: the AWS SDK resends a request whose answer
+// was lost (a connection reset), so a Secrets Manager call may take effect
+// twice and answer the second time, e.g. UpdateSecretVersionStage naming a
+// RemoveFromVersionId that no longer holds the label. Every step treats its
+// goal already reached as success: for every Secrets Manager call of every
+// step of every path, the step answers what the state machine retries or
+// nothing at all, never Rotor.Unsafe, and the rotation converges (issue 11,
+// failures 1 and 2).
+func TestSDKResendAfterLostAnswer(t *testing.T) {
+	for _, sc := range scenarios {
+		for target := range sc.steps {
+			name := sc.steps[target]
+			if name[len(name)-1] == '!' {
+				continue
+			}
+			t.Run(sc.name+"/"+name, func(t *testing.T) {
+				calls := 0
+				for k := 1; ; k++ {
+					if k > 60 {
+						t.Fatal("the step made more than 60 external calls")
+					}
+					if !runResent(t, sc, target, k) {
+						break
+					}
+					calls++
+				}
+				if calls == 0 {
+					t.Fatal("the step made no external call; nothing was injected")
+				}
+			})
+		}
+	}
+}
+
+// runResent runs the scenario with the k-th external call of step target
+// resent after its answer was lost. It reports whether the fault was reached.
+func runResent(t *testing.T, sc scenario, target, k int) bool {
+	e := newEnv(t)
+	e.rejectNew.Store(sc.reject)
+	input := fmt.Sprintf(`{"secretId":%q,"trigger":"manual"}`, sc.secret)
+	var item map[string]any
+	token := uuid.NewString()
+	previous := e.holder(sc.secret, rotation.LabelCurrent)
+	for i, s := range sc.steps {
+		fn, action, wantFail := parseStep(s)
+		var payload any = input
+		if fn != rotation.FuncResolve {
+			payload = step(item, token, "previousVersionId", previous, "action", action)
+			if fn == rotation.FuncCreate {
+				payload = step(item, token)
+			}
+		}
+		if i == target {
+			e.faults.armResend(k)
+		}
+		out, ierr := e.invoke(fn, payload)
+		if i == target {
+			if !e.faults.disarm() {
+				return false
+			}
+			if ierr != nil && ierr.Type != "Rotor.Transient" {
+				t.Fatalf("k=%d: %s answered %s (%s) after a resent request; want success or a retried error", k, s, ierr.Type, ierr.Message)
+			}
+			if ierr != nil {
+				if out, ierr = e.invoke(fn, payload); ierr != nil {
+					t.Fatalf("k=%d: re-running %s: %s %s", k, s, ierr.Type, ierr.Message)
+				}
+			}
+		} else if wantFail != (ierr != nil) {
+			t.Fatalf("k=%d: %s: error %v, want failure %v", k, s, ierr, wantFail)
+		}
+		switch fn {
+		case rotation.FuncResolve:
+			item = out["items"].([]any)[0].(map[string]any)
+		case rotation.FuncCreate:
+			previous = out["previousVersionId"].(string)
+		}
+	}
+	sc.check(e, token, previous)
+	e.checkHygiene()
+	return true
+}

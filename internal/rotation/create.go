@@ -62,10 +62,17 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 	if err != nil {
 		return nil, err
 	}
-	if pending := sec.holder(LabelPending); pending != "" && pending != current {
+	// One rotation at a time: AWSPENDING on any other version is another
+	// rotation's lock, also when that version is already AWSCURRENT (its
+	// switchover moved the label and has yet to release the lock: taking
+	// that version as current here would build on a rotation that may
+	// still roll back).
+	if pending := sec.holder(LabelPending); pending != "" {
 		if err := s.reclaim(ctx, sec, pending); err != nil {
 			return nil, err
 		}
+		current = sec.holder(LabelCurrent)
+		result.PreviousVersionID = current
 	}
 	var cur []byte
 	if current != "" {
@@ -196,8 +203,12 @@ func (s *Service) reclaim(ctx context.Context, sec *secret, pending string) erro
 			"secret %q is being rotated by another execution: AWSPENDING is on version %s, created %s ago (lock TTL %s)",
 			sec.name, pending, age.Round(time.Second), s.lockTTL()))
 	}
-	if err := s.revokeVersion(ctx, sec, pending, sec.holder(LabelCurrent)); err != nil {
-		return fmt.Errorf("reclaim abandoned AWSPENDING version %s: %w", pending, err)
+	// A lock on the current version is a switchover that never released
+	// it: its credential is the one in use, so only the label goes.
+	if !sec.has(pending, LabelCurrent) {
+		if err := s.revokeVersion(ctx, sec, pending, sec.holder(LabelCurrent)); err != nil {
+			return fmt.Errorf("reclaim abandoned AWSPENDING version %s: %w", pending, err)
+		}
 	}
 	if err := s.removeLabel(ctx, sec, LabelPending, pending); err != nil {
 		return err

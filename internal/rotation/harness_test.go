@@ -406,14 +406,30 @@ type faults struct {
 	mu      sync.Mutex
 	armed   int
 	crash   bool
+	resend  bool // the SDK resends the request whose answer was lost
 	count   int
 	tripped bool
 }
 
 func (f *faults) arm(k int, crash bool) {
 	f.mu.Lock()
-	f.armed, f.crash, f.count, f.tripped = k, crash, 0, false
+	f.armed, f.crash, f.resend, f.count, f.tripped = k, crash, false, 0, false
 	f.mu.Unlock()
+}
+
+// armResend makes the k-th call's answer be lost and the AWS SDK resend the
+// same request, as its retryer does on a connection reset: the caller sees
+// the second answer only.
+func (f *faults) armResend(k int) {
+	f.mu.Lock()
+	f.armed, f.crash, f.resend, f.count, f.tripped = k, false, true, 0, false
+	f.mu.Unlock()
+}
+
+func (f *faults) resending() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.resend
 }
 
 func (f *faults) disarm() bool {
@@ -463,6 +479,9 @@ func faulty[I, O any](f *faults, op string, fn func(context.Context, I, ...func(
 	}
 	out, err := fn(ctx, in)
 	if f.lose() {
+		if f.resending() {
+			return fn(ctx, in)
+		}
 		return zero, lostResponse(op)
 	}
 	return out, err

@@ -486,3 +486,42 @@ func TestSecretPrefixesScopeTheDeployment(t *testing.T) {
 		t.Errorf("outOfScope = %v, want 1 (%s)", plan["outOfScope"], apiSecret)
 	}
 }
+
+// TestCreateWaitsForAnUnfinishedSwitchover (issue 11, failure 3): rotation
+// A's switchover moved AWSCURRENT but died before it removed AWSPENDING;
+// rotation B's create must wait for A (Rotor.Conflict), not take A's
+// version as current, which A may still roll back. Past the lock TTL, B
+// takes the lock over without revoking A's credential, which is current.
+func TestCreateWaitsForAnUnfinishedSwitchover(t *testing.T) {
+	e := newEnv(t)
+	item := e.resolve(`{"secretId": "` + apiSecret + `", "trigger": "manual"}`)[0]
+	a := uuid.NewString()
+	out := e.must(rotation.FuncCreate, step(item, a))
+	previous := out["previousVersionId"].(string)
+	// The first half of A's switchover: AWSCURRENT moved, AWSPENDING kept.
+	if _, err := e.store.UpdateSecretVersionStage(context.Background(), &sm.UpdateSecretVersionStageInput{SecretId: aws.String(apiSecret),
+		VersionStage: aws.String(rotation.LabelCurrent), MoveToVersionId: aws.String(a), RemoveFromVersionId: aws.String(previous)}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.snapshot()
+	_, ierr := e.invoke(rotation.FuncCreate, step(item, uuid.NewString()))
+	if ierr == nil || ierr.Type != "Rotor.Conflict" || !strings.Contains(ierr.Message, a) {
+		t.Fatalf("B's create = %v, want Rotor.Conflict naming A's version", ierr)
+	}
+	if !bytes.Equal(before, e.snapshot()) || len(e.ks.Live()) != 2 {
+		t.Error("the refused create changed something")
+	}
+
+	e.clock.Advance(rotation.DefaultLockTTL + time.Minute)
+	b := uuid.NewString()
+	out = e.must(rotation.FuncCreate, step(item, b))
+	if out["previousVersionId"] != a {
+		t.Errorf("B's previous version is %v, want A's %s", out["previousVersionId"], a)
+	}
+	if !e.ks.Accepts(field(e.value(apiSecret, a), "apiKey")) {
+		t.Error("taking the lock over revoked A's credential, which is current")
+	}
+	if diff := cmp.Diff([]string{rotation.LabelCurrent}, e.stages(apiSecret)[a]); diff != "" {
+		t.Errorf("A's labels (-want +got):\n%s", diff)
+	}
+}

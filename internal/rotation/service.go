@@ -345,7 +345,12 @@ func valueOf(out *sm.GetSecretValueOutput) ([]byte, error) {
 }
 
 // moveLabel puts label on version, taking it from whichever version holds it.
-// It is a no-op when version already has it.
+// It is a no-op when version already has it. Its goal, not its call, is what
+// must succeed: when the call fails, the labels are read again, and a label
+// already on version is success. The AWS SDK resends a request whose answer
+// was lost, and the resent move names a RemoveFromVersionId that no longer
+// holds the label, which Secrets Manager refuses although the first send did
+// the move.
 func (s *Service) moveLabel(ctx context.Context, sec *secret, label, version string) error {
 	if sec.has(version, label) {
 		return nil
@@ -355,12 +360,19 @@ func (s *Service) moveLabel(ctx context.Context, sec *secret, label, version str
 		in.RemoveFromVersionId = aws.String(from)
 	}
 	if _, err := s.SM.UpdateSecretVersionStage(ctx, in); err != nil {
-		return smError(err, "move %s of secret %q to version %s", label, sec.name, version)
+		err = smError(err, "move %s of secret %q to version %s", label, sec.name, version)
+		if s.refresh(ctx, sec) == nil && sec.has(version, label) {
+			s.log().InfoContext(ctx, "label already moved", "secretId", sec.arn, "label", label, "version", version)
+			return nil
+		}
+		return err
 	}
 	return s.refresh(ctx, sec)
 }
 
-// removeLabel takes label off version if it is there.
+// removeLabel takes label off version if it is there; like moveLabel, it
+// reads the labels again after a failed call and succeeds if the label is
+// gone.
 func (s *Service) removeLabel(ctx context.Context, sec *secret, label, version string) error {
 	if !sec.has(version, label) {
 		return nil
@@ -368,7 +380,12 @@ func (s *Service) removeLabel(ctx context.Context, sec *secret, label, version s
 	_, err := s.SM.UpdateSecretVersionStage(ctx, &sm.UpdateSecretVersionStageInput{
 		SecretId: aws.String(sec.arn), VersionStage: aws.String(label), RemoveFromVersionId: aws.String(version)})
 	if err != nil {
-		return smError(err, "remove %s from version %s of secret %q", label, version, sec.name)
+		err = smError(err, "remove %s from version %s of secret %q", label, version, sec.name)
+		if s.refresh(ctx, sec) == nil && !sec.has(version, label) {
+			s.log().InfoContext(ctx, "label already removed", "secretId", sec.arn, "label", label, "version", version)
+			return nil
+		}
+		return err
 	}
 	return s.refresh(ctx, sec)
 }
