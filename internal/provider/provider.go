@@ -21,8 +21,8 @@
 //     from targets are reduced to status codes and error codes.
 //
 // Optional abilities are optional interfaces (Applier, PasswordUser,
-// TokenRevoker, Identifier, MasterUser, OptionsChecker), discovered with a type assertion, as
-// database/sql/driver does.
+// TokenRevoker, Identifier, LiveChecker, MasterUser, OptionsChecker),
+// discovered with a type assertion, as database/sql/driver does.
 package provider
 
 import (
@@ -206,6 +206,26 @@ type Identity struct {
 	// would find. It must be high-entropy: its fingerprint is stored as
 	// non-secret metadata.
 	Secret []byte
+}
+
+// LiveChecker is implemented by providers whose credentials, once revoked,
+// are gone for good (minted keys). Live reports whether the credential a
+// version holds still exists and is enabled at the target, asked with the
+// master or the function's own role, never with the credential itself.
+// Rollback asks it before making an older version current again: a
+// version whose credential is gone must never become current. A value
+// that holds no credential at all is live (nothing was lost).
+type LiveChecker interface {
+	Live(ctx context.Context, req *LiveRequest) (bool, error)
+}
+
+// LiveRequest names the credential Live checks.
+type LiveRequest struct {
+	SecretID  string
+	VersionID string
+	Value     []byte
+	Master    []byte
+	Options   Options
 }
 
 // MasterUser is implemented by providers that need a master secret to create

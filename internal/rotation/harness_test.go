@@ -73,8 +73,10 @@ type env struct {
 	faults *faults
 	svc    *rotation.Service
 
-	rejectNew atomic.Bool  // the key API refuses every key but the initial one
-	failMints atomic.Int32 // the key API answers 503 to this many mint requests
+	rejectNew      atomic.Bool  // the key API refuses every key but the initial one
+	failMints      atomic.Int32 // the key API answers 503 to this many mint requests
+	rejectVerifies atomic.Int32 // the key API answers 401 to this many whoami requests
+	refuseLists    atomic.Bool  // the key API answers 403 to every list
 	initial   keyservice.Key
 
 	mu         sync.Mutex
@@ -95,6 +97,14 @@ func newEnvAt(t testing.TB, clk timeSource) *env {
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/v1/keys" && e.failMints.Add(-1) >= 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/keys" && e.refuseLists.Load() {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		if r.URL.Path == "/v1/whoami" && e.rejectVerifies.Add(-1) >= 0 {
+			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		if e.rejectNew.Load() && r.URL.Path == "/v1/whoami" && r.Header.Get("Authorization") != "Bearer "+e.initial.Secret {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -140,7 +141,7 @@ func TestStateMachineVerificationFailureRollsBack(t *testing.T) {
 		t.Fatalf("execution %s %s, want FAILED Rotor.RotationFailed", res.Status, res.Error)
 	}
 	got := asl.EnteredStates(hist)
-	want := []string{"Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateEach", "IsRevokeOnly", "Create", "SwitchOver", "Verify", "Rollback", "NotifyFailure", "ItemFailed", "Summarize", "AnyFailed", "RotationFailed"}
+	want := []string{"Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateEach", "IsRevokeOnly", "Create", "SwitchOver", "Verify", "Rollback", "RolledBack", "NotifyFailure", "ItemFailed", "Summarize", "AnyFailed", "RotationFailed"}
 	if !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}
@@ -215,4 +216,68 @@ func mustTime(s string) time.Time {
 func jsonOf(e asl.Event) string {
 	b, _ := json.Marshal(e)
 	return string(b)
+}
+
+// TestStateMachineRollsForwardWhenThePreviousKeyIsGone (issue 11, build 2):
+// the previous key was revoked at the API (by a person, by another
+// rotation's clean-up) while the new one failed verification. Rolling back
+// to it would make a dead key current; the rollback leaves the new version
+// current, and the state machine makes another at once, which works.
+func TestStateMachineRollsForwardWhenThePreviousKeyIsGone(t *testing.T) {
+	s := newSFN(t)
+	old := s.e.holder(apiSecret, rotation.LabelCurrent)
+	req, _ := http.NewRequest(http.MethodDelete, s.e.srv.URL+"/v1/keys/"+s.e.initial.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+masterKey)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("revoking the initial key out of band: %v %v", resp, err)
+	}
+	s.e.rejectVerifies.Store(1) // the first new key fails its verification, once
+	res, hist := s.run(`{"secretId": "` + apiSecret + `", "trigger": "manual"}`)
+	if res.Status != asl.StatusSucceeded {
+		t.Fatalf("execution %s: %s %s", res.Status, res.Error, res.Cause)
+	}
+	want := []string{"Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateEach", "IsRevokeOnly", "Create", "SwitchOver", "Verify", "Rollback", "RolledBack",
+		"RollForwardOnce", "RollForward", "Create", "SwitchOver", "Verify", "HasGracePeriod", "GracePeriod", "Expire", "NotifySuccess", "ItemSucceeded", "Summarize", "AnyFailed", "Done"}
+	if got := asl.EnteredStates(hist); !slices.Equal(got, want) {
+		t.Errorf("states entered:\n got %v\nwant %v", got, want)
+	}
+	cur := s.e.holder(apiSecret, rotation.LabelCurrent)
+	if cur == old {
+		t.Fatal("AWSCURRENT went back to the version whose key is gone")
+	}
+	live := s.e.ks.Live()
+	if len(live) != 1 || live[0].Secret != field(s.e.value(apiSecret, cur), "apiKey") || !s.e.ks.Accepts(live[0].Secret) {
+		t.Errorf("live keys %d; want exactly the current version's, working", len(live))
+	}
+	if s.e.holder(apiSecret, rotation.LabelPending) != "" {
+		t.Error("AWSPENDING left behind")
+	}
+	s.checkHygiene(hist)
+}
+
+// TestStateMachineNamesAFailedUndo (issue 11, build 3): when the undo of a
+// failed rotation fails too, the notification says so, what may still be
+// live and locked, and what a person does.
+func TestStateMachineNamesAFailedUndo(t *testing.T) {
+	s := newSFN(t)
+	s.e.refuseLists.Store(true) // create fails, and so does its clean-up
+	res, hist := s.run(`{"secretId": "` + apiSecret + `", "trigger": "manual"}`)
+	if res.Status != asl.StatusFailed {
+		t.Fatalf("execution %s, want FAILED", res.Status)
+	}
+	want := []string{"Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateEach", "IsRevokeOnly", "Create", "Cleanup", "NotifyUndoFailure", "ItemFailed", "Summarize", "AnyFailed", "RotationFailed"}
+	if got := asl.EnteredStates(hist); !slices.Equal(got, want) {
+		t.Errorf("states entered:\n got %v\nwant %v", got, want)
+	}
+	if len(s.published) != 1 {
+		t.Fatalf("SNS messages: %v", s.published)
+	}
+	m := s.published[0]
+	for _, part := range []string{`"Subject":"rotor: rotation failed and was NOT undone"`, `"event":"rotation.undo-failed"`, `"undoError":"Rotor.InvalidInput"`,
+		"may still hold AWSPENDING", "refused the master key"} {
+		if !strings.Contains(m, part) {
+			t.Errorf("the notification lacks %q: %s", part, m)
+		}
+	}
+	s.checkHygiene(hist)
 }

@@ -240,6 +240,13 @@ func (s *Service) undo(ctx context.Context, in StepInput, action string) (*StepO
 			return nil, rotorerr.New(rotorerr.Unsafe, fmt.Sprintf(
 				"secret %q: cannot roll back to version %s: its credential was revoked", sec.name, prev))
 		}
+		if outcome, err := s.rollbackTarget(ctx, sec, prev); err != nil || outcome != "" {
+			if err == nil {
+				result.Outcome = outcome
+				return result, nil
+			}
+			return nil, err
+		}
 		if err := s.moveLabel(ctx, sec, LabelCurrent, prev); err != nil {
 			return nil, err
 		}
@@ -285,6 +292,41 @@ func (s *Service) undo(ctx context.Context, in StepInput, action string) (*StepO
 		}
 	}
 	return result, nil
+}
+
+// OutcomeRollForward is the outcome of a rollback that does not roll back:
+// the previous credential no longer exists at the provider (another
+// rotation's clean-up, a person), so making it current again would be an
+// outage. The new version stays current and the state machine makes
+// another one at once.
+const OutcomeRollForward = "roll-forward"
+
+// rollbackTarget asks the provider, before AWSCURRENT goes back to prev,
+// whether prev's credential still exists: "" means roll back. Providers
+// that cannot tell (no provider.LiveChecker) are trusted to; a provider
+// that applies credentials restores prev's when the token's is revoked.
+func (s *Service) rollbackTarget(ctx context.Context, sec *secret, prev string) (string, error) {
+	lc, ok := sec.pol.prov.(provider.LiveChecker)
+	if !ok {
+		return "", nil
+	}
+	value, err := s.versionValue(ctx, sec, prev)
+	if err != nil {
+		return "", err
+	}
+	master, err := s.masterValue(ctx, sec)
+	if err != nil {
+		return "", err
+	}
+	live, err := lc.Live(ctx, &provider.LiveRequest{SecretID: sec.arn, VersionID: prev, Value: value, Master: master, Options: sec.pol.options})
+	if err != nil {
+		return "", fmt.Errorf("secret %q: check that the credential of version %s still exists: %w", sec.name, prev, err)
+	}
+	if live {
+		return "", nil
+	}
+	s.log().WarnContext(ctx, "previous credential no longer exists; rolling forward instead of back", "secretId", sec.arn, "version", prev)
+	return OutcomeRollForward, nil
 }
 
 // revokeVersion revokes the credential held by one version. current is the

@@ -551,3 +551,31 @@ func (*Provider) Identify(value []byte, _ provider.Options) (*provider.Identity,
 	}
 	return &provider.Identity{Secret: []byte(key)}, nil
 }
+
+// Live implements provider.LiveChecker: the API still lists the key rotor
+// minted for the version, or the key whose id the value holds.
+func (p *Provider) Live(ctx context.Context, req *provider.LiveRequest) (bool, error) {
+	c, err := p.config(ctx, req.Master, req.Options)
+	if err != nil {
+		return false, err
+	}
+	id, _ := provider.Field(req.Value, c.Secret.IDField)
+	key, _ := provider.Field(req.Value, c.Secret.KeyField)
+	if id == "" && key == "" {
+		return true, nil // holds no key: nothing to lose
+	}
+	name, err := render("keyName", c.KeyName, listData{Token: req.VersionID})
+	if err != nil {
+		return false, err
+	}
+	all, err := p.listAll(ctx, c, req.VersionID, name)
+	if err != nil {
+		return false, err
+	}
+	for _, k := range all {
+		if k.name == name || (id != "" && k.id == id) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
