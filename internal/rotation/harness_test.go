@@ -77,7 +77,7 @@ type env struct {
 	failMints      atomic.Int32 // the key API answers 503 to this many mint requests
 	rejectVerifies atomic.Int32 // the key API answers 401 to this many whoami requests
 	refuseLists    atomic.Bool  // the key API answers 403 to every list
-	initial   keyservice.Key
+	initial        keyservice.Key
 
 	mu         sync.Mutex
 	logs       bytes.Buffer
