@@ -525,3 +525,31 @@ func TestCreateWaitsForAnUnfinishedSwitchover(t *testing.T) {
 		t.Errorf("A's labels (-want +got):\n%s", diff)
 	}
 }
+
+// TestUndoNeverActsForAnotherRotation (issue 11, build 2): rotation A
+// switched over, then rotation B created and switched over on top of it,
+// so A's version is B's previous, live through B's grace period. A's
+// rollback (its verify failed late, or found AWSCURRENT moved) must not
+// revoke it or move a label: B's expire revokes it.
+func TestUndoNeverActsForAnotherRotation(t *testing.T) {
+	e := newEnv(t)
+	item := e.resolve(`{"secretId": "` + apiSecret + `", "trigger": "manual"}`)[0]
+	a := uuid.NewString()
+	prevA := e.must(rotation.FuncCreate, step(item, a))["previousVersionId"].(string)
+	e.must(rotation.FuncSwitchOver, step(item, a, "previousVersionId", prevA))
+	b := uuid.NewString()
+	e.must(rotation.FuncCreate, step(item, b))
+	e.must(rotation.FuncSwitchOver, step(item, b, "previousVersionId", a))
+	before := e.snapshot()
+
+	out := e.must(rotation.FuncExpire, step(item, a, "action", "rollback", "previousVersionId", prevA))
+	if out["outcome"] != rotation.OutcomeSuperseded {
+		t.Errorf("A's rollback outcome %v, want %q", out["outcome"], rotation.OutcomeSuperseded)
+	}
+	if !bytes.Equal(before, e.snapshot()) {
+		t.Error("A's rollback changed the store")
+	}
+	if !e.ks.Accepts(field(e.value(apiSecret, a), "apiKey")) {
+		t.Error("A's rollback revoked the key B's rotation keeps through its grace period")
+	}
+}

@@ -226,6 +226,17 @@ func (s *Service) undo(ctx context.Context, in StepInput, action string) (*StepO
 	if action == ActionCleanup {
 		result.Outcome = "cleaned-up"
 	}
+	// Another rotation switched over on top of this one: the token's
+	// version is that rotation's previous, whose credential consumers may
+	// still use through its grace period, and its expire revokes it. Undo
+	// nothing on its behalf. (A version left AWSPREVIOUS by this undo's own
+	// earlier attempt has AWSCURRENT on the previous version instead.)
+	if cur := sec.holder(LabelCurrent); !sec.has(in.Token, LabelCurrent) && sec.has(in.Token, LabelPrevious) && cur != in.PreviousVersionID {
+		result.Outcome = OutcomeSuperseded
+		s.log().WarnContext(ctx, "another rotation switched over on top of this one; nothing undone", "secretId", sec.arn,
+			"token", in.Token, "current", cur)
+		return result, nil
+	}
 	if sec.has(in.Token, LabelCurrent) {
 		if action == ActionCleanup {
 			return nil, rotorerr.New(rotorerr.Unsafe, fmt.Sprintf(
@@ -300,6 +311,11 @@ func (s *Service) undo(ctx context.Context, in StepInput, action string) (*StepO
 // outage. The new version stays current and the state machine makes
 // another one at once.
 const OutcomeRollForward = "roll-forward"
+
+// OutcomeSuperseded is the outcome of an undo that finds another rotation
+// switched over on top of this one: the version is that rotation's to
+// expire.
+const OutcomeSuperseded = "superseded"
 
 // rollbackTarget asks the provider, before AWSCURRENT goes back to prev,
 // whether prev's credential still exists: "" means roll back. Providers
