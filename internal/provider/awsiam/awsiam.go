@@ -11,9 +11,10 @@
 // the same user. The tag lets a secret start with no value (or with only
 // {"userName": ...}): the first rotation mints the user's first key. It is
 // also the only way RevokeToken, which sees no value, can find the user, so
-// set it: without it, a key minted by a create whose response was lost
-// stays until the next rotation of the user deletes it (see Create). Values
-// that Create returns always carry all three fields.
+// set it: without it, a key minted by a create whose response was lost,
+// and that Create itself could not delete (IAM unreachable after losing
+// the answer), stays until the next rotation of the user deletes it (see
+// Create). Values that Create returns always carry all three fields.
 //
 // The provider needs no master secret: it acts with the AWS credentials of
 // the function that runs it (its IAM role), never with a key it rotates,
@@ -40,12 +41,30 @@
 //   - Create labels what it mints with the rotation token, in a tag on the
 //     user: rotor:token:<token> = pending:<ids of the keys that existed,
 //     joined by "/"> before CreateAccessKey, and = <access key id> once the
-//     key is minted. A retried Create for the same token finds that tag.
-//     Since no secret access key can be read back from IAM, it cannot reuse
-//     the key an earlier attempt minted: it deletes it (the tagged key, or
-//     under a pending tag every key that is not in the list and no other
-//     token's) and mints again, so a token never has two keys and the user
-//     never more than two.
+//     key is minted. Under a pending tag, the token's keys are those not in
+//     the list that no other token's tag names.
+//   - CreateAccessKey is not idempotent and takes no client token, and a
+//     key's secret cannot be read back: a resend after a lost answer would
+//     mint a second key nobody can use. So the SDK never resends it (its
+//     retryer is capped at one attempt for that call, whatever the
+//     configuration says), and Create reconciles by listing instead. When
+//     the call fails other than by IAM's refusal (a 4xx, which changed
+//     nothing), as with a lost answer, a timeout or a server fault, Create
+//     lists the user's keys and deletes the token's at once, keeping the
+//     pending tag for a key a slow request mints later. When it succeeds,
+//     Create lists again and deletes every key of the token's but the new
+//     one before the label replaces the pending tag, so the label never
+//     hides a key (an earlier attempt's request that reached IAM late, a
+//     resend below the SDK); if that fails, the new key is deleted too and
+//     Create fails. A key that Holders reports as another secret version's
+//     is not the token's and stays. The value Create returns is then the
+//     token's only key, and the user never has a live key that no value
+//     and no token tag accounts for.
+//   - A retried Create for the same token finds the tag. Since no secret
+//     access key can be read back from IAM, it cannot reuse the key an
+//     earlier attempt minted: it deletes it (the labelled key, or the
+//     token's keys under a pending tag) and mints again, so a token never
+//     has two keys and the user never more than two.
 //   - Verify calls STS GetCallerIdentity signed with the new key alone
 //     (static credentials) and checks that the caller is the value's user.
 //     A new key takes a few seconds to reach every IAM endpoint, so
@@ -58,7 +77,8 @@
 //     that holds no key ({"userName": ...} alone), is success. Revoking
 //     the key of Current is rotorerr.Unsafe.
 //   - RevokeToken revokes the key the token's tag names (or, under a
-//     pending tag, the orphans described above) and removes the tag.
+//     pending tag, the token's keys as above) and removes the tag last, so
+//     that a failed RevokeToken can be repeated.
 //   - Identify gives KeyID = accessKeyId and Secret = secretAccessKey.
 //
 // Consent (DESIGN: trust model). A secret's tags and value naming an IAM
@@ -432,27 +452,95 @@ func (p *Provider) Create(ctx context.Context, req *provider.CreateRequest) (*pr
 	if err := setTag(ctx, c, name, tag, pendingPrefix+strings.Join(known, "/")); err != nil {
 		return nil, err
 	}
-	out, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: &name})
+	out, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: &name}, mintOnce)
 	if err != nil {
-		return nil, awsError("CreateAccessKey", name, err)
+		err = awsError("CreateAccessKey", name, err)
+		if refused(err) {
+			return nil, err
+		}
+		// Perhaps minted all the same, its secret gone with the answer:
+		// delete it now rather than leave it to a retry or RevokeToken
+		// (which needs the user tag). The pending tag stays, for a key a
+		// slow request mints after this listing.
+		dctx, cancel := detached(ctx)
+		defer cancel()
+		if derr := sweep(dctx, c, req, name, known, "", false); derr != nil {
+			return nil, fmt.Errorf("%w (and deleting a key it may have minted failed, left to a retry under the pending tag %s: %v)", err, tag, derr)
+		}
+		return nil, err
 	}
 	id, secret := aws.ToString(out.AccessKey.AccessKeyId), aws.ToString(out.AccessKey.SecretAccessKey)
 	redact.Add(ctx, secret)
+	// Before the label replaces the pending tag, which is the only record
+	// of any other key minted for the token (a request of an earlier
+	// attempt that reached IAM late, a resend by something below the SDK),
+	// make id the token's one key.
+	if err := sweep(ctx, c, req, name, known, id, true); err != nil {
+		return nil, discard(ctx, c, name, id, err)
+	}
 	if err := setTag(ctx, c, name, tag, id); err != nil {
-		// Unlabelled, the key is still covered by the pending tag; delete
-		// it now all the same, so that no key lives that no value holds.
-		dctx, cancel := detached(ctx)
-		defer cancel()
-		if derr := revokeKey(dctx, c, name, id); derr != nil {
-			return nil, fmt.Errorf("%w (and deleting the unlabelled key %s failed: %v)", err, id, derr)
-		}
-		return nil, err
+		return nil, discard(ctx, c, name, id, err)
 	}
 	value, err := json.Marshal(Value{UserName: name, AccessKeyID: id, SecretAccessKey: secret})
 	if err != nil {
 		return nil, err
 	}
 	return &provider.CreateResponse{Value: value}, nil
+}
+
+// mintOnce keeps the SDK from resending CreateAccessKey: it is not
+// idempotent (IAM has no client token for it), so a resend after a lost
+// answer mints a second key while the first one's secret is gone with the
+// answer. The step's own retry reconciles through the pending tag instead.
+func mintOnce(o *iam.Options) { o.Retryer = retry.AddWithMaxAttempts(o.Retryer, 1) }
+
+// refused reports whether err is IAM's answer refusing a call, which then
+// changed nothing (a 4xx: throttled, denied, a full key quota); a server
+// fault or no answer at all may hide a call that took effect.
+func refused(err error) bool {
+	var re interface{ HTTPStatusCode() int }
+	return errors.As(err, &re) && re.HTTPStatusCode() >= 400 && re.HTTPStatusCode() < 500
+}
+
+// sweep deletes the keys that token's create may have minted beside keep
+// ("" when it has none): every key of the user that is not in known (the
+// keys before the pending tag), that no other token's tag names and that
+// no other secret version holds (those are left alone: they are not this
+// token's). strict makes a failed lookup of holders an error; otherwise
+// the key is left to the pending tag.
+func sweep(ctx context.Context, c iamAPI, req *provider.CreateRequest, name string, known []string, keep string, strict bool) error {
+	u, err := load(ctx, c, name)
+	if err != nil {
+		return err
+	}
+	for _, id := range newKeys(u, req.Token, known) {
+		if id == keep {
+			continue
+		}
+		h, err := provider.OtherHolder(ctx, req.Holders, id, req.SecretID, req.Token)
+		if err != nil && strict {
+			return fmt.Errorf("provider awsiam: looking up who holds key %s of IAM user %s: %w", id, name, err)
+		}
+		if err != nil || h != nil {
+			continue
+		}
+		if err := revokeKey(ctx, c, name, id); err != nil {
+			return fmt.Errorf("deleting key %s, minted for token %s with no value to hold it: %w", id, req.Token, err)
+		}
+	}
+	return nil
+}
+
+// discard deletes key id, minted but not to be returned because of cause,
+// and returns cause. The pending tag still covers the key if the delete
+// fails too.
+func discard(ctx context.Context, c iamAPI, name, id string, cause error) error {
+	dctx, cancel := detached(ctx)
+	defer cancel()
+	if err := revokeKey(dctx, c, name, id); err != nil {
+		return fmt.Errorf("%w (and deleting the unreturned key %s failed: %v)", cause, id, err)
+	}
+	return cause
 }
 
 // reclaim deletes what an earlier attempt for token minted: its secret
@@ -493,11 +581,16 @@ func orphansOf(u *user, token string) []string {
 		}
 		return nil
 	}
-	before := strings.Split(known, "/")
+	return newKeys(u, token, strings.Split(known, "/"))
+}
+
+// newKeys returns the user's keys that are not in known and that no token
+// other than token names.
+func newKeys(u *user, token string, known []string) []string {
 	var out []string
 	for _, k := range u.keys {
 		id := aws.ToString(k.AccessKeyId)
-		if !slices.Contains(before, id) && !u.claimed(id, token) {
+		if !slices.Contains(known, id) && !u.claimed(id, token) {
 			out = append(out, id)
 		}
 	}

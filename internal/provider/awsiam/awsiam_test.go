@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
@@ -670,10 +671,32 @@ func TestRevokeToken(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, 1},
-		{"a key whose CreateAccessKey answer was lost", func(e *env, current []byte) {
+		{"a key whose CreateAccessKey answer was lost, which Create deleted itself", func(e *env, current []byte) {
 			_, err := e.provider(lose("CreateAccessKey", 0, 1)).Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: current, Options: opts})
 			if !errors.Is(err, rotorerr.Transient) {
 				t.Fatalf("Create = %v, want Transient", err)
+			}
+		}, 0},
+		{"a key whose CreateAccessKey answer was lost, and IAM unreachable after", func(e *env, current []byte) {
+			p := e.provider(func(next aws.HTTPClient) aws.HTTPClient {
+				lost := false
+				return clientFunc(func(r *http.Request) (*http.Response, error) {
+					if lost {
+						return nil, errors.New("test: no connection")
+					}
+					a := action(r)
+					resp, err := next.Do(r)
+					if a == "CreateAccessKey" && err == nil {
+						lost = true
+						resp.Body.Close()
+						return nil, errors.New("test: the answer to CreateAccessKey was lost")
+					}
+					return resp, err
+				})
+			})
+			_, err := p.Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: current, Options: opts})
+			if !errors.Is(err, rotorerr.Transient) || !strings.Contains(err.Error(), "left to a retry under the pending tag") {
+				t.Fatalf("Create = %v, want Transient saying the key is left to the pending tag", err)
 			}
 		}, 1},
 		{"a create that failed before minting", func(e *env, current []byte) {
@@ -987,5 +1010,335 @@ func TestKeysOtherSecretsHold(t *testing.T) {
 	}
 	if e.live(held) {
 		t.Error("the revoked key still works")
+	}
+}
+
+// providerWith returns a provider on this endpoint whose AWS configuration
+// conf may change (its retries); wrap, if not nil, wraps its HTTP client.
+func (e *env) providerWith(conf func(*aws.Config), wrap func(aws.HTTPClient) aws.HTTPClient) *Provider {
+	var hc aws.HTTPClient = e.record(e.hc)
+	if wrap != nil {
+		hc = wrap(hc)
+	}
+	cfg := e.config(hc)
+	if conf != nil {
+		conf(&cfg)
+	}
+	p := New(cfg)
+	p.VerifyWait = testWait
+	return p
+}
+
+// sdkDefaultRetries leaves retries as config.LoadDefaultConfig does: the
+// SDK's standard retryer, three attempts, its own backoff, so that a lost
+// answer is resent by the SDK before the provider sees it.
+func sdkDefaultRetries(cfg *aws.Config) { cfg.RetryMaxAttempts = 0 }
+
+// sdkQuickRetries is the SDK's standard retryer without its backoff, for
+// tests that lose many answers.
+func sdkQuickRetries(cfg *aws.Config) {
+	cfg.RetryMaxAttempts = 0
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		})
+	}
+}
+
+// unaccounted lists the user's active keys that none of held is and that
+// no token tag accounts for: not named by one, and not possibly minted
+// under a pending one (absent from its list of the keys before).
+func (e *env) unaccounted(user string, held ...key) []string {
+	e.t.Helper()
+	tags := e.tags(user)
+	var out []string
+	for _, k := range e.srv.IAM.AccessKeys(user) {
+		if k.Status != string(iamtypes.StatusTypeActive) ||
+			slices.ContainsFunc(held, func(h key) bool { return h.id == k.AccessKeyID }) {
+			continue
+		}
+		accounted := false
+		for _, v := range tags {
+			known, pending := strings.CutPrefix(v, pendingPrefix)
+			if v == k.AccessKeyID || pending && !slices.Contains(strings.Split(known, "/"), k.AccessKeyID) {
+				accounted = true
+			}
+		}
+		if !accounted {
+			out = append(out, k.AccessKeyID)
+		}
+	}
+	return out
+}
+
+// setupKeys gives user svc n keys and returns the current value (the
+// newest key's) and all n keys, oldest first: the current one last, the
+// one before it the previous version's, still in its grace period.
+func (e *env) setupKeys(n int) ([]byte, []key) {
+	current := []byte(`{"userName":"svc"}`)
+	var keys []key
+	for range n {
+		keys = append(keys, e.key("svc"))
+		current = value("svc", keys[len(keys)-1])
+	}
+	return current, keys
+}
+
+func countOf(calls []string, op string) int {
+	n := 0
+	for _, c := range calls {
+		if c == op {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSDKResentCreateAccessKey: CreateAccessKey's answer is lost once and
+// the provider's client runs the SDK's default retryer. A resend would
+// mint a second key (the first one's secret is gone with the answer): no
+// live key may be left that neither a value nor a token tag accounts for,
+// and the step's retry converges on exactly one new key.
+func TestSDKResentCreateAccessKey(t *testing.T) {
+	ctx := context.Background()
+	for _, initial := range []int{0, 1, 2} {
+		t.Run(fmt.Sprintf("the user had %d keys", initial), func(t *testing.T) {
+			e := newEnv(t, localaws.Options{})
+			e.user("svc")
+			current, initKeys := e.setupKeys(initial)
+			var cur key
+			if initial > 0 {
+				cur = initKeys[initial-1]
+			}
+			req := &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: current}
+			var calls []string
+			resp, err := e.providerWith(sdkDefaultRetries, func(next aws.HTTPClient) aws.HTTPClient {
+				return lose("CreateAccessKey", 0, 1)(loseNth(0, &calls)(next))
+			}).Create(ctx, req)
+			e.noSecret(err)
+			if n := countOf(calls, "CreateAccessKey"); n != 1 {
+				t.Errorf("IAM received %d CreateAccessKey calls, want 1: the SDK must not resend it", n)
+			}
+			held := slices.Clone(initKeys)
+			if err == nil {
+				_, k := valueOf(t, resp.Value)
+				held = append(held, k)
+			} else if !errors.Is(err, rotorerr.Transient) {
+				t.Fatalf("Create = %v, want success or Rotor.Transient", err)
+			}
+			if orphans := e.unaccounted("svc", held...); len(orphans) > 0 {
+				t.Errorf("live keys no value holds and no token tag accounts for: %v (keys %v, tags %v)", orphans, e.keys("svc"), e.tags("svc"))
+			}
+			if err != nil {
+				// The state machine retries the step.
+				if resp, err = e.providerWith(sdkDefaultRetries, nil).Create(ctx, req); err != nil {
+					t.Fatalf("retried Create: %v", err)
+				}
+			}
+			_, minted := valueOf(t, resp.Value)
+			want := []string{minted.id}
+			if initial > 0 {
+				want = []string{cur.id, minted.id}
+				if !e.live(cur) {
+					t.Error("the current key stopped working")
+				}
+			}
+			if diff := cmp.Diff(want, e.keys("svc")); diff != "" {
+				t.Errorf("keys at the end (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(map[string]string{TokenTagPrefix + tokenA: minted.id}, e.tags("svc")); diff != "" {
+				t.Errorf("token tags at the end (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// loseNth makes the server act on the nth IAM call (counting from 1) and
+// then drops its answer; calls records every call's action if not nil.
+func loseNth(n int, calls *[]string) func(aws.HTTPClient) aws.HTTPClient {
+	return func(next aws.HTTPClient) aws.HTTPClient {
+		var mu sync.Mutex
+		seen := 0
+		return clientFunc(func(r *http.Request) (*http.Response, error) {
+			a := action(r)
+			resp, err := next.Do(r)
+			mu.Lock()
+			seen++
+			drop := seen == n
+			if calls != nil {
+				*calls = append(*calls, a)
+			}
+			mu.Unlock()
+			if drop && err == nil {
+				resp.Body.Close()
+				return nil, fmt.Errorf("test: the answer to %s was lost", a)
+			}
+			return resp, err
+		})
+	}
+}
+
+// TestLostAnswerEveryCall loses the answer of each IAM call Create makes,
+// one at a time, for users starting with 0, 1 and 2 keys, with and without
+// the SDK's own retries. After the attempt no live key may be left that
+// neither a value nor a token tag accounts for, and the current key
+// works; then either the step's retry converges on exactly one new key, or
+// the core gives up, and RevokeToken (or Revoke of a value it could not
+// store) leaves only keys the user started with, the current one among them.
+func TestLostAnswerEveryCall(t *testing.T) {
+	ctx := context.Background()
+	opts := provider.Options{OptionUser: "svc"}
+	retries := []struct {
+		name string
+		conf func(*aws.Config)
+	}{
+		{"no SDK retries", nil},
+		{"the SDK's retries", sdkQuickRetries},
+	}
+	for _, rt := range retries {
+		for _, initial := range []int{0, 1, 2} {
+			// A clean run names the calls.
+			var calls []string
+			{
+				e := newEnv(t, localaws.Options{})
+				e.user("svc")
+				current, _ := e.setupKeys(initial)
+				if _, err := e.providerWith(rt.conf, loseNth(0, &calls)).Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: current, Options: opts}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !slices.Contains(calls, "CreateAccessKey") {
+				t.Fatalf("a clean Create made no CreateAccessKey call: %v", calls)
+			}
+			for n := 1; n <= len(calls); n++ {
+				for _, end := range []string{"retried", "given up"} {
+					t.Run(fmt.Sprintf("%s/%d keys/call %d %s/%s", rt.name, initial, n, calls[n-1], end), func(t *testing.T) {
+						e := newEnv(t, localaws.Options{})
+						e.user("svc")
+						current, initKeys := e.setupKeys(initial)
+						var cur key
+						var initIDs []string
+						for _, k := range initKeys {
+							cur = k
+							initIDs = append(initIDs, k.id)
+						}
+						req := &provider.CreateRequest{SecretID: secretARN, Token: tokenA, Current: current, Options: opts}
+						resp, err := e.providerWith(rt.conf, loseNth(n, nil)).Create(ctx, req)
+						e.noSecret(err)
+						// The values of the current and previous versions
+						// hold the keys the user started with.
+						held := slices.Clone(initKeys)
+						if err == nil {
+							_, k := valueOf(t, resp.Value)
+							held = append(held, k)
+						} else if !errors.Is(err, rotorerr.Transient) {
+							t.Fatalf("Create = %v, want success or Rotor.Transient", err)
+						}
+						if orphans := e.unaccounted("svc", held...); len(orphans) > 0 {
+							t.Errorf("after the lost answer, live keys no value holds and no token tag accounts for: %v (keys %v, tags %v)", orphans, e.keys("svc"), e.tags("svc"))
+						}
+						if initial > 0 && !e.live(cur) {
+							t.Error("the current key stopped working")
+						}
+						p := e.providerWith(rt.conf, nil)
+						if end == "given up" {
+							// The core's compensation: RevokeToken after a
+							// failed create, Revoke of a value it could not
+							// store.
+							if err != nil {
+								if _, err := p.RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: secretARN, Token: tokenA, Options: opts}); err != nil {
+									t.Fatalf("RevokeToken: %v", err)
+								}
+							} else if err := p.Revoke(ctx, &provider.RevokeRequest{SecretID: secretARN, VersionID: tokenA, Value: resp.Value, Current: current, Options: opts}); err != nil {
+								t.Fatalf("Revoke: %v", err)
+							}
+							// Only keys the user started with remain (make-room
+							// may have deleted the previous one), the current one
+							// among them.
+							got := e.keys("svc")
+							if slices.ContainsFunc(got, func(id string) bool { return !slices.Contains(initIDs, id) }) ||
+								initial > 0 && !slices.Contains(got, cur.id) {
+								t.Errorf("keys after the compensation: %v, want only some of %v, the current %s among them", got, initIDs, cur.id)
+							}
+							if tags := e.tags("svc"); len(tags) != 0 {
+								t.Errorf("token tags left: %v", tags)
+							}
+							return
+						}
+						if err != nil {
+							if resp, err = p.Create(ctx, req); err != nil {
+								t.Fatalf("retried Create: %v", err)
+							}
+						}
+						_, minted := valueOf(t, resp.Value)
+						want := []string{minted.id}
+						if initial > 0 {
+							want = []string{cur.id, minted.id}
+						}
+						if diff := cmp.Diff(want, e.keys("svc")); diff != "" {
+							t.Errorf("keys at the end (-want +got):\n%s", diff)
+						}
+						if diff := cmp.Diff(map[string]string{TokenTagPrefix + tokenA: minted.id}, e.tags("svc")); diff != "" {
+							t.Errorf("token tags at the end (-want +got):\n%s", diff)
+						}
+						if !e.live(minted) {
+							t.Error("the new key does not work")
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestKeyMintedBeside: a key that appears between Create's listing and its
+// CreateAccessKey (a resend the provider did not make, a request that
+// arrived late) is deleted before the value is returned, unless another
+// secret version holds it.
+func TestKeyMintedBeside(t *testing.T) {
+	ctx := context.Background()
+	const other = "arn:aws:secretsmanager:us-east-1:000000000000:secret:other-QwErTy"
+	for _, tc := range []struct {
+		name string
+		held bool
+	}{
+		{"nobody holds it: deleted", false},
+		{"another secret holds it: kept", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, localaws.Options{})
+			e.user("svc")
+			var extra key
+			beside := func(next aws.HTTPClient) aws.HTTPClient {
+				return clientFunc(func(r *http.Request) (*http.Response, error) {
+					if action(r) == "CreateAccessKey" && extra.id == "" {
+						extra = e.key("svc")
+					}
+					return next.Do(r)
+				})
+			}
+			holders := func(_ context.Context, id string) ([]provider.Holder, error) {
+				if tc.held && id == extra.id {
+					return []provider.Holder{{SecretID: other, VersionID: tokenB, Label: "AWSCURRENT"}}, nil
+				}
+				return nil, nil
+			}
+			resp, err := e.provider(beside).Create(ctx, &provider.CreateRequest{SecretID: secretARN, Token: tokenA,
+				Current: []byte(`{"userName":"svc"}`), Holders: holders})
+			if err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			_, minted := valueOf(t, resp.Value)
+			want := []string{minted.id}
+			if tc.held {
+				want = []string{extra.id, minted.id}
+			}
+			if diff := cmp.Diff(want, e.keys("svc")); diff != "" {
+				t.Errorf("keys (-want +got):\n%s", diff)
+			}
+			if e.live(extra) != tc.held {
+				t.Errorf("the key minted beside is live: %v, want %v", e.live(extra), tc.held)
+			}
+		})
 	}
 }
