@@ -573,6 +573,9 @@ func (t *sfnTasks) RunTask(ctx context.Context, req *asl.TaskRequest) (json.RawM
 }
 
 func (t *sfnTasks) invoke(ctx context.Context, fn string, payload []byte) (json.RawMessage, error) {
+	if err := t.srv.awaitFunctions(ctx); err != nil {
+		return nil, err // the execution was stopped or detached meanwhile
+	}
 	out, err := t.srv.Lambda.Invoke(ctx, fn, payload)
 	var fe *FunctionError
 	switch {
