@@ -77,7 +77,7 @@ tunnel's that delivers webhooks.`,
 
 func hostOptions(addr, data, bootstraps, emulator string, quotas bool, faults, env, allowHosts []string) (rotorlocal.Options, error) {
 	o := rotorlocal.Options{Addr: addr, DataFile: data, Quotas: quotas, Bootstraps: bootstraps, Emulator: emulator, FunctionEnv: map[string]string{},
-		AllowedHosts: allowHosts}
+		AllowedHosts: allowHosts, Routes: map[string]string{}}
 	for _, f := range faults {
 		fault, err := localaws.ParseFault(f)
 		if err != nil {
@@ -100,6 +100,18 @@ func localServe(cmd *cobra.Command, o *localServeOptions) error {
 	if err != nil {
 		return err
 	}
+	// Routes are registered by Start with the other functions, before a
+	// resumed execution may call one.
+	for _, r := range o.routes {
+		name, url, ok := strings.Cut(r, "=")
+		if !ok || name == "" || !strings.HasPrefix(url, "http") {
+			return withCode(exitUsage, fmt.Errorf("--lambda %q: want NAME=URL", r))
+		}
+		if _, dup := hopts.Routes[name]; dup {
+			return withCode(exitUsage, fmt.Errorf("--lambda %q: function %s is routed twice", r, name))
+		}
+		hopts.Routes[name] = url
+	}
 	if o.verbose {
 		hopts.FunctionLog = o.io.ErrOut
 		hopts.Log = newLogger(o.io.ErrOut)
@@ -109,14 +121,6 @@ func localServe(cmd *cobra.Command, o *localServeOptions) error {
 	host, err := rotorlocal.Start(ctx, hopts)
 	if err != nil {
 		return withCode(exitFailed, err)
-	}
-	for _, r := range o.routes {
-		name, url, ok := strings.Cut(r, "=")
-		if !ok || name == "" || !strings.HasPrefix(url, "http") {
-			host.Close()
-			return withCode(exitUsage, fmt.Errorf("--lambda %q: want NAME=URL", r))
-		}
-		host.Server.Lambda.RegisterURL(name, url)
 	}
 	mode := "in-process functions"
 	if o.bootstraps != "" {
