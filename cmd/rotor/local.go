@@ -46,8 +46,9 @@ func newLocalServeCmd(io *IOStreams, g *globalOptions) *cobra.Command {
 the state machine rotor-rotation, and serves until interrupted. The five
 functions run in this process, or, with --bootstraps, as the real binaries
 under the Lambda Runtime Interface Emulator (build them for this machine with
-"make build-local"). State persists in --data: a rotation waiting out its
-grace period continues after a restart.
+"make build-local"). State persists in --data: a rotation still running when
+the server stopped or was killed continues after a restart, its function calls
+held until every function is registered again.
 
 Point the AWS CLI, the SDKs or rotor itself at it:
   export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1

@@ -31,7 +31,8 @@ const sfnJSON = "application/x-amz-json-1.0"
 // state machines, executions and their history. Task states reach the
 // server's Lambda and SNS services directly. With a data file every
 // execution is journaled, and executions still running when the server
-// stopped are resumed when it starts again.
+// stopped are resumed when it starts again, their history as it was; with
+// Options.AwaitFunctions their Lambda tasks wait for Server.FunctionsReady.
 type StepFunctions struct {
 	srv    *Server
 	engine *asl.Engine
