@@ -21,8 +21,12 @@ type state struct {
 	Type       string
 	Resource   string
 	Parameters map[string]any
-	Retry      []struct{ ErrorEquals []string }
-	Catch      []struct {
+	Retry      []struct {
+		ErrorEquals                                   []string
+		IntervalSeconds, BackoffRate, MaxDelaySeconds float64
+		MaxAttempts                                   int
+	}
+	Catch []struct {
 		ErrorEquals []string
 		Next        string
 	}
@@ -150,6 +154,50 @@ func TestEveryRotorErrorIsHandledByName(t *testing.T) {
 	}
 	if n != 8 {
 		t.Errorf("found %d Lambda task states, want 8 (Resolve, Create, SwitchOver, Verify, Expire, Rollback, Cleanup, RevokeLeaked)", n)
+	}
+}
+
+// TestMissingFunctionIsRetriedBriefly: every Lambda task retries
+// Lambda.ResourceNotFoundException a few times, then lets its catchers
+// run. Locally a function can be missing for a moment: a host that
+// reopens a data file resumes its executions before it registers its
+// functions (rotorlocal holds their calls until it has; a host that does
+// not would otherwise fail the task, then the cleanup or rollback after it
+// the same way, leaving AWSPENDING and a live credential behind). The
+// local endpoint answers the name Lambda answers rather than disguising a
+// missing function as a service error, so the definition retries that
+// name. On AWS a missing function stays missing; the retries cost at most
+// 2+4+8 s (less with FULL jitter) before the catchers run.
+func TestMissingFunctionIsRetriedBriefly(t *testing.T) {
+	n := 0
+	for name, s := range allStates(t) {
+		if _, ok := functionOf(s); !ok {
+			continue
+		}
+		n++
+		t.Run(name, func(t *testing.T) {
+			for _, r := range s.Retry {
+				if !slices.Contains(r.ErrorEquals, "Lambda.ResourceNotFoundException") {
+					continue
+				}
+				worst, d := 0.0, r.IntervalSeconds
+				for range r.MaxAttempts {
+					if r.MaxDelaySeconds > 0 {
+						d = min(d, r.MaxDelaySeconds)
+					}
+					worst += d
+					d *= max(r.BackoffRate, 1)
+				}
+				if r.MaxAttempts < 1 || worst > 30 {
+					t.Errorf("retried %d times over up to %g s; want at least once and at most 30 s, since on AWS a missing function usually stays missing", r.MaxAttempts, worst)
+				}
+				return
+			}
+			t.Error("Lambda.ResourceNotFoundException is not retried")
+		})
+	}
+	if n == 0 {
+		t.Fatal("no Lambda task states")
 	}
 }
 

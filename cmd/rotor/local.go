@@ -46,8 +46,9 @@ func newLocalServeCmd(io *IOStreams, g *globalOptions) *cobra.Command {
 the state machine rotor-rotation, and serves until interrupted. The five
 functions run in this process, or, with --bootstraps, as the real binaries
 under the Lambda Runtime Interface Emulator (build them for this machine with
-"make build-local"). State persists in --data: a rotation waiting out its
-grace period continues after a restart.
+"make build-local"). State persists in --data: a rotation still running when
+the server stopped or was killed continues after a restart, its function calls
+held until every function is registered again.
 
 Point the AWS CLI, the SDKs or rotor itself at it:
   export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1
@@ -77,7 +78,7 @@ tunnel's that delivers webhooks.`,
 
 func hostOptions(addr, data, bootstraps, emulator string, quotas bool, faults, env, allowHosts []string) (rotorlocal.Options, error) {
 	o := rotorlocal.Options{Addr: addr, DataFile: data, Quotas: quotas, Bootstraps: bootstraps, Emulator: emulator, FunctionEnv: map[string]string{},
-		AllowedHosts: allowHosts}
+		AllowedHosts: allowHosts, Routes: map[string]string{}}
 	for _, f := range faults {
 		fault, err := localaws.ParseFault(f)
 		if err != nil {
@@ -100,6 +101,18 @@ func localServe(cmd *cobra.Command, o *localServeOptions) error {
 	if err != nil {
 		return err
 	}
+	// Routes are registered by Start with the other functions, before a
+	// resumed execution may call one.
+	for _, r := range o.routes {
+		name, url, ok := strings.Cut(r, "=")
+		if !ok || name == "" || !strings.HasPrefix(url, "http") {
+			return withCode(exitUsage, fmt.Errorf("--lambda %q: want NAME=URL", r))
+		}
+		if _, dup := hopts.Routes[name]; dup {
+			return withCode(exitUsage, fmt.Errorf("--lambda %q: function %s is routed twice", r, name))
+		}
+		hopts.Routes[name] = url
+	}
 	if o.verbose {
 		hopts.FunctionLog = o.io.ErrOut
 		hopts.Log = newLogger(o.io.ErrOut)
@@ -109,14 +122,6 @@ func localServe(cmd *cobra.Command, o *localServeOptions) error {
 	host, err := rotorlocal.Start(ctx, hopts)
 	if err != nil {
 		return withCode(exitFailed, err)
-	}
-	for _, r := range o.routes {
-		name, url, ok := strings.Cut(r, "=")
-		if !ok || name == "" || !strings.HasPrefix(url, "http") {
-			host.Close()
-			return withCode(exitUsage, fmt.Errorf("--lambda %q: want NAME=URL", r))
-		}
-		host.Server.Lambda.RegisterURL(name, url)
 	}
 	mode := "in-process functions"
 	if o.bootstraps != "" {

@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -64,5 +68,37 @@ func TestLocalServeAllowHost(t *testing.T) {
 	code, _, stderr := cli(t, "local", "serve", "--addr", "127.0.0.1:0", "--data", "", "--allow-host", "https://tunnel.example.net")
 	if code == 0 || !strings.Contains(stderr, `allowed host "https://tunnel.example.net"`) {
 		t.Errorf("a URL as --allow-host: exit %d, stderr %q; want an error naming it", code, stderr)
+	}
+}
+
+// TestLocalServeLambdaRouteErrors: a malformed or repeated --lambda is a
+// usage error naming it, given before anything starts: no data file is
+// created.
+func TestLocalServeLambdaRouteErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		routes []string
+		want   string
+	}{
+		{"no URL", []string{"rotor-create"}, `--lambda "rotor-create": want NAME=URL`},
+		{"no name", []string{"=http://127.0.0.1:9001"}, `--lambda "=http://127.0.0.1:9001": want NAME=URL`},
+		{"not HTTP", []string{"rotor-create=ftp://127.0.0.1:9001"}, `--lambda "rotor-create=ftp://127.0.0.1:9001": want NAME=URL`},
+		{"routed twice", []string{"rotor-create=http://127.0.0.1:9001", "rotor-create=http://127.0.0.1:9002"},
+			`--lambda "rotor-create=http://127.0.0.1:9002": function rotor-create is routed twice`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "local.db")
+			args := []string{"local", "serve", "--addr", "127.0.0.1:0", "--data", data}
+			for _, r := range tc.routes {
+				args = append(args, "--lambda", r)
+			}
+			code, _, stderr := cli(t, args...)
+			if code != exitUsage || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d naming %s", code, stderr, exitUsage, tc.want)
+			}
+			if _, err := os.Stat(data); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("the data file was created (%v): a usage error must change nothing", err)
+			}
+		})
 	}
 }

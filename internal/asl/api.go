@@ -156,7 +156,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 func EnteredStates(history []Event) []string {
 	var out []string
 	for _, e := range history {
-		if e.kind == kindEntered {
+		if e.DetailsKey == keyEntered { // also events read back from a journal
 			out = append(out, e.state)
 		}
 	}

@@ -139,8 +139,11 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 			_ = json.Unmarshal(v, &e.Details)
 		}
 	}
-	if e.DetailsKey == keyEntered {
-		e.kind = kindEntered
+	// The event stays eagerly detailed: Details holds the input as the JSON
+	// text it was written with. Marking it kindEntered would rebuild the
+	// details from the (unset) decoded input, and every state's input would
+	// read back as "null".
+	if e.DetailsKey == keyEntered || e.DetailsKey == keyExited {
 		e.state, _ = e.Details["name"].(string)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // memJournal is a Journal in memory.
@@ -176,4 +178,67 @@ func countIn(j *memJournal, typ string) int {
 		}
 	}
 	return n
+}
+
+// TestEventsSurviveTheJournal: every history event a journal persists
+// reads back (Event.UnmarshalJSON) into the same wire form, so that the
+// history of a resumed or reloaded execution shows each state's real input
+// and output; state entered events once came back with "input": "null".
+func TestEventsSurviveTheJournal(t *testing.T) {
+	def, err := Parse([]byte(`{"StartAt":"Prepare","States":{
+		"Prepare":{"Type":"Pass","Parameters":{"secretId.$":"$.secretId","items.$":"$.items","n":3},"Next":"Work"},
+		"Work":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:work","ResultPath":"$.work","Next":"Rest"},
+		"Rest":{"Type":"Wait","Seconds":5,"Next":"Both"},
+		"Both":{"Type":"Parallel","Branches":[
+		  {"StartAt":"Left","States":{"Left":{"Type":"Pass","Result":{"side":"left"},"End":true}}},
+		  {"StartAt":"Right","States":{"Right":{"Type":"Pass","Result":[1.5,"two",null,true],"End":true}}}],
+		  "ResultPath":"$.both","Next":"Each"},
+		"Each":{"Type":"Map","ItemsPath":"$.items","ItemProcessor":{"StartAt":"Item","States":{
+		  "Item":{"Type":"Pass","Parameters":{"item.$":"$"},"End":true}}},"ResultPath":"$.each","Next":"Done"},
+		"Done":{"Type":"Succeed"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := NewRegistry()
+	reg.FunctionValue("work", func(_ context.Context, in any) (any, error) {
+		return map[string]any{"got": in, "nested": map[string]any{"deep": []any{"x", 1.0}}}, nil
+	})
+	j := newMemJournal()
+	eng := New(Options{Tasks: reg, Clock: NewVirtualClock(t0)})
+	x := eng.StartJournaled(context.Background(), def, json.RawMessage(`{"secretId":"app/db","items":["a",{"b":2}]}`), ExecutionOptions{Name: "rt"}, j)
+	if res := x.Wait(context.Background()); res.Status != StatusSucceeded {
+		t.Fatalf("execution: %s %s %s", res.Status, res.Error, res.Cause)
+	}
+	live := x.History()
+	j.mu.Lock()
+	persisted := append([]Event(nil), j.events...)
+	j.mu.Unlock()
+	if len(persisted) != len(live) {
+		t.Fatalf("the journal holds %d events, the execution %d", len(persisted), len(live))
+	}
+	entered := 0
+	for i := range live {
+		want, err := json.Marshal(live[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := json.Marshal(persisted[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(strconv.Itoa(i+1)+"-"+live[i].Type, func(t *testing.T) {
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("event read back from the journal differs (-live +persisted):\n%s", diff)
+			}
+		})
+		if live[i].DetailsKey == keyEntered {
+			entered++
+		}
+	}
+	if entered < 8 {
+		t.Errorf("%d state entered events; the definition enters at least 8 states", entered)
+	}
+	if diff := cmp.Diff(EnteredStates(live), EnteredStates(persisted)); diff != "" {
+		t.Errorf("EnteredStates of the persisted history (-live +persisted):\n%s", diff)
+	}
 }

@@ -1040,10 +1040,14 @@ func sfnStarter(sf *StepFunctions) startExecutionFunc {
 	}
 }
 
-// lambdaInvoker invokes functions on l for Events. An unknown function is
+// lambdaInvoker invokes functions on l for Events, once the host's
+// functions are registered (Options.AwaitFunctions). An unknown function is
 // permanent.
 func lambdaInvoker(l *Lambda) invokeFunc {
 	return func(ctx context.Context, fn string, payload []byte) ([]byte, error) {
+		if err := l.s.awaitFunctions(ctx); err != nil {
+			return nil, err
+		}
 		out, err := l.Invoke(ctx, fn, payload)
 		var nf *lambdaNotFoundError
 		if errors.As(err, &nf) {

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,7 +41,12 @@ type ebEnv struct {
 // newEBEnv starts a server and reaches its Events service through the SDK.
 func newEBEnv(t *testing.T, data string) *ebEnv {
 	t.Helper()
-	srv, err := New(Options{DataFile: data})
+	return newEBEnvWith(t, Options{DataFile: data})
+}
+
+func newEBEnvWith(t *testing.T, opts Options) *ebEnv {
+	t.Helper()
+	srv, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,6 +655,36 @@ func TestEventsLambdaTarget(t *testing.T) {
 	}
 	if f := e.ev.Failures(); len(f) != 2 || !strings.Contains(f[0].Error, "nope") || f[0].Input != `{"constant":1}` {
 		t.Errorf("failures: %+v", f)
+	}
+}
+
+// TestEventsLambdaTargetWaitsForFunctions: with Options.AwaitFunctions a
+// rule's Lambda target is invoked once the host's functions are registered,
+// not failed as a function that does not exist.
+func TestEventsLambdaTargetWaitsForFunctions(t *testing.T) {
+	log := &messageLog{}
+	e := newEBEnvWith(t, Options{AwaitFunctions: true, Log: slog.New(log)})
+	e.leakRule(t, ebtypes.Target{Id: aws.String("notify"), Arn: aws.String("arn:aws:lambda:us-east-1:000000000000:function:notify"),
+		InputPath: aws.String("$.detail.leak")})
+	_, err := e.c.PutEvents(t.Context(), &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{leakEntry(leakBus, githubLeak)}})
+	e.must(t, err)
+	for deadline := time.Now().Add(10 * time.Second); log.count(waitsForFunctions) == 0; time.Sleep(5 * time.Millisecond) {
+		if len(e.ev.Deliveries()) > 0 || time.Now().After(deadline) {
+			t.Fatalf("the delivery did not wait for the functions: %+v", e.ev.Deliveries())
+		}
+	}
+	var calls atomic.Int32
+	e.srv.Lambda.Register("notify", func(context.Context, []byte) ([]byte, error) {
+		calls.Add(1)
+		return []byte(`"ok"`), nil
+	})
+	e.srv.FunctionsReady()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	e.must(t, e.ev.Wait(ctx))
+	ds := e.ev.Deliveries()
+	if len(ds) != 1 || ds[0].Failed() || ds[0].Attempts != 1 || calls.Load() != 1 {
+		t.Errorf("deliveries %+v after %d calls, want one, succeeded at the first attempt", ds, calls.Load())
 	}
 }
 

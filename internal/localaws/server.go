@@ -22,7 +22,10 @@
 // is set: secrets, topics and messages, state machines, executions and their
 // history; IAM users and keys; EventBridge buses and rules; DynamoDB tables
 // and items. An execution waiting out a Wait continues after a restart at
-// the time it was due.
+// the time it was due. New resumes journaled executions at once, before the
+// host can have registered its functions: a host with a data file sets
+// Options.AwaitFunctions and calls Server.FunctionsReady once it has, and
+// until then every Lambda call the endpoint makes on its own waits.
 //
 // Requests are routed by the service named in the SigV4 credential scope
 // (what the SDK signs with), falling back to X-Amz-Target and the REST path.
@@ -86,6 +89,19 @@ type Options struct {
 	// math/rand. Tests that exhaust retries pass a function returning 0, so
 	// that backoffs with full jitter take no time.
 	Jitter func() float64
+	// AwaitFunctions holds every Lambda call the endpoint makes on its own
+	// (Step Functions' Lambda tasks, EventBridge rules' Lambda targets)
+	// until the host calls Server.FunctionsReady. New resumes the executions
+	// journaled in DataFile before it returns, and StartExecution is served
+	// as soon as the server listens, so a host that registers functions
+	// after New (all of them: New creates the Lambda service) sets it;
+	// otherwise a resumed execution's next task can run before its
+	// function exists and fail with Lambda.ResourceNotFoundException.
+	// Calls held are cancelled as usual (StopExecution, Close). Without it
+	// (the default) calls go out at once: right for a host whose functions
+	// are registered before any execution starts, with no data file to
+	// resume from.
+	AwaitFunctions bool
 }
 
 // Fault makes an operation fail: "error" answers a 500 without applying
@@ -169,13 +185,20 @@ type Server struct {
 	handlers map[string]service
 	quota    *quotas
 
+	// functionsReady is closed once the host's functions are registered
+	// (at once without Options.AwaitFunctions).
+	functionsReady chan struct{}
+	readyOnce      sync.Once
+
 	mu       sync.Mutex
 	srv      *http.Server
 	listener net.Listener
 }
 
-// New opens the data file (if any) and builds the services. Register
-// Lambda functions before starting executions that call them.
+// New opens the data file (if any), builds the services and resumes the
+// executions the data file holds as running. With Options.AwaitFunctions
+// their Lambda tasks wait for FunctionsReady; without, register functions
+// before starting executions that call them.
 func New(opts Options) (*Server, error) {
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
@@ -196,7 +219,10 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, handlers: map[string]service{}, allowed: allowed}
+	s := &Server{opts: opts, handlers: map[string]service{}, allowed: allowed, functionsReady: make(chan struct{})}
+	if !opts.AwaitFunctions {
+		close(s.functionsReady)
+	}
 	if opts.Quotas {
 		s.quota = newQuotas(opts.Now)
 	}
@@ -251,6 +277,35 @@ func New(opts Options) (*Server, error) {
 	}
 	s.register("dynamodb", s.DynamoDB)
 	return s, nil
+}
+
+// FunctionsReady tells the server that the host has registered its Lambda
+// functions: Lambda calls held by Options.AwaitFunctions go out. Calling it
+// again does nothing; a function registered later is still found by the
+// calls made after that.
+func (s *Server) FunctionsReady() {
+	s.readyOnce.Do(func() {
+		if s.opts.AwaitFunctions {
+			close(s.functionsReady)
+		}
+	})
+}
+
+// awaitFunctions blocks until FunctionsReady has been called (at once
+// without Options.AwaitFunctions) or ctx ends.
+func (s *Server) awaitFunctions(ctx context.Context) error {
+	select {
+	case <-s.functionsReady:
+		return nil
+	default:
+	}
+	s.opts.Log.Debug("lambda call waits for the host's functions")
+	select {
+	case <-s.functionsReady:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // allowedHosts checks Options.AllowedHosts: each a bare host name or IP

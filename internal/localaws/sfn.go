@@ -31,7 +31,8 @@ const sfnJSON = "application/x-amz-json-1.0"
 // state machines, executions and their history. Task states reach the
 // server's Lambda and SNS services directly. With a data file every
 // execution is journaled, and executions still running when the server
-// stopped are resumed when it starts again.
+// stopped are resumed when it starts again, their history as it was; with
+// Options.AwaitFunctions their Lambda tasks wait for Server.FunctionsReady.
 type StepFunctions struct {
 	srv    *Server
 	engine *asl.Engine
@@ -573,6 +574,9 @@ func (t *sfnTasks) RunTask(ctx context.Context, req *asl.TaskRequest) (json.RawM
 }
 
 func (t *sfnTasks) invoke(ctx context.Context, fn string, payload []byte) (json.RawMessage, error) {
+	if err := t.srv.awaitFunctions(ctx); err != nil {
+		return nil, err // the execution was stopped or detached meanwhile
+	}
 	out, err := t.srv.Lambda.Invoke(ctx, fn, payload)
 	var fe *FunctionError
 	switch {

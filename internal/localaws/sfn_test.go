@@ -25,7 +25,9 @@ func sfnClient(t *testing.T, url string) *sfn.Client {
 
 func startSFNServer(t *testing.T, data string) (*Server, *sfn.Client) {
 	t.Helper()
-	srv, err := New(Options{DataFile: data})
+	// New resumes what the data file holds before the function below is
+	// registered: its calls wait for FunctionsReady.
+	srv, err := New(Options{DataFile: data, AwaitFunctions: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +42,7 @@ func startSFNServer(t *testing.T, data string) (*Server, *sfn.Client) {
 		}
 		return json.Marshal(map[string]float64{"n": in.N * 2})
 	})
+	srv.FunctionsReady()
 	return srv, sfnClient(t, url)
 }
 

@@ -6,6 +6,12 @@
 // endpoint through the AWS SDK over the wire) or to function binaries under
 // the Lambda Runtime Interface Emulator.
 //
+// Executions the data file holds as running resume when Start opens it,
+// but no Lambda call goes out before every function is registered (in
+// process, under the emulator, or routed with Options.Routes): a rotation
+// interrupted by a restart carries on instead of failing on a function not
+// registered yet.
+//
 // It is what `rotor local serve` and `rotor local demo` run, and what the
 // end-to-end tests start; localaws itself knows nothing of rotation.
 package rotorlocal
@@ -21,6 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -88,6 +95,11 @@ type Options struct {
 	AllowedHosts []string
 	// Jitter is passed to localaws.Options.Jitter (nil: random jitter).
 	Jitter func() float64
+	// Routes sends a function's invokes (by name, e.g. "rotor-create") to
+	// an emulator already running at an invocations URL, in place of what
+	// Start deploys for it; registered, like every function, before any
+	// Lambda call goes out.
+	Routes map[string]string
 }
 
 // Host is a running local deployment.
@@ -113,8 +125,16 @@ func Start(ctx context.Context, o Options) (*Host, error) {
 	if o.FunctionLog == nil {
 		o.FunctionLog = io.Discard
 	}
+	for name, url := range o.Routes {
+		if name == "" || (!strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://")) {
+			return nil, fmt.Errorf("route %q to %q: want a function name and an http(s) invocations URL", name, url)
+		}
+	}
+	// New resumes the executions the data file holds before deploy has
+	// registered a function: their Lambda calls wait for FunctionsReady.
 	srv, err := localaws.New(localaws.Options{Region: Region, Account: Account, DataFile: o.DataFile,
-		Quotas: o.Quotas, Faults: o.Faults, Log: o.Log, AllowedHosts: o.AllowedHosts, Jitter: o.Jitter})
+		Quotas: o.Quotas, Faults: o.Faults, Log: o.Log, AllowedHosts: o.AllowedHosts, Jitter: o.Jitter,
+		AwaitFunctions: true})
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +148,10 @@ func Start(ctx context.Context, o Options) (*Host, error) {
 		h.Close()
 		return nil, err
 	}
+	for name, url := range o.Routes {
+		srv.Lambda.RegisterURL(name, url)
+	}
+	srv.FunctionsReady()
 	return h, nil
 }
 

@@ -180,6 +180,15 @@ type fixture struct {
 	ks      *keyservice.Server
 	url     string
 	initial keyservice.Key
+
+	mu   sync.Mutex
+	hold *heldCall
+}
+
+// heldCall is a key API call to hold (see holdOnce).
+type heldCall struct {
+	method, prefix string
+	arrived        chan struct{}
 }
 
 const masterKey = "mk_e2e_5f1c9a7d3b2e4f60"
@@ -190,10 +199,39 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: ks.Handler()}
+	f := &fixture{ks: ks, url: "http://" + ln.Addr().String(), initial: ks.Mint("initial")}
+	next := ks.Handler()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		h := f.hold
+		if h != nil && r.Method == h.method && strings.HasPrefix(r.URL.Path, h.prefix) {
+			f.hold = nil
+			close(h.arrived)
+		} else {
+			h = nil
+		}
+		f.mu.Unlock()
+		if h != nil {
+			// Unanswered and never applied: its caller dies first.
+			<-r.Context().Done()
+			http.Error(w, "the caller went away", http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return &fixture{ks: ks, url: "http://" + ln.Addr().String(), initial: ks.Mint("initial")}
+	return f
+}
+
+// holdOnce makes the next key API call with this method and path prefix
+// wait, unanswered, until its caller goes away; the channel is closed when
+// it arrives.
+func (f *fixture) holdOnce(method, prefix string) <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hold = &heldCall{method: method, prefix: prefix, arrived: make(chan struct{})}
+	return f.hold.arrived
 }
 
 func (f *fixture) createSecrets(t *testing.T, s *server, grace string) {
@@ -368,4 +406,93 @@ func TestExecutionSurvivesSIGKILL(t *testing.T) {
 			strings.Count(h, `"WaitStateEntered"`), strings.Count(h, `"ExecutionStarted"`))
 	}
 	scan(t, "the execution history", h, f.secrets())
+}
+
+// TestExecutionSurvivesSIGKILLInATask: the server is killed while a
+// rotation's Create task is in flight (the function's call to the key API
+// unanswered). Restarted on the same data file, the server resumes the
+// rotation before the functions under the emulator are up; the task waits
+// for them and the rotation finishes, and the history recorded before the
+// kill reads back with every state's input. Before, the resumed task failed
+// at once with Lambda.ResourceNotFoundException, and so did the cleanup.
+func TestExecutionSurvivesSIGKILLInATask(t *testing.T) {
+	bin := buildAll(t)
+	f := newFixture(t)
+	data, addr := filepath.Join(t.TempDir(), "local.db"), freePort(t)
+	s := startServer(t, bin, data, addr)
+	f.createSecrets(t, s, "1s")
+
+	client := sfn.NewFromConfig(s.awsConfig())
+	list, err := client.ListStateMachines(context.Background(), &sfn.ListStateMachinesInput{})
+	if err != nil || len(list.StateMachines) != 1 {
+		t.Fatalf("state machines: %v %v", list, err)
+	}
+	arrived := f.holdOnce(http.MethodPost, "/v1/keys")
+	start, err := client.StartExecution(context.Background(), &sfn.StartExecutionInput{
+		StateMachineArn: list.StateMachines[0].StateMachineArn, Input: aws.String(`{"secretId":"e2e/api-key","trigger":"manual"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(start.ExecutionArn)
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the rotation never asked the key API for a key:\n%s", s.logs)
+	}
+	before := history(t, s, arn)
+	s.kill()
+
+	s2 := startServer(t, bin, data, addr)
+	client = sfn.NewFromConfig(s2.awsConfig())
+	var d *sfn.DescribeExecutionOutput
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if d, err = client.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)}); err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != types.ExecutionStatusRunning || time.Now().After(deadline) {
+			break
+		}
+	}
+	if d.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("after the restart the execution is %s (%s: %s)\nserver:\n%s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause), s2.logs)
+	}
+	sm := secretsmanager.NewFromConfig(s2.awsConfig())
+	cur, err := sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("e2e/api-key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now struct{ APIKey, KeyID string }
+	_ = json.Unmarshal([]byte(aws.ToString(cur.SecretString)), &now)
+	if now.APIKey == f.initial.Secret || !f.ks.Accepts(now.APIKey) {
+		t.Error("the current value is not a new, working key")
+	}
+	if live := f.ks.Live(); len(live) != 1 || live[0].ID != now.KeyID {
+		t.Errorf("%d keys live at the API, want only the current one", len(live))
+	}
+	if _, err := sm.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("e2e/api-key"), VersionStage: aws.String("AWSPENDING")}); err == nil {
+		t.Error("AWSPENDING is left on a version")
+	}
+	after := history(t, s2, arn)
+	if strings.Contains(after, `"Input":"null"`) {
+		t.Error("a state's input reads back as null after the restart")
+	}
+	// The events recorded before the kill come back as they were: compare
+	// the first of them (the history is JSON arrays of pages).
+	var b, a []json.RawMessage
+	if err := json.Unmarshal([]byte(before), &b); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(after), &a); err != nil {
+		t.Fatal(err)
+	}
+	if len(a) < len(b) {
+		t.Fatalf("%d events after the restart, %d before", len(a), len(b))
+	}
+	for i := range b {
+		if string(a[i]) != string(b[i]) {
+			t.Errorf("event %d reads back differently after the restart", i+1)
+		}
+	}
+	scan(t, "the execution history", after, f.secrets())
+	scan(t, "the server's and functions' output", s2.logs.String(), f.secrets())
 }
