@@ -110,6 +110,9 @@ func TestConfigRefusesNonsense(t *testing.T) {
 		{"rate", Config{Secrets: 1, Rotations: 1, FaultRate: 0.9, Endpoint: &InProcess{}}, "FaultRate is 0.9"},
 		{"grace", Config{Secrets: 1, Rotations: 1, MaxGrace: -1, Endpoint: &InProcess{}}, "MaxGrace is -1"},
 		{"endpoint", Config{Secrets: 1, Rotations: 1}, "Endpoint is nil"},
+		{"kind", Config{Secrets: 1, Rotations: 1, Kinds: []string{"postgres"}, Endpoint: &InProcess{}}, `Kinds: "postgres"`},
+		{"burst", Config{Secrets: 1, Rotations: 1, Bursts: []string{"storm"}, Endpoint: &InProcess{}}, `Bursts: "storm"`},
+		{"fault", Config{Secrets: 1, Rotations: 1, Faults: []string{"secretsmanager:PutSecretValue:slow"}, Endpoint: &InProcess{}}, `mode "slow"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Run(context.Background(), tc.cfg)

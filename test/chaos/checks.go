@@ -134,7 +134,9 @@ func (h *harness) check(ctx context.Context, s *secret) (*checkResult, error) {
 		return nil, err
 	}
 	fs := labelFindings(vs)
-	if current := holders(vs, "AWSCURRENT"); len(current) == 1 {
+	// A fresh secret whose rotations all failed still has its first
+	// version current, which holds no credential to test: nothing broke.
+	if current := holders(vs, "AWSCURRENT"); len(current) == 1 && !(s.fresh && current[0].id == s.initial) {
 		why, err := h.works(ctx, s, current[0].value)
 		if err != nil {
 			return nil, err

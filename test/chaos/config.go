@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/rotorhq/rotor/internal/localaws"
 )
 
 // Config is one chaos run.
@@ -14,9 +16,16 @@ type Config struct {
 	// Seed chooses the plan: the secrets' bursts, grace periods, delays and
 	// the moments of the kills.
 	Seed uint64
-	// Secrets is how many managed secrets to create (a third each random,
-	// awsiam and httpapi, in that order). At least 1.
+	// Secrets is how many managed secrets to create, of Kinds in turn. At
+	// least 1.
 	Secrets int
+	// Kinds are the kinds of secret (KindRandom, KindAWSIAM, KindHTTPAPI)
+	// the secrets take in turn. Default all three.
+	Kinds []string
+	// Bursts are the burst kinds the plan draws from (BurstRotate,
+	// BurstOverlap, BurstLeakRace, BurstLeak). Default all four, weighted
+	// 40, 20, 25 and 15; a subset is drawn from evenly, for a reproduction.
+	Bursts []string
 	// Rotations is how many executions the load starts (manual rotations
 	// and leak alerts; the setup's rotations are not counted). At least 1.
 	Rotations int
@@ -25,6 +34,11 @@ type Config struct {
 	// answered without effect, half as an answer lost after the call took
 	// effect. From 0 to 0.5.
 	FaultRate float64
+	// Faults, when set, replace the endpoint's faults that FaultRate
+	// implies (EndpointFaults) with these --fault specifications, for a
+	// reproduction that faults one operation; FaultRate still applies to
+	// the key APIs.
+	Faults []string
 	// Kills is how many times the endpoint is SIGKILLed (or, in process,
 	// closed) during the load and restarted on its data file.
 	Kills int
@@ -63,6 +77,21 @@ func (c *Config) check() error {
 	if c.Endpoint == nil {
 		problems = append(problems, "Endpoint is nil")
 	}
+	for _, k := range c.Kinds {
+		if !slices.Contains([]string{KindRandom, KindAWSIAM, KindHTTPAPI}, k) {
+			problems = append(problems, fmt.Sprintf("Kinds: %q is not random, awsiam or httpapi", k))
+		}
+	}
+	for _, b := range c.Bursts {
+		if !slices.Contains([]string{BurstRotate, BurstOverlap, BurstLeakRace, BurstLeak}, b) {
+			problems = append(problems, fmt.Sprintf("Bursts: %q is not rotate, overlap, leak-race or leak", b))
+		}
+	}
+	for _, f := range c.Faults {
+		if _, err := localaws.ParseFault(f); err != nil {
+			problems = append(problems, "Faults: "+err.Error())
+		}
+	}
 	if len(problems) > 0 {
 		return errors.New("chaos config: " + strings.Join(problems, "; "))
 	}
@@ -71,6 +100,9 @@ func (c *Config) check() error {
 	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
+	}
+	if len(c.Kinds) == 0 {
+		c.Kinds = []string{KindRandom, KindAWSIAM, KindHTTPAPI}
 	}
 	return nil
 }
@@ -100,8 +132,27 @@ const (
 	KindHTTPAPI = "httpapi"
 )
 
-func secretKind(i int) string {
-	return []string{KindRandom, KindAWSIAM, KindHTTPAPI}[i%3]
+// fresh tells whether secret i starts with no credential: every other
+// awsiam secret holds only {"userName": ...}, and its first rotation, under
+// faults, mints the user's first key.
+func (c *Config) fresh(i int) bool {
+	if c.secretKind(i) != KindAWSIAM {
+		return false
+	}
+	n := 0 // awsiam secrets before i
+	for j := 0; j < i; j++ {
+		if c.secretKind(j) == KindAWSIAM {
+			n++
+		}
+	}
+	return n%2 == 1
+}
+
+func (c *Config) secretKind(i int) string {
+	if len(c.Kinds) == 0 {
+		return []string{KindRandom, KindAWSIAM, KindHTTPAPI}[i%3]
+	}
+	return c.Kinds[i%len(c.Kinds)]
 }
 
 // Burst kinds: what the load does to one secret at a time.
@@ -155,30 +206,40 @@ func makePlan(c Config) plan {
 	p := plan{bursts: make([][]burst, c.Secrets)}
 	for n, i := 0, 0; n < c.Rotations; i = (i + 1) % c.Secrets {
 		b := burst{Gap: time.Duration(rng.IntN(1000)) * time.Millisecond}
-		switch r := rng.IntN(100); {
-		case r < 40:
-			b.Kind = BurstRotate
-		case r < 60:
-			b.Kind = BurstOverlap
+		if len(c.Bursts) > 0 {
+			b.Kind = c.Bursts[rng.IntN(len(c.Bursts))]
+		} else {
+			switch r := rng.IntN(100); {
+			case r < 40:
+				b.Kind = BurstRotate
+			case r < 60:
+				b.Kind = BurstOverlap
+			case r < 85:
+				b.Kind = BurstLeakRace
+			default:
+				b.Kind = BurstLeak
+			}
+		}
+		switch b.Kind {
+		case BurstOverlap:
 			// Half race within create, half start while the first runs on.
 			b.Delay = time.Duration(rng.IntN(150)) * time.Millisecond
 			if rng.IntN(2) == 0 {
 				b.Delay = time.Duration(rng.IntN(1500)) * time.Millisecond
 			}
-		case r < 85:
-			b.Kind = BurstLeakRace
+		case BurstLeakRace:
 			b.Delay = time.Duration(rng.IntN(2000)) * time.Millisecond
-		default:
-			b.Kind = BurstLeak
 		}
-		if n+b.executions() > c.Rotations {
-			b.Kind = BurstRotate
+		// A secret with no credential yet is first rotated: an alert
+		// needs a credential to name.
+		if n+b.executions() > c.Rotations || (len(p.bursts[i]) == 0 && c.fresh(i)) {
+			b.Kind, b.Delay = BurstRotate, 0
 		}
 		for j := range b.Graces {
 			b.Graces[j] = rng.IntN(c.MaxGrace + 1)
 		}
 		if b.Kind == BurstLeak || b.Kind == BurstLeakRace {
-			switch secretKind(i) {
+			switch c.secretKind(i) {
 			case KindAWSIAM:
 				b.Leak = []string{LeakGuardDuty, LeakGuardDuty, LeakGenericKey, LeakSecretID}[rng.IntN(4)]
 			default:

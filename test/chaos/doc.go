@@ -7,7 +7,9 @@
 // awsiam on IAM users of the local endpoint that consent by their
 // rotor:secret tag; httpapi against a key API of internal/keyservice on
 // loopback, one per secret, whose master consents with Serves), rotates each
-// once without faults, then restarts the endpoint with faults injected into
+// once without faults (but every other awsiam secret, which starts with no
+// key so that its first key is minted under faults), then restarts the
+// endpoint with faults injected into
 // every Secrets Manager write and every IAM and STS call (and the key APIs'
 // own faults: 500s and answers lost after the call took effect) and drives
 // a load planned from a seed: single rotations, two rotations of one secret

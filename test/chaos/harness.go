@@ -39,6 +39,10 @@ type secret struct {
 	user       string  // awsiam
 	api        *keyAPI // httpapi
 	masterName string  // httpapi
+	// fresh: an awsiam secret created with no key, not rotated at setup;
+	// initial is its first version, which holds no credential.
+	fresh   bool
+	initial string
 
 	mu     sync.Mutex
 	values map[string]string // version id -> value, read once (versions are immutable)
@@ -82,7 +86,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	h := &harness{cfg: cfg, plan: makePlan(cfg), faults: EndpointFaults(cfg.FaultRate), seen: newSecrets(),
+	faults := EndpointFaults(cfg.FaultRate)
+	if len(cfg.Faults) > 0 {
+		faults = cfg.Faults
+	}
+	h := &harness{cfg: cfg, plan: makePlan(cfg), faults: faults, seen: newSecrets(),
 		quarantined: map[int]bool{}, violations: map[string]*Violation{},
 		rep: &Report{Seed: cfg.Seed, FaultRate: cfg.FaultRate, Secrets: cfg.Secrets, FailedBy: map[string]int{}}}
 	h.startedCond = sync.NewCond(&h.mu)
@@ -184,6 +192,9 @@ func (h *harness) setup(ctx context.Context) error {
 	go h.tracker.run(ctx)
 	var arns []string
 	for _, s := range h.secrets {
+		if s.fresh {
+			continue
+		}
 		arn, err := h.startRotation(ctx, s, fmt.Sprintf("setup-s%03d", s.i), 0)
 		if err != nil {
 			return err
@@ -208,7 +219,8 @@ func (h *harness) setup(ctx context.Context) error {
 			return fmt.Errorf("chaos: secret %s fails the checks after its fault-free setup rotation: %s", s.name, res.violations[0].Detail)
 		}
 	}
-	h.logf("setup: %d secrets rotated once and checked; restarting with %d fault rules", len(h.secrets), len(h.faults))
+	h.logf("setup: %d secrets rotated once and checked (and %d left without a credential); restarting with %d fault rules",
+		len(arns), len(h.secrets)-len(arns), len(h.faults))
 	if err := h.restart(ctx, h.faults); err != nil {
 		return err
 	}
@@ -221,7 +233,8 @@ func (h *harness) setup(ctx context.Context) error {
 }
 
 func (h *harness) createSecret(ctx context.Context, i int) (*secret, error) {
-	s := &secret{i: i, kind: secretKind(i), name: fmt.Sprintf("chaos/%s-%02d", secretKind(i), i), values: map[string]string{}}
+	kind := h.cfg.secretKind(i)
+	s := &secret{i: i, kind: kind, name: fmt.Sprintf("chaos/%s-%02d", kind, i), values: map[string]string{}, fresh: h.cfg.fresh(i)}
 	tags := map[string]string{"rotor:provider": s.kind}
 	var value string
 	switch s.kind {
@@ -260,7 +273,7 @@ func (h *harness) createSecret(ctx context.Context, i int) (*secret, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chaos: create secret %s: %w", s.name, err)
 	}
-	s.arn = aws.ToString(out.ARN)
+	s.arn, s.initial = aws.ToString(out.ARN), aws.ToString(out.VersionId)
 	if s.kind == KindAWSIAM {
 		if _, err := h.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(s.user),
 			Tags: []iamtypes.Tag{{Key: aws.String(awsiam.TagSecret), Value: aws.String(s.arn)}}}); err != nil {
@@ -576,6 +589,9 @@ func (h *harness) alert(ctx context.Context, s *secret, form, marker string) err
 	value := aws.ToString(out.SecretString)
 	h.remember(s, aws.ToString(out.VersionId), value)
 	reference := "https://chaos.invalid/alerts/" + marker
+	if (form == LeakGuardDuty || form == LeakGenericKey) && secretPart(s.kind, value) == "" {
+		form = LeakSecretID // no key yet (a fresh secret whose first rotation failed): name the secret
+	}
 	switch form {
 	case LeakGuardDuty:
 		var v awsiam.Value

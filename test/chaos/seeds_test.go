@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,8 +15,8 @@ import (
 // every Secrets Manager write, IAM and STS call and key API call, and two
 // SIGKILLs of `rotor local serve` each, no invariant may break. It prints
 // its counts (go test -v). The seeds run in parallel, each against its own
-// endpoint process; the whole takes about a minute and a half on two cores
-// when nothing is stuck (a stuck burst costs BurstTimeout).
+// endpoint process; when nothing is stuck the whole takes about a minute on
+// two cores (a stuck burst costs BurstTimeout, 2 minutes).
 //
 // It is built only with -tags chaos (make chaos) until issue 11's fixes
 // land; then `make test` runs it too.
@@ -23,10 +24,10 @@ func TestChaos(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
+			cfg := Config{Seed: seed, Secrets: 12, Rotations: 60, FaultRate: 0.2, Kills: 2, MaxGrace: 2,
+				BurstTimeout: 120 * time.Second, Endpoint: endpoint(t, false)}
 			ctx, cancel := context.WithTimeout(context.Background(), 170*time.Second)
 			defer cancel()
-			cfg := Config{Seed: seed, Secrets: 9, Rotations: 45, FaultRate: 0.2, Kills: 2, MaxGrace: 2,
-				BurstTimeout: 100 * time.Second, Endpoint: endpoint(t, false)}
 			rep, err := Run(ctx, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -60,7 +61,26 @@ var (
 	flagGrace     = flag.Int("chaos.grace", 2, "TestChaosRun: longest grace period, seconds")
 	flagTimeout   = flag.Duration("chaos.burst-timeout", 150*time.Second, "TestChaosRun: longest a burst may run")
 	flagInProcess = flag.Bool("chaos.inprocess", false, "TestChaosRun: rotorlocal in this process instead of rotor local serve")
+	flagKinds     = flag.String("chaos.kinds", "", "TestChaosRun: comma-separated secret kinds (random, awsiam, httpapi)")
+	flagBursts    = flag.String("chaos.bursts", "", "TestChaosRun: comma-separated burst kinds (rotate, overlap, leak-race, leak)")
+	flagFaults    faultFlags
 )
+
+func init() {
+	flag.Var(&flagFaults, "chaos.fault", "TestChaosRun: an endpoint fault SERVICE:OP:error|lost:RATE instead of those -chaos.faults implies (repeatable)")
+}
+
+type faultFlags []string
+
+func (f *faultFlags) String() string     { return strings.Join(*f, " ") }
+func (f *faultFlags) Set(v string) error { *f = append(*f, v); return nil }
+
+func list(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
 
 // TestChaosRun runs the configuration the flags give and prints its report
 // and every violation with its evidence; it fails only when the harness
@@ -69,7 +89,8 @@ func TestChaosRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, Config{Seed: *flagSeed, Secrets: *flagSecrets, Rotations: *flagRotations, FaultRate: *flagRate,
-		Kills: *flagKills, MaxGrace: *flagGrace, BurstTimeout: *flagTimeout, Endpoint: endpoint(t, *flagInProcess), Logf: t.Logf})
+		Kills: *flagKills, MaxGrace: *flagGrace, BurstTimeout: *flagTimeout, Kinds: list(*flagKinds), Bursts: list(*flagBursts),
+		Faults: flagFaults, Endpoint: endpoint(t, *flagInProcess), Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
