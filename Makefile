@@ -99,13 +99,14 @@ fmt-check:
 	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+# -tags chaos: vet and lint see test/chaos's tagged test too (make chaos).
 vet:
-	$(GO) vet ./...
+	$(GO) vet -tags chaos ./...
 
 # staticcheck, pinned; `go run` fetches it through the module proxy once.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
-	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(STATICCHECK) -tags chaos ./...
 
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/infra')
