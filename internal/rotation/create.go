@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/rotorhq/rotor/internal/provider"
 	"github.com/rotorhq/rotor/internal/redact"
@@ -127,11 +129,9 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 // recorded identities) and drops those of versions Secrets Manager no
 // longer lists.
 func (s *Service) tidyIdentities(ctx context.Context, sec *secret, current string, value []byte) error {
-	var gone []string
-	for _, v := range identifiedVersions(sec.tags) {
-		if _, ok := sec.stages[v]; !ok {
-			gone = append(gone, v)
-		}
+	gone, err := s.goneVersions(ctx, sec)
+	if err != nil {
+		return err
 	}
 	if err := s.forgetIdentity(ctx, sec, gone...); err != nil {
 		return err
@@ -140,6 +140,33 @@ func (s *Service) tidyIdentities(ctx context.Context, sec *secret, current strin
 		return nil
 	}
 	return s.recordIdentity(ctx, sec, current, value)
+}
+
+// goneVersions returns the identified versions Secrets Manager no longer
+// keeps. A version without labels is not gone: it may hold a live
+// credential (a rotation superseded before its expire), which an expire
+// revokes by its identity.
+func (s *Service) goneVersions(ctx context.Context, sec *secret) ([]string, error) {
+	var unlabelled []string
+	for _, v := range identifiedVersions(sec.tags) {
+		if _, ok := sec.stages[v]; !ok {
+			unlabelled = append(unlabelled, v)
+		}
+	}
+	if len(unlabelled) == 0 {
+		return nil, nil
+	}
+	all, err := s.versions(ctx, sec)
+	if err != nil {
+		return nil, err
+	}
+	var gone []string
+	for _, v := range unlabelled {
+		if !slices.ContainsFunc(all, func(e types.SecretVersionsListEntry) bool { return aws.ToString(e.VersionId) == v }) {
+			gone = append(gone, v)
+		}
+	}
+	return gone, nil
 }
 
 // identifyPending records the identity of a pending version whose create

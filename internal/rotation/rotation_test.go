@@ -553,3 +553,36 @@ func TestUndoNeverActsForAnotherRotation(t *testing.T) {
 		t.Error("A's rollback revoked the key B's rotation keeps through its grace period")
 	}
 }
+
+// TestSupersededRotationLeavesNoOrphan (issue 11, found by the chaos
+// test): rotation A switched over; B created and switched over on top of
+// it before A's verify finished, and B's expire revoked A's version, B's
+// previous. The version A replaced lost its labels and, with A never
+// reaching its expire, nobody revoked it: a live key no labelled version
+// holds. B's expire revokes it with its own previous (after B's grace
+// period), and a create never forgets the identity of a version that still
+// exists.
+func TestSupersededRotationLeavesNoOrphan(t *testing.T) {
+	e := newEnv(t)
+	item := e.resolve(`{"secretId": "` + apiSecret + `", "trigger": "manual"}`)[0]
+	a := uuid.NewString()
+	p := e.must(rotation.FuncCreate, step(item, a))["previousVersionId"].(string)
+	e.must(rotation.FuncSwitchOver, step(item, a, "previousVersionId", p))
+	b := uuid.NewString()
+	e.must(rotation.FuncCreate, step(item, b))
+	e.must(rotation.FuncSwitchOver, step(item, b, "previousVersionId", a))
+	e.must(rotation.FuncVerify, step(item, b, "previousVersionId", a))
+	e.must(rotation.FuncExpire, step(item, b, "action", "expire", "previousVersionId", a))
+	if out := e.must(rotation.FuncExpire, step(item, a, "action", "rollback", "previousVersionId", p)); out["outcome"] != rotation.OutcomeSuperseded {
+		t.Errorf("A's rollback outcome %v, want superseded", out["outcome"])
+	}
+	live := e.ks.Live()
+	if len(live) != 1 || live[0].Secret != field(e.value(apiSecret, b), "apiKey") {
+		var names []string
+		for _, k := range live {
+			names = append(names, k.Name)
+		}
+		t.Errorf("live keys %v; want B's alone (the key of %s, which A replaced, is an orphan)", names, p)
+	}
+	e.checkHygiene()
+}

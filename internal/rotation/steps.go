@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -104,6 +105,16 @@ func (s *Service) Expire(ctx context.Context, in StepInput) (out *StepOutput, er
 			targets = append(targets, prev)
 		}
 	}
+	// Versions older than the previous one whose credentials rotor still
+	// records as possibly live: a rotation superseded before its expire
+	// left the version it replaced without labels and unrevoked. They are
+	// revoked with the previous one, after this rotation's grace period.
+	for _, v := range identifiedVersions(sec.tags) {
+		if v == in.Token || v == in.PreviousVersionID || len(sec.stages[v]) > 0 || slices.Contains(targets, v) {
+			continue
+		}
+		targets = append(targets, v)
+	}
 	if in.Mode == ModeEmergency {
 		// The other versions the leak exposed, as resolve found them.
 		for _, v := range in.Versions {
@@ -127,6 +138,14 @@ func (s *Service) Expire(ctx context.Context, in StepInput) (out *StepOutput, er
 	}
 	for _, v := range targets {
 		if err := s.revokeVersion(ctx, sec, v, sec.holder(LabelCurrent)); err != nil {
+			if errors.Is(err, rotorerr.NotFound) && v != in.PreviousVersionID && !slices.Contains(in.Versions, v) {
+				// A forgotten version Secrets Manager no longer keeps:
+				// nothing left to revoke, only its record to drop.
+				if err := s.forgetIdentity(ctx, sec, v); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			return nil, err
 		}
 		result.Revoked = append(result.Revoked, v)
