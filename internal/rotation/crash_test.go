@@ -56,10 +56,28 @@ var scenarios = []scenario{
 	{name: "httpapi cleanup", secret: apiSecret, steps: []string{"resolve", "create", "expire:cleanup"}, check: undoneEnd},
 }
 
+// faultMode is what happens to the call a test injects into.
+type faultMode string
+
+const (
+	lostAnswer faultMode = "lost response" // the call takes effect, its answer is lost
+	crashed    faultMode = "crash"         // ... and the process dies: later calls fail without effect
+	// resent: the answer is lost and the AWS SDK resends the request, as
+	// its retryer does on a connection reset, so a Secrets Manager call may
+	// take effect twice and answer the second time (e.g.
+	// UpdateSecretVersionStage naming a RemoveFromVersionId that no longer
+	// holds the label). The step must treat its goal already reached as
+	// success: it answers nothing or what the state machine retries, never
+	// Rotor.Unsafe (issue 11, failures 1 and 2).
+	resent faultMode = "SDK resend"
+)
+
 // TestCrashInjection makes, for every step and every external call inside
-// it, that call take effect and its response be lost. The step either
-// recovers by itself or fails; re-run with the same token it converges, and
-// after every invocation no live key is missing from the secret store.
+// it, that call take effect and its response be lost (or the process die,
+// or the SDK resend the request). The step either recovers by itself or
+// fails with what the state machine retries; re-run with the same token it
+// converges, and after every invocation no live key is missing from the
+// secret store.
 func TestCrashInjection(t *testing.T) {
 	for _, sc := range scenarios {
 		for target := range sc.steps {
@@ -67,15 +85,14 @@ func TestCrashInjection(t *testing.T) {
 			if name[len(name)-1] == '!' {
 				continue // the step that is meant to fail
 			}
-			for _, crash := range []bool{false, true} {
-				mode := map[bool]string{false: "lost response", true: "crash"}[crash]
+			for _, mode := range []faultMode{lostAnswer, crashed, resent} {
 				t.Run(fmt.Sprintf("%s/%s/%s", sc.name, name, mode), func(t *testing.T) {
 					calls := 0
 					for k := 1; ; k++ {
 						if k > 60 {
 							t.Fatal("the step made more than 60 external calls")
 						}
-						if !runInjected(t, sc, target, k, crash) {
+						if !runInjected(t, sc, target, k, mode) {
 							break
 						}
 						calls++
@@ -92,7 +109,8 @@ func TestCrashInjection(t *testing.T) {
 
 // runInjected runs the scenario with the k-th external call of step target
 // failing after its effect. It reports whether the fault was reached.
-func runInjected(t *testing.T, sc scenario, target, k int, crash bool) bool {
+func runInjected(t *testing.T, sc scenario, target, k int, mode faultMode) bool {
+	crash := mode == crashed
 	e := newEnv(t)
 	e.rejectNew.Store(sc.reject)
 	input := fmt.Sprintf(`{"secretId":%q,"trigger":"manual"}`, sc.secret)
@@ -110,7 +128,11 @@ func runInjected(t *testing.T, sc scenario, target, k int, crash bool) bool {
 			}
 		}
 		if i == target {
-			e.faults.arm(k, crash)
+			if mode == resent {
+				e.faults.armResend(k)
+			} else {
+				e.faults.arm(k, crash)
+			}
 		}
 		out, ierr := e.invoke(fn, payload)
 		if i == target {
@@ -123,6 +145,9 @@ func runInjected(t *testing.T, sc scenario, target, k int, crash bool) bool {
 			}
 			if crash && ierr == nil {
 				t.Fatalf("k=%d: %s succeeded although its process crashed mid-way", k, s)
+			}
+			if mode == resent && ierr != nil && ierr.Type != "Rotor.Transient" {
+				t.Fatalf("k=%d: %s answered %s (%s) after a resent request; want success or a retried error", k, s, ierr.Type, ierr.Message)
 			}
 			if !crash {
 				// A lost response must never leave a live key unrecorded.
@@ -165,87 +190,4 @@ func parseStep(s string) (fn, action string, wantFail bool) {
 		}
 	}
 	return s, "", wantFail
-}
-
-// TestSDKResendAfterLostAnswer: the AWS SDK resends a request whose answer
-// was lost (a connection reset), so a Secrets Manager call may take effect
-// twice and answer the second time, e.g. UpdateSecretVersionStage naming a
-// RemoveFromVersionId that no longer holds the label. Every step treats its
-// goal already reached as success: for every Secrets Manager call of every
-// step of every path, the step answers what the state machine retries or
-// nothing at all, never Rotor.Unsafe, and the rotation converges (issue 11,
-// failures 1 and 2).
-func TestSDKResendAfterLostAnswer(t *testing.T) {
-	for _, sc := range scenarios {
-		for target := range sc.steps {
-			name := sc.steps[target]
-			if name[len(name)-1] == '!' {
-				continue
-			}
-			t.Run(sc.name+"/"+name, func(t *testing.T) {
-				calls := 0
-				for k := 1; ; k++ {
-					if k > 60 {
-						t.Fatal("the step made more than 60 external calls")
-					}
-					if !runResent(t, sc, target, k) {
-						break
-					}
-					calls++
-				}
-				if calls == 0 {
-					t.Fatal("the step made no external call; nothing was injected")
-				}
-			})
-		}
-	}
-}
-
-// runResent runs the scenario with the k-th external call of step target
-// resent after its answer was lost. It reports whether the fault was reached.
-func runResent(t *testing.T, sc scenario, target, k int) bool {
-	e := newEnv(t)
-	e.rejectNew.Store(sc.reject)
-	input := fmt.Sprintf(`{"secretId":%q,"trigger":"manual"}`, sc.secret)
-	var item map[string]any
-	token := uuid.NewString()
-	previous := e.holder(sc.secret, rotation.LabelCurrent)
-	for i, s := range sc.steps {
-		fn, action, wantFail := parseStep(s)
-		var payload any = input
-		if fn != rotation.FuncResolve {
-			payload = step(item, token, "previousVersionId", previous, "action", action)
-			if fn == rotation.FuncCreate {
-				payload = step(item, token)
-			}
-		}
-		if i == target {
-			e.faults.armResend(k)
-		}
-		out, ierr := e.invoke(fn, payload)
-		if i == target {
-			if !e.faults.disarm() {
-				return false
-			}
-			if ierr != nil && ierr.Type != "Rotor.Transient" {
-				t.Fatalf("k=%d: %s answered %s (%s) after a resent request; want success or a retried error", k, s, ierr.Type, ierr.Message)
-			}
-			if ierr != nil {
-				if out, ierr = e.invoke(fn, payload); ierr != nil {
-					t.Fatalf("k=%d: re-running %s: %s %s", k, s, ierr.Type, ierr.Message)
-				}
-			}
-		} else if wantFail != (ierr != nil) {
-			t.Fatalf("k=%d: %s: error %v, want failure %v", k, s, ierr, wantFail)
-		}
-		switch fn {
-		case rotation.FuncResolve:
-			item = out["items"].([]any)[0].(map[string]any)
-		case rotation.FuncCreate:
-			previous = out["previousVersionId"].(string)
-		}
-	}
-	sc.check(e, token, previous)
-	e.checkHygiene()
-	return true
 }
