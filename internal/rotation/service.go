@@ -49,7 +49,9 @@ const (
 // Service runs the steps. Fields left zero take the defaults above.
 type Service struct {
 	SM SecretsManager
-	// Providers finds a provider by name; nil means provider.Lookup.
+	// Providers finds a provider by name: a host's provider.Set (FromEnv
+	// builds one with the functions' AWS configuration). Nil means
+	// provider.Lookup, the providers built with nothing from the host.
 	Providers func(name string) (provider.Provider, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
