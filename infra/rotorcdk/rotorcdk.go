@@ -12,9 +12,14 @@
 // read them (verify is explicitly denied). Secret ARNs end in a random
 // suffix, so resources are the ARN patterns secret:<prefix>* of the stack's
 // account and Region (one per Config.SecretNamePrefixes, or secret:* when
-// there are none) narrowed by those tag conditions. IAM users are reachable
-// only when their rotor:secret tag names a secret in the same patterns. The
-// ledger table is written only under each function's own key prefix
+// there are none) narrowed by those tag conditions. What a provider needs
+// is its own registration's data (provider.Needs), never code here: its
+// IAM statements go to the roles of the functions they name, with the
+// same patterns for its ${SecretArns} (awsiam: IAM users are reachable
+// only when their rotor:secret tag names a secret in them), and a
+// provider that reaches private servers (postgres) is why the vpc setting
+// places the functions that call providers in its subnets. The ledger
+// table is written only under each function's own key prefix
 // (dynamodb:LeadingKeys). The functions' roles live under the IAM path
 // /rotor/ (RolePath), which is what infra/scp/rotor-guard.json recognizes
 // them by.
@@ -23,6 +28,7 @@ package rotorcdk
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,6 +55,8 @@ import (
 
 	"github.com/rotorhq/rotor/internal/leak"
 	"github.com/rotorhq/rotor/internal/ledger"
+	"github.com/rotorhq/rotor/internal/provider"
+	_ "github.com/rotorhq/rotor/internal/provider/all" // the providers the functions run, whose needs the roles grant
 	awsiamprov "github.com/rotorhq/rotor/internal/provider/awsiam"
 	"github.com/rotorhq/rotor/internal/rotation"
 	"github.com/rotorhq/rotor/internal/webhook"
@@ -211,6 +219,7 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 	// Functions, each with its own role, log group and the permissions of
 	// its step.
 	secrets := newSecretScope(stack, cfg.SecretNamePrefixes)
+	inSubnets := vpcFunctions()
 	for _, f := range functions {
 		env := map[string]*string{
 			"ROTOR_LOCK_TTL":        jsii.String(cfg.LockTTL),
@@ -223,16 +232,14 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 			env[ledger.EnvTable] = r.Ledger.TableName()
 		}
 		fn, role := r.function(f, assets, retention, env)
-		if cfg.VPC != nil && targetFacing[f.name] {
+		if cfg.VPC != nil && inSubnets[f.name] {
 			inVPC(fn, role, cfg.VPC)
 		}
 		for _, st := range secretsPolicy(f.name, stack, secrets) {
 			role.AddToPolicy(st)
 		}
-		if f.name == "create" || f.name == "expire" {
-			for _, st := range iamUserPolicy(stack, secrets) {
-				role.AddToPolicy(st)
-			}
+		for _, st := range providerPolicy(f.name, stack, secrets) {
+			role.AddToPolicy(st)
 		}
 		r.ledgerPolicy(f.name, role)
 		r.Functions[f.name] = fn
@@ -363,9 +370,28 @@ func (r *Rotor) function(f functionSpec, assets string, retention awslogs.Retent
 	return fn, role
 }
 
-// targetFacing are the functions that call providers, and so may need to
-// reach a database inside a VPC.
-var targetFacing = map[string]bool{"create": true, "verify": true, "expire": true}
+// providerFunctions are the functions that call providers.
+var providerFunctions = []string{provider.FuncCreate, provider.FuncVerify, provider.FuncExpire}
+
+// vpcFunctions are the functions the vpc setting places in its subnets:
+// those that call providers, when a registered provider reaches servers a
+// deployment may keep in private subnets (provider.NetPrivate: a
+// database).
+func vpcFunctions() map[string]bool {
+	out := map[string]bool{}
+	for _, name := range provider.Names() {
+		needs, err := provider.NeedsOf(name)
+		if err != nil {
+			panic(err)
+		}
+		if slices.Contains(needs.Network, provider.NetPrivate) {
+			for _, fn := range providerFunctions {
+				out[fn] = true
+			}
+		}
+	}
+	return out
+}
 
 // inVPC attaches a function to the configured subnets. The subnets and
 // security groups are given by id and set on the CloudFormation resource:
@@ -432,24 +458,48 @@ func (r *Rotor) webhook(assets string, retention awslogs.RetentionDays, reserved
 		Description: jsii.String("POST leak alerts to <url>github, <url>gitguardian or <url>generic")})
 }
 
-// iamUserPolicy lets the awsiam provider rotate the access keys of the IAM
-// users whose rotor:secret tag names a secret this deployment may touch
-// (the provider then checks that it names the very secret being rotated),
-// and set on them only its rotor:token:* tags: never rotor:secret, which is
-// the user's consent and its owner's to give.
-func iamUserPolicy(stack awscdk.Stack, scope secretScope) []awsiam.PolicyStatement {
-	consenting := map[string]any{"StringLike": map[string]any{"iam:ResourceTag/" + TagUserSecret: scope.arns}}
-	tokenTags := map[string]any{
-		"StringLike":              map[string]any{"iam:ResourceTag/" + TagUserSecret: scope.arns},
-		"ForAllValues:StringLike": map[string]any{"aws:TagKeys": []string{awsiamprov.TokenTagPrefix + "*"}},
+// providerPolicy is what the registered providers declare that function
+// fn's role needs (provider.Needs.IAM), in the stack's partition, account
+// and Region, scoped to the secrets the deployment may touch: awsiam's
+// keys of the IAM users that consent to such a secret, for one.
+func providerPolicy(fn string, stack awscdk.Stack, scope secretScope) []awsiam.PolicyStatement {
+	d := provider.Deployment{Partition: *stack.Partition(), Account: *stack.Account(), Region: *stack.Region(), SecretARNs: scope.arns}
+	var out []awsiam.PolicyStatement
+	for _, st := range providerStatements(fn, d) {
+		cond := map[string]any{}
+		for _, c := range st.Conditions {
+			keys, _ := cond[c.Operator].(map[string]any)
+			if keys == nil {
+				keys = map[string]any{}
+				cond[c.Operator] = keys
+			}
+			keys[c.Key] = c.Values
+		}
+		props := &awsiam.PolicyStatementProps{Sid: jsii.String(st.Sid), Actions: jsii.Strings(st.Actions...), Resources: jsii.Strings(st.Resources...)}
+		if len(cond) > 0 {
+			props.Conditions = &cond
+		}
+		out = append(out, awsiam.NewPolicyStatement(props))
 	}
-	users := jsii.Strings(arn(stack, "iam", "", "user/*"))
-	return []awsiam.PolicyStatement{
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ConsentingUserKeys"), Resources: users, Conditions: &consenting,
-			Actions: jsii.Strings("iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:ListUserTags")}),
-		awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ConsentingUserTokenTags"), Resources: users, Conditions: &tokenTags,
-			Actions: jsii.Strings("iam:TagUser", "iam:UntagUser")}),
+	return out
+}
+
+// providerStatements are the statements of every registered provider, by
+// provider name, that name function fn, expanded for d.
+func providerStatements(fn string, d provider.Deployment) []provider.Statement {
+	var out []provider.Statement
+	for _, name := range provider.Names() {
+		needs, err := provider.NeedsOf(name)
+		if err != nil {
+			panic(err)
+		}
+		for _, st := range needs.IAM {
+			if slices.Contains(st.Functions, fn) {
+				out = append(out, st.Expand(d))
+			}
+		}
 	}
+	return out
 }
 
 // ledgerAccess is what each function may do in the ledger table, and under

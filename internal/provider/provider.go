@@ -23,6 +23,33 @@
 // Optional abilities are optional interfaces (Applier, PasswordUser,
 // TokenRevoker, Identifier, LiveChecker, MasterUser, OptionsChecker),
 // discovered with a type assertion, as database/sql/driver does.
+//
+// # Registry
+//
+// Providers register a constructor, not an instance, as database/sql
+// drivers do, together with what they need from the deployment, as data:
+//
+//	func init() {
+//		provider.Register("acme", provider.Registration{
+//			New: func(env provider.Env) (provider.Provider, error) { return &Provider{aws: env.AWS}, nil },
+//			Needs: provider.Needs{
+//				AWS: []string{"ssm"},
+//				IAM: []provider.Statement{{Sid: "AcmeParameters", Functions: []string{provider.FuncCreate, provider.FuncExpire},
+//					Actions:   []string{"ssm:GetParameter"},
+//					Resources: []string{"arn:${Partition}:ssm:${Region}:${Account}:parameter/acme/*"}}},
+//				Network: []provider.Network{provider.NetHTTPS},
+//			},
+//		})
+//	}
+//
+// Each host builds the providers from its own Env (a Set): the Lambda
+// functions with the SDK's default AWS configuration, rotor local with its
+// endpoint's, so that no host names a provider. The CDK construct grants
+// every registered provider's IAM statements to the roles of the functions
+// they name and places the functions where they reach its Network. A new
+// provider is therefore one package plus one registration: add its import
+// to package all (which the functions, the CLI and the construct import),
+// and run it through providertest.Run.
 package provider
 
 import (
@@ -30,7 +57,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/rotorhq/rotor/internal/password"
 	"github.com/rotorhq/rotor/internal/rotorerr"
@@ -238,52 +264,6 @@ type MasterUser interface {
 // before any step changes anything. Errors are rotorerr.InvalidInput.
 type OptionsChecker interface {
 	CheckOptions(Options) error
-}
-
-var (
-	mu       sync.RWMutex
-	registry = map[string]Provider{}
-)
-
-// Register makes p available under name. It panics when name is empty or
-// taken, or p is nil, as database/sql.Register does: both are programming
-// errors found at start-up.
-func Register(name string, p Provider) {
-	mu.Lock()
-	defer mu.Unlock()
-	if name == "" || p == nil {
-		panic("provider: Register with an empty name or a nil provider")
-	}
-	if _, dup := registry[name]; dup {
-		panic(fmt.Sprintf("provider: Register called twice for %q", name))
-	}
-	registry[name] = p
-}
-
-// Lookup returns the provider registered as name. An unknown name is
-// rotorerr.InvalidInput and lists the names that are registered.
-func Lookup(name string) (Provider, error) {
-	mu.RLock()
-	p, ok := registry[name]
-	mu.RUnlock()
-	if !ok {
-		return nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
-			"unknown provider %q (tag rotor:provider); registered providers: %s",
-			name, strings.Join(Names(), ", ")))
-	}
-	return p, nil
-}
-
-// Names lists the registered provider names, sorted.
-func Names() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // CheckOptions runs p's OptionsChecker, if it has one.

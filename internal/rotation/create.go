@@ -29,14 +29,8 @@ const compensateTimeout = 20 * time.Second
 // token (DESIGN.md, version protocol, "create").
 func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, err error) {
 	defer s.logStep(ctx, "create", in, &out, &err)
-	if err := checkStep(in, ""); err != nil {
-		return nil, err
-	}
-	sec, err := s.describe(ctx, in.SecretID)
+	sec, err := s.begin(ctx, in, start{})
 	if err != nil {
-		return nil, err
-	}
-	if err := checkProvider(in, sec); err != nil {
 		return nil, err
 	}
 	current := sec.holder(LabelCurrent)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotorhq/rotor/internal/ledger"
+	"github.com/rotorhq/rotor/internal/provider"
 	"github.com/rotorhq/rotor/internal/redact"
 )
 
@@ -29,14 +30,17 @@ const (
 )
 
 // FromEnv builds a Service for a Lambda function: the SDK's default
-// configuration chain, settings from the environment, JSON logs on stdout
+// configuration chain (for Secrets Manager, the ledger and the providers
+// that call AWS), settings from the environment, JSON logs on stdout
 // passed through the invocation's redaction set.
 func FromEnv(ctx context.Context) (*Service, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	s := &Service{SM: secretsmanager.NewFromConfig(cfg)}
+	// Providers that call AWS use the same configuration: one load, one
+	// set of credentials and endpoints.
+	s := &Service{SM: secretsmanager.NewFromConfig(cfg), Providers: provider.NewSet(provider.Env{AWS: &cfg}).Lookup}
 	if err := Configure(s, os.Getenv); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ const panicKey = `pk/+= %&?#"\'é-0a1b2c3d`
 // the master key raw, path-escaped, base64- and hex-encoded.
 type panicky struct{}
 
-func init() { provider.Register("test-panic", panicky{}) }
+func init() { provider.Register("test-panic", provider.Registration{New: provider.Fixed(panicky{})}) }
 
 func (panicky) NeedsMaster(provider.Options) bool { return true }
 

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +49,9 @@ const (
 // Service runs the steps. Fields left zero take the defaults above.
 type Service struct {
 	SM SecretsManager
-	// Providers finds a provider by name; nil means provider.Lookup.
+	// Providers finds a provider by name: a host's provider.Set (FromEnv
+	// builds one with the functions' AWS configuration). Nil means
+	// provider.Lookup, the providers built with nothing from the host.
 	Providers func(name string) (provider.Provider, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -469,50 +470,4 @@ func fmtDays(d time.Duration) string {
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
 	}
 	return d.String()
-}
-
-var tokenRE = regexp.MustCompile(`^[A-Za-z0-9-]{32,64}$`)
-
-// checkStep validates a step's input before anything is read.
-func checkStep(in StepInput, action string) error {
-	var problems []string
-	if in.SecretID == "" {
-		problems = append(problems, "secretId is required")
-	}
-	if !tokenRE.MatchString(in.Token) {
-		problems = append(problems, "token must be 32 to 64 letters, digits or hyphens (a UUID)")
-	}
-	if in.PreviousVersionID != "" && !tokenRE.MatchString(in.PreviousVersionID) {
-		problems = append(problems, "previousVersionId must be a version id")
-	}
-	if in.PreviousVersionID != "" && in.PreviousVersionID == in.Token {
-		problems = append(problems, "previousVersionId equals token")
-	}
-	if in.Mode != "" && in.Mode != ModeNormal && in.Mode != ModeEmergency && in.Mode != ModeRevoke {
-		problems = append(problems, fmt.Sprintf("mode %q is not normal, emergency or revoke", in.Mode))
-	}
-	for _, v := range in.Versions {
-		if !tokenRE.MatchString(v) {
-			problems = append(problems, "versions must be version ids")
-			break
-		}
-	}
-	if in.Action != "" && in.Action != action {
-		problems = append(problems, fmt.Sprintf("action %q is not %q", in.Action, action))
-	}
-	if len(problems) > 0 {
-		sort.Strings(problems)
-		return rotorerr.New(rotorerr.InvalidInput, "invalid step input: "+strings.Join(problems, "; "))
-	}
-	return nil
-}
-
-// checkProvider refuses a step whose payload names another provider than the
-// secret's tag: the tag changed during the rotation.
-func checkProvider(in StepInput, sec *secret) error {
-	if in.Provider != "" && in.Provider != sec.pol.providerName {
-		return rotorerr.New(rotorerr.Conflict, fmt.Sprintf(
-			"secret %q: the rotation started with provider %s but the %s tag now says %s", sec.name, in.Provider, TagProvider, sec.pol.providerName))
-	}
-	return nil
 }

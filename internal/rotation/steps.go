@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,14 +17,8 @@ import (
 // AWSPREVIOUS) and removes AWSPENDING. It never reads a secret value.
 func (s *Service) SwitchOver(ctx context.Context, in StepInput) (out *StepOutput, err error) {
 	defer s.logStep(ctx, "switchover", in, &out, &err)
-	if err := checkStep(in, ""); err != nil {
-		return nil, err
-	}
-	sec, err := s.describe(ctx, in.SecretID)
+	sec, err := s.begin(ctx, in, start{})
 	if err != nil {
-		return nil, err
-	}
-	if err := checkProvider(in, sec); err != nil {
 		return nil, err
 	}
 	result := &StepOutput{SecretID: sec.arn, Token: in.Token, PreviousVersionID: in.PreviousVersionID, Outcome: "switched"}
@@ -54,14 +47,8 @@ func (s *Service) SwitchOver(ctx context.Context, in StepInput) (out *StepOutput
 // reads only the managed secret, never a master secret.
 func (s *Service) Verify(ctx context.Context, in StepInput) (out *StepOutput, err error) {
 	defer s.logStep(ctx, "verify", in, &out, &err)
-	if err := checkStep(in, ""); err != nil {
-		return nil, err
-	}
-	sec, err := s.describe(ctx, in.SecretID)
+	sec, err := s.begin(ctx, in, start{})
 	if err != nil {
-		return nil, err
-	}
-	if err := checkProvider(in, sec); err != nil {
 		return nil, err
 	}
 	got, err := s.SM.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(sec.arn), VersionStage: aws.String(LabelCurrent)})
@@ -85,14 +72,8 @@ func (s *Service) Verify(ctx context.Context, in StepInput) (out *StepOutput, er
 // in emergency mode every credential that is neither current nor pending.
 func (s *Service) Expire(ctx context.Context, in StepInput) (out *StepOutput, err error) {
 	defer s.logStep(ctx, "expire", in, &out, &err)
-	if err := checkStep(in, ActionExpire); err != nil {
-		return nil, err
-	}
-	sec, err := s.describe(ctx, in.SecretID)
+	sec, err := s.begin(ctx, in, start{action: ActionExpire})
 	if err != nil {
-		return nil, err
-	}
-	if err := checkProvider(in, sec); err != nil {
 		return nil, err
 	}
 	result := &StepOutput{SecretID: sec.arn, Token: in.Token, PreviousVersionID: in.PreviousVersionID, Outcome: "revoked"}
@@ -166,23 +147,11 @@ func (s *Service) Expire(ctx context.Context, in StepInput) (out *StepOutput, er
 // revoked.
 func (s *Service) RevokeLeaked(ctx context.Context, in StepInput) (out *StepOutput, err error) {
 	defer s.logStep(ctx, "revoke", in, &out, &err)
-	if err := checkStep(in, ActionRevoke); err != nil {
-		return nil, err
-	}
-	if len(in.Versions) == 0 {
-		return nil, rotorerr.New(rotorerr.InvalidInput, "invalid step input: action revoke needs versions")
-	}
-	sec, err := s.describe(ctx, in.SecretID)
+	sec, err := s.begin(ctx, in, start{action: ActionRevoke, versions: true, consent: true})
 	if err != nil {
 		return nil, err
 	}
-	if err := checkProvider(in, sec); err != nil {
-		return nil, err
-	}
 	result := &StepOutput{SecretID: sec.arn, Token: in.Token, Outcome: "already-revoked"}
-	if _, err := s.masterValue(ctx, sec); err != nil {
-		return nil, err // consent before any change
-	}
 	var last string
 	for _, v := range in.Versions {
 		if err := refuseLive(sec, v); err != nil {
@@ -204,16 +173,6 @@ func (s *Service) RevokeLeaked(ctx context.Context, in StepInput) (out *StepOutp
 	return result, nil
 }
 
-// refuseLive refuses to revoke a version that is current or pending.
-func refuseLive(sec *secret, version string) error {
-	for _, l := range []string{LabelCurrent, LabelPending} {
-		if sec.has(version, l) {
-			return rotorerr.New(rotorerr.Unsafe, fmt.Sprintf("secret %q: refusing to revoke version %s: it is %s", sec.name, version, l))
-		}
-	}
-	return nil
-}
-
 // Rollback undoes a rotation whose new credential failed verification (or
 // could not be switched over or verified): AWSCURRENT goes back to the
 // previous version, the token's credential is revoked and its version
@@ -231,15 +190,9 @@ func (s *Service) Cleanup(ctx context.Context, in StepInput) (out *StepOutput, e
 }
 
 func (s *Service) undo(ctx context.Context, in StepInput, action string) (*StepOutput, error) {
-	if err := checkStep(in, action); err != nil {
-		return nil, err
-	}
-	sec, err := s.describe(ctx, in.SecretID)
+	sec, err := s.begin(ctx, in, start{action: action, anyProvider: true, consent: true})
 	if err != nil {
 		return nil, err
-	}
-	if _, err := s.masterValue(ctx, sec); err != nil {
-		return nil, err // consent before any change, labels included
 	}
 	result := &StepOutput{SecretID: sec.arn, Token: in.Token, PreviousVersionID: in.PreviousVersionID, Outcome: "rolled-back"}
 	if action == ActionCleanup {
@@ -362,49 +315,4 @@ func (s *Service) rollbackTarget(ctx context.Context, sec *secret, prev string) 
 	}
 	s.log().WarnContext(ctx, "previous credential no longer exists; rolling forward instead of back", "secretId", sec.arn, "version", prev)
 	return OutcomeRollForward, nil
-}
-
-// revokeVersion revokes the credential held by one version. current is the
-// version whose credential must keep working.
-func (s *Service) revokeVersion(ctx context.Context, sec *secret, version, current string) error {
-	if sec.has(version, LabelCurrent) {
-		return rotorerr.New(rotorerr.Unsafe, fmt.Sprintf("secret %q: refusing to revoke version %s: it is AWSCURRENT", sec.name, version))
-	}
-	value, err := s.versionValue(ctx, sec, version)
-	if err != nil {
-		return err
-	}
-	master, err := s.masterValue(ctx, sec)
-	if err != nil {
-		return err
-	}
-	var cur []byte
-	if current != "" && current != version {
-		if cur, err = s.versionValue(ctx, sec, current); err != nil {
-			return err
-		}
-	}
-	if err := sec.pol.prov.Revoke(ctx, &provider.RevokeRequest{SecretID: sec.arn, VersionID: version, Value: value,
-		Current: cur, Master: master, Options: sec.pol.options, Holders: s.holders}); err != nil {
-		return fmt.Errorf("secret %q: revoke credential of version %s: %w", sec.name, version, err)
-	}
-	// A revoked credential can leak harmlessly: stop matching alerts to it
-	// as live, and remember it as revoked.
-	if err := s.recordRevoked(ctx, sec, version); err != nil {
-		return err
-	}
-	return s.forgetIdentity(ctx, sec, version)
-}
-
-// logStep writes the one line each step logs: ids and outcome, or the error.
-func (s *Service) logStep(ctx context.Context, step string, in StepInput, out **StepOutput, err *error) {
-	attrs := []any{"step", step, "secretId", in.SecretID, "token", in.Token}
-	if *err != nil {
-		s.log().ErrorContext(ctx, "step failed", append(attrs, "errorType", string(rotorerr.Classify(*err)), "error", *err)...)
-		return
-	}
-	if *out != nil {
-		attrs = append(attrs, "outcome", (*out).Outcome)
-	}
-	s.log().Log(ctx, slog.LevelInfo, "step done", attrs...)
 }

@@ -216,7 +216,9 @@ type crashy struct {
 
 var crashProvider = &crashy{Provider: &postgres.Provider{}}
 
-func init() { provider.Register("postgres-crashy", crashProvider) }
+func init() {
+	provider.Register("postgres-crashy", provider.Registration{New: provider.Fixed(crashProvider)})
+}
 
 func (c *crashy) Apply(ctx context.Context, req *provider.ApplyRequest) error {
 	c.mu.Lock()

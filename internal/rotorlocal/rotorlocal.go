@@ -49,7 +49,6 @@ import (
 	"github.com/rotorhq/rotor/internal/localaws"
 	"github.com/rotorhq/rotor/internal/provider"
 	_ "github.com/rotorhq/rotor/internal/provider/all" // the providers the in-process functions use
-	"github.com/rotorhq/rotor/internal/provider/awsiam"
 	"github.com/rotorhq/rotor/internal/redact"
 	"github.com/rotorhq/rotor/internal/rotation"
 	"github.com/rotorhq/rotor/internal/webhook"
@@ -356,18 +355,13 @@ func (h *Host) startRIE(ctx context.Context, o Options, fn string, env map[strin
 // registerInProcess runs a function's handler in this process, configured
 // the way the Lambda function is: from its environment.
 func (h *Host) registerInProcess(fn string, env map[string]string, logs io.Writer) error {
-	// Providers that call AWS get the endpoint's configuration, as a
-	// function's SDK gets it from AWS_ENDPOINT_URL; this process's own
-	// environment may point at a real account.
-	iam := awsiam.New(h.awsConfig())
-	svc := &rotation.Service{SM: secretsmanager.NewFromConfig(h.awsConfig()), Ledger: h.ledger(),
-		Log: slog.New(redact.Handler(slog.NewJSONHandler(logs, nil))),
-		Providers: func(name string) (provider.Provider, error) {
-			if name == awsiam.Name {
-				return iam, nil
-			}
-			return provider.Lookup(name)
-		}}
+	// The providers whose Needs name AWS services get the endpoint's
+	// configuration, as a function's SDK gets it from AWS_ENDPOINT_URL;
+	// this process's own environment may point at a real account.
+	cfg := h.awsConfig()
+	svc := &rotation.Service{SM: secretsmanager.NewFromConfig(cfg), Ledger: h.ledger(),
+		Log:       slog.New(redact.Handler(slog.NewJSONHandler(logs, nil))),
+		Providers: provider.NewSet(provider.Env{AWS: &cfg}).Lookup}
 	if err := rotation.Configure(svc, func(k string) string { return env[k] }); err != nil {
 		return fmt.Errorf("function %s: %w", fn, err)
 	}

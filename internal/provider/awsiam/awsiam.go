@@ -20,14 +20,14 @@
 // the function that runs it (its IAM role), never with a key it rotates,
 // so it keeps working when AWS quarantines a leaked key's user
 // (AWSCompromisedKeyQuarantineV3 denies iam:CreateAccessKey to that user
-// itself). That role needs, on the users it rotates (arn:aws:iam::*:user/*
-// or narrower):
-//
-//	iam:ListAccessKeys, iam:CreateAccessKey, iam:UpdateAccessKey,
-//	iam:DeleteAccessKey, iam:ListUserTags, iam:TagUser, iam:UntagUser
-//
-// Verify needs no permission: GetCallerIdentity is allowed to every
-// credential.
+// itself). What that role needs is registered as data (provider.NeedsOf),
+// which the CDK construct grants to the create and expire functions:
+// iam:ListAccessKeys, iam:CreateAccessKey, iam:UpdateAccessKey,
+// iam:DeleteAccessKey and iam:ListUserTags on the users whose rotor:secret
+// tag names a secret the deployment may touch, and iam:TagUser and
+// iam:UntagUser on them for rotor:token:* tags only (never rotor:secret,
+// the user's consent). Verify needs no permission: GetCallerIdentity is
+// allowed to every credential.
 //
 // Contract (beyond package provider's):
 //
@@ -99,7 +99,9 @@
 // a missing user or a user with 50 tags already is rotorerr.InvalidInput;
 // other refusals are rotorerr.Unsafe.
 //
-// Clients come from config.LoadDefaultConfig once, so AWS_ENDPOINT_URL,
+// Clients come from the host's AWS configuration (provider.Env.AWS: the
+// functions' default one, or rotor local's endpoint), or, when the host
+// gives none, from config.LoadDefaultConfig once, so AWS_ENDPOINT_URL,
 // AWS_ENDPOINT_URL_IAM and AWS_ENDPOINT_URL_STS reach a local endpoint with
 // no code of its own. IAM is a global service signed for us-east-1 (the
 // aws partition); STS uses the configured region's endpoint.
@@ -159,7 +161,47 @@ const DefaultVerifyWait = 15 * time.Second
 // the aws partition lives in us-east-1.
 const iamRegion = "us-east-1"
 
-func init() { provider.Register(Name, &Provider{}) }
+func init() {
+	provider.Register(Name, provider.Registration{
+		New: func(env provider.Env) (provider.Provider, error) {
+			if env.AWS == nil {
+				return &Provider{}, nil
+			}
+			return New(*env.AWS), nil
+		},
+		Needs: needs,
+	})
+}
+
+// needs is what the provider needs from a deployment: IAM and STS, and
+// the create and expire functions' roles may act on the keys of the users
+// that consent to a secret the deployment may touch (their rotor:secret
+// tag names it; the provider then checks that it names the very secret
+// being rotated), and set on them only rotor:token:* tags.
+var needs = provider.Needs{
+	AWS: []string{"iam", "sts"},
+	IAM: []provider.Statement{
+		{
+			Sid: "ConsentingUserKeys", Functions: []string{provider.FuncCreate, provider.FuncExpire},
+			Actions:    []string{"iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:ListUserTags"},
+			Resources:  []string{usersARN},
+			Conditions: []provider.Condition{consenting},
+		},
+		{
+			Sid: "ConsentingUserTokenTags", Functions: []string{provider.FuncCreate, provider.FuncExpire},
+			Actions:   []string{"iam:TagUser", "iam:UntagUser"},
+			Resources: []string{usersARN},
+			Conditions: []provider.Condition{consenting,
+				{Operator: "ForAllValues:StringLike", Key: "aws:TagKeys", Values: []string{TokenTagPrefix + "*"}}},
+		},
+	},
+}
+
+const usersARN = "arn:${Partition}:iam::${Account}:user/*"
+
+// consenting holds for users whose rotor:secret tag names a secret the
+// deployment may touch.
+var consenting = provider.Condition{Operator: "StringLike", Key: "iam:ResourceTag/" + TagSecret, Values: []string{"${SecretArns}"}}
 
 // Provider rotates IAM user access keys. The zero value loads the default
 // AWS configuration on first use; New injects one.

@@ -43,7 +43,22 @@ const metaField = "rotor"
 // maxBody bounds how much of a response is read.
 const maxBody = 1 << 20
 
-func init() { provider.Register(Name, &Provider{}) }
+// It calls the API the master secret names over HTTPS, with the host's
+// HTTP client if it gives one.
+func init() {
+	provider.Register(Name, provider.Registration{New: build, Needs: provider.Needs{Network: []provider.Network{provider.NetHTTPS}}})
+}
+
+// build takes the host's transport and timeouts, never its redirect
+// policy: a redirect could carry the master key elsewhere.
+func build(env provider.Env) (provider.Provider, error) {
+	if env.HTTPClient == nil {
+		return &Provider{}, nil
+	}
+	c := *env.HTTPClient
+	c.CheckRedirect = defaultClient.CheckRedirect
+	return &Provider{Client: &c}, nil
+}
 
 // Provider drives a key API. The zero value uses a default HTTP client.
 type Provider struct {

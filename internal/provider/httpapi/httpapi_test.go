@@ -236,6 +236,9 @@ func TestVerifyNeverSendsMasterKey(t *testing.T) {
 	}
 }
 
+// TestRedirectsAreNotFollowed: not by the default client, nor by a
+// host's client that follows redirects, whose transport the registered
+// provider uses all the same.
 func TestRedirectsAreNotFollowed(t *testing.T) {
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Error("the redirect was followed")
@@ -245,11 +248,39 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
 	}))
 	defer srv.Close()
-	_, err := (&Provider{}).Create(context.Background(), &provider.CreateRequest{Token: "5b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d", Master: config(t, srv.URL, nil)})
-	if !errors.Is(err, rotorerr.InvalidInput) {
-		t.Fatalf("got %v, want InvalidInput for an unexpected 307", err)
+	var sent atomic.Int32
+	hostClient := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+	registered, err := provider.NewSet(provider.Env{HTTPClient: hostClient}).Lookup(Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		p        provider.Provider
+		wantSent bool
+	}{
+		{"default client", &Provider{}, false},
+		{"host's client, registered", registered, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sent.Store(0)
+			_, err := tc.p.Create(context.Background(), &provider.CreateRequest{Token: "5b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d", Master: config(t, srv.URL, nil)})
+			if !errors.Is(err, rotorerr.InvalidInput) {
+				t.Fatalf("got %v, want InvalidInput for an unexpected 307", err)
+			}
+			if got := sent.Load() > 0; got != tc.wantSent {
+				t.Errorf("requests through the host's transport: %v, want %v", got, tc.wantSent)
+			}
+		})
 	}
 }
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // recording wraps a key service and records every request line.
 type recording struct {

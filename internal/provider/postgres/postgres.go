@@ -134,7 +134,14 @@ const CloneSuffix = "_clone"
 // maxIdentifier is PostgreSQL's NAMEDATALEN - 1.
 const maxIdentifier = 63
 
-func init() { provider.Register(Name, &Provider{}) }
+// It connects to the database the master secret names, which a deployment
+// may keep in private subnets.
+func init() {
+	provider.Register(Name, provider.Registration{
+		New:   provider.Fixed(&Provider{}),
+		Needs: provider.Needs{Network: []provider.Network{provider.NetPrivate}},
+	})
+}
 
 // Provider rotates PostgreSQL role passwords. The zero value is ready.
 type Provider struct{}
