@@ -200,10 +200,10 @@ func (c *clock) Set(t time.Time) {
 // env is one case's implementation, clock and helpers. Helpers that return
 // no error fail the case on one.
 type env struct {
-	t        *testing.T
-	api      API
-	clk      *clock
-	restarts func(t *testing.T) API
+	t           *testing.T
+	api         API
+	clk         *clock
+	restartFunc func(t *testing.T) API
 }
 
 func newEnv(t *testing.T, h Harness, restart bool) *env {
@@ -215,7 +215,7 @@ func newEnv(t *testing.T, h Harness, restart bool) *env {
 		if h.Restartable == nil {
 			t.Skip("the harness has no Restartable: the implementation keeps no data across a restart")
 		}
-		e.api, e.restarts = h.Restartable(t, cfg)
+		e.api, e.restartFunc = h.Restartable(t, cfg)
 	} else {
 		e.api = h.New(t, cfg)
 	}
@@ -225,7 +225,7 @@ func newEnv(t *testing.T, h Harness, restart bool) *env {
 // restart stops the implementation and starts it again on its data.
 func (e *env) restart() {
 	e.t.Helper()
-	e.api = e.restarts(e.t)
+	e.api = e.restartFunc(e.t)
 }
 
 var ctx = context.Background()
