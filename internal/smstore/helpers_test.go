@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -116,19 +117,6 @@ func (e *env) putErr(name string, n int, stages ...string) (*sm.PutSecretValueOu
 	return e.s.PutSecretValue(ctx, in)
 }
 
-// stage calls UpdateSecretVersionStage; version numbers 0 mean "not given".
-func (e *env) stage(name, label string, moveTo, removeFrom int) error {
-	in := &sm.UpdateSecretVersionStageInput{SecretId: &name, VersionStage: &label}
-	if moveTo != 0 {
-		in.MoveToVersionId = ptr(tok(moveTo))
-	}
-	if removeFrom != 0 {
-		in.RemoveFromVersionId = ptr(tok(removeFrom))
-	}
-	_, err := e.s.UpdateSecretVersionStage(ctx, in)
-	return err
-}
-
 func (e *env) describe(id string) *sm.DescribeSecretOutput {
 	e.t.Helper()
 	out, err := e.s.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: &id})
@@ -195,14 +183,7 @@ func kind[T error]() *errKind {
 	}}
 }
 
-var (
-	errNotFound       = kind[*types.ResourceNotFoundException]()
-	errInvalidParam   = kind[*types.InvalidParameterException]()
-	errInvalidRequest = kind[*types.InvalidRequestException]()
-	errExists         = kind[*types.ResourceExistsException]()
-	errLimit          = kind[*types.LimitExceededException]()
-	errNextToken      = kind[*types.InvalidNextTokenException]()
-)
+var errInvalidParam = kind[*types.InvalidParameterException]()
 
 // checkErr fails unless err is of kind k with a message containing msg, and
 // never lets a secret value through in a message.
@@ -223,55 +204,6 @@ func checkErr(t *testing.T, err error, k *errKind, msg string) {
 	}
 	if strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("error message leaks a secret value: %q", err.Error())
-	}
-}
-
-// ---- table runner ---------------------------------------------------------
-
-// opCase is one documented rule: setup builds the state, do makes the call
-// under test, and either want (compared with cmp.Diff) or wantErr (checked
-// with errors.As) describes the outcome; after checks the state afterwards.
-type opCase struct {
-	name    string
-	setup   func(e *env)
-	do      func(e *env) (any, error)
-	want    func(e *env) any
-	wantErr *errKind
-	wantMsg string
-	after   func(e *env)
-}
-
-func runCases(t *testing.T, cases []opCase) {
-	t.Helper()
-	seen := map[string]bool{}
-	for _, tc := range cases {
-		if seen[tc.name] {
-			t.Fatalf("duplicate case name %q", tc.name)
-		}
-		seen[tc.name] = true
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			if tc.setup != nil {
-				tc.setup(e)
-			}
-			got, err := tc.do(e)
-			if tc.wantErr != nil {
-				checkErr(t, err, tc.wantErr, tc.wantMsg)
-			} else {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				if tc.want != nil {
-					if diff := cmp.Diff(tc.want(e), got, cmpOpts); diff != "" {
-						t.Errorf("result mismatch (-want +got):\n%s", diff)
-					}
-				}
-			}
-			if tc.after != nil {
-				tc.after(e)
-			}
-			checkInvariants(t, e.s)
-		})
 	}
 }
 
@@ -329,4 +261,50 @@ func checkInvariants(t testing.TB, s *Store) {
 			t.Errorf("secret %s: %d versions, %d labelled: deprecated ones should have been pruned", name, len(sec.versions), labelled)
 		}
 	}
+}
+
+func tags(kv ...string) []types.Tag {
+	var out []types.Tag
+	for i := 0; i < len(kv); i += 2 {
+		out = append(out, types.Tag{Key: ptr(kv[i]), Value: ptr(kv[i+1])})
+	}
+	return out
+}
+
+// labels returns n distinct staging labels.
+func labels(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, "L"+strings.Repeat("x", i))
+	}
+	return out
+}
+
+func slicesContains(s []string, v string) bool { return slices.Contains(s, v) }
+
+// versionIDs lists the version ids of a secret, newest first.
+func (e *env) versionIDs(name string, deprecated bool) []string {
+	e.t.Helper()
+	var ids []string
+	p := sm.NewListSecretVersionIdsPaginator(e.s, &sm.ListSecretVersionIdsInput{SecretId: &name, IncludeDeprecated: &deprecated})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		e.must(err)
+		for _, v := range out.Versions {
+			ids = append(ids, *v.VersionId)
+		}
+	}
+	return ids
+}
+
+// names lists the names of every secret, also those scheduled for deletion.
+func (e *env) names() []string {
+	e.t.Helper()
+	out, err := e.s.ListSecrets(ctx, &sm.ListSecretsInput{IncludePlannedDeletion: ptr(true)})
+	e.must(err)
+	var ns []string
+	for _, s := range out.SecretList {
+		ns = append(ns, *s.Name)
+	}
+	return ns
 }

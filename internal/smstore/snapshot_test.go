@@ -2,7 +2,6 @@ package smstore
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -12,30 +11,6 @@ import (
 
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-)
-
-// secretsManagerAPI is the part of the SDK client the store stands in for.
-// Both *sm.Client and *Store must satisfy it, which proves the signatures
-// are the SDK's own.
-type secretsManagerAPI interface {
-	CreateSecret(context.Context, *sm.CreateSecretInput, ...func(*sm.Options)) (*sm.CreateSecretOutput, error)
-	DescribeSecret(context.Context, *sm.DescribeSecretInput, ...func(*sm.Options)) (*sm.DescribeSecretOutput, error)
-	GetSecretValue(context.Context, *sm.GetSecretValueInput, ...func(*sm.Options)) (*sm.GetSecretValueOutput, error)
-	PutSecretValue(context.Context, *sm.PutSecretValueInput, ...func(*sm.Options)) (*sm.PutSecretValueOutput, error)
-	UpdateSecretVersionStage(context.Context, *sm.UpdateSecretVersionStageInput, ...func(*sm.Options)) (*sm.UpdateSecretVersionStageOutput, error)
-	ListSecretVersionIds(context.Context, *sm.ListSecretVersionIdsInput, ...func(*sm.Options)) (*sm.ListSecretVersionIdsOutput, error)
-	ListSecrets(context.Context, *sm.ListSecretsInput, ...func(*sm.Options)) (*sm.ListSecretsOutput, error)
-	TagResource(context.Context, *sm.TagResourceInput, ...func(*sm.Options)) (*sm.TagResourceOutput, error)
-	UntagResource(context.Context, *sm.UntagResourceInput, ...func(*sm.Options)) (*sm.UntagResourceOutput, error)
-	DeleteSecret(context.Context, *sm.DeleteSecretInput, ...func(*sm.Options)) (*sm.DeleteSecretOutput, error)
-	RestoreSecret(context.Context, *sm.RestoreSecretInput, ...func(*sm.Options)) (*sm.RestoreSecretOutput, error)
-}
-
-var (
-	_ secretsManagerAPI                = (*sm.Client)(nil)
-	_ secretsManagerAPI                = (*Store)(nil)
-	_ sm.ListSecretsAPIClient          = (*Store)(nil)
-	_ sm.ListSecretVersionIdsAPIClient = (*Store)(nil)
 )
 
 // richState fills a store with every kind of state: string and binary
@@ -427,34 +402,6 @@ func TestInputsAreNotRetained(t *testing.T) {
 	e.must(err)
 	if !bytes.Equal(before, after) {
 		t.Errorf("changing inputs changed the store")
-	}
-}
-
-func TestContextAlreadyDone(t *testing.T) {
-	e := newEnv(t)
-	e.create("s", 1)
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	calls := map[string]func() error{
-		"CreateSecret": func() error {
-			_, err := e.s.CreateSecret(cctx, &sm.CreateSecretInput{Name: ptr("t")})
-			return err
-		},
-		"GetSecretValue": func() error {
-			_, err := e.s.GetSecretValue(cctx, &sm.GetSecretValueInput{SecretId: ptr("s")})
-			return err
-		},
-		"ListSecrets": func() error { _, err := e.s.ListSecrets(cctx, &sm.ListSecretsInput{}); return err },
-	}
-	for name, call := range calls {
-		t.Run(name+" with a cancelled context returns the context's error", func(t *testing.T) {
-			if err := call(); !errors.Is(err, context.Canceled) {
-				t.Errorf("err = %v, want context.Canceled", err)
-			}
-		})
-	}
-	if _, err := e.s.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: ptr("t")}); err == nil {
-		t.Errorf("a cancelled CreateSecret created the secret")
 	}
 }
 

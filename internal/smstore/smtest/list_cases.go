@@ -1,186 +1,30 @@
-package smstore
+package smtest
 
 import (
 	"strings"
-	"testing"
 	"time"
 
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
 
-func TestListSecretVersionIds(t *testing.T) {
-	// four: v1 deprecated, v2 AWSPREVIOUS, v3 AWSCURRENT, v4 AWSPENDING, an hour apart.
-	four := func(e *env) {
-		e.create("s", 1)
-		for n := 2; n <= 4; n++ {
-			e.clk.Advance(time.Hour)
-			if n == 4 {
-				e.put("s", n, "AWSPENDING")
-			} else {
-				e.put("s", n)
-			}
-		}
-	}
-	ids := func(deprecated bool) func(e *env) (any, error) {
-		return func(e *env) (any, error) { return e.versionIDs("s", deprecated), nil }
-	}
-	list := func(in *sm.ListSecretVersionIdsInput) func(e *env) (any, error) {
-		return func(e *env) (any, error) {
-			if in.SecretId == nil {
-				in.SecretId = ptr("s")
-			}
-			return e.s.ListSecretVersionIds(ctx, in)
-		}
-	}
-	runCases(t, []opCase{
-		{
-			name: "ListSecretVersionIds lists versions with a label, newest first", setup: four,
-			do: ids(false), want: func(*env) any { return []string{tok(4), tok(3), tok(2)} },
-		},
-		{
-			name: "ListSecretVersionIds IncludeDeprecated adds versions without a label", setup: four,
-			do: ids(true), want: func(*env) any { return []string{tok(4), tok(3), tok(2), tok(1)} },
-		},
-		{
-			name: "ListSecretVersionIds orders versions created at the same instant newest first",
-			setup: func(e *env) {
-				e.create("s", 1)
-				e.put("s", 2, "a")
-				e.put("s", 3, "b")
-			},
-			do: ids(false), want: func(*env) any { return []string{tok(3), tok(2), tok(1)} },
-		},
-		{
-			name: "ListSecretVersionIds entries have VersionId, VersionStages, CreatedDate and LastAccessedDate",
-			setup: func(e *env) {
-				four(e)
-				_, err := e.get(&sm.GetSecretValueInput{SecretId: ptr("s"), VersionId: ptr(tok(1))})
-				e.must(err)
-			},
-			do: list(&sm.ListSecretVersionIdsInput{IncludeDeprecated: ptr(true), MaxResults: ptr(int32(2))}),
-			want: func(e *env) any {
-				return &sm.ListSecretVersionIdsOutput{
-					ARN: ptr(e.arn("s")), Name: ptr("s"),
-					NextToken: encodeToken("ListSecretVersionIds", 2, queryHash(e.arn("s"), "true")),
-					Versions: []types.SecretVersionsListEntry{
-						{VersionId: ptr(tok(4)), VersionStages: []string{"AWSPENDING"}, CreatedDate: ptr(t0.Add(3 * time.Hour))},
-						{VersionId: ptr(tok(3)), VersionStages: []string{"AWSCURRENT"}, CreatedDate: ptr(t0.Add(2 * time.Hour))},
-					},
-				}
-			},
-			after: func(e *env) {
-				out, err := e.s.ListSecretVersionIds(ctx, &sm.ListSecretVersionIdsInput{SecretId: ptr("s"), IncludeDeprecated: ptr(true), MaxResults: ptr(int32(1)), NextToken: encodeToken("ListSecretVersionIds", 3, queryHash(e.arn("s"), "true"))})
-				e.must(err)
-				d := time.Date(2024, 3, 10, 0, 0, 0, 0, time.UTC)
-				diff(e.t, "deprecated entry", []types.SecretVersionsListEntry{
-					{VersionId: ptr(tok(1)), CreatedDate: ptr(t0), LastAccessedDate: &d},
-				}, out.Versions)
-				if out.NextToken != nil {
-					e.t.Errorf("NextToken on the last page")
-				}
-			},
-		},
-		{
-			name: "ListSecretVersionIds MaxResults pages with NextToken until the end", setup: four,
-			do: func(e *env) (any, error) {
-				var pages [][]string
-				in := &sm.ListSecretVersionIdsInput{SecretId: ptr("s"), IncludeDeprecated: ptr(true), MaxResults: ptr(int32(3))}
-				for {
-					out, err := e.s.ListSecretVersionIds(ctx, in)
-					if err != nil {
-						return nil, err
-					}
-					var p []string
-					for _, v := range out.Versions {
-						p = append(p, shortID(*v.VersionId))
-					}
-					pages = append(pages, p)
-					if out.NextToken == nil {
-						return pages, nil
-					}
-					in.NextToken = out.NextToken
-				}
-			},
-			want: func(*env) any { return [][]string{{"v4", "v3", "v2"}, {"v1"}} },
-		},
-		{
-			name: "ListSecretVersionIds MaxResults 0 is InvalidParameterException", setup: four,
-			do: list(&sm.ListSecretVersionIdsInput{MaxResults: ptr(int32(0))}), wantErr: errInvalidParam,
-		},
-		{
-			name: "ListSecretVersionIds MaxResults 101 is InvalidParameterException", setup: four,
-			do: list(&sm.ListSecretVersionIdsInput{MaxResults: ptr(int32(101))}), wantErr: errInvalidParam,
-		},
-		{
-			name: "ListSecretVersionIds with a malformed NextToken is InvalidNextTokenException", setup: four,
-			do: list(&sm.ListSecretVersionIdsInput{NextToken: ptr("not-a-token!")}), wantErr: errNextToken,
-		},
-		{
-			name: "ListSecretVersionIds with an empty NextToken is InvalidNextTokenException", setup: four,
-			do: list(&sm.ListSecretVersionIdsInput{NextToken: ptr("")}), wantErr: errNextToken,
-		},
-		{
-			name:  "ListSecretVersionIds with another secret's NextToken is InvalidNextTokenException",
-			setup: func(e *env) { four(e); e.create("t", 1) },
-			do: func(e *env) (any, error) {
-				out, err := e.s.ListSecretVersionIds(ctx, &sm.ListSecretVersionIdsInput{SecretId: ptr("s"), MaxResults: ptr(int32(1))})
-				e.must(err)
-				return list(&sm.ListSecretVersionIdsInput{SecretId: ptr("t"), NextToken: out.NextToken})(e)
-			},
-			wantErr: errNextToken,
-		},
-		{
-			name: "ListSecretVersionIds with a NextToken from a call without IncludeDeprecated is InvalidNextTokenException", setup: four,
-			do: func(e *env) (any, error) {
-				out, err := e.s.ListSecretVersionIds(ctx, &sm.ListSecretVersionIdsInput{SecretId: ptr("s"), MaxResults: ptr(int32(1))})
-				e.must(err)
-				return list(&sm.ListSecretVersionIdsInput{IncludeDeprecated: ptr(true), NextToken: out.NextToken})(e)
-			},
-			wantErr: errNextToken,
-		},
-		{
-			name: "ListSecretVersionIds with a ListSecrets NextToken is InvalidNextTokenException", setup: four,
-			do: func(e *env) (any, error) {
-				e.create("t", 1)
-				out, err := e.s.ListSecrets(ctx, &sm.ListSecretsInput{MaxResults: ptr(int32(1))})
-				e.must(err)
-				return list(&sm.ListSecretVersionIdsInput{NextToken: out.NextToken})(e)
-			},
-			wantErr: errNextToken,
-		},
-		{
-			name:  "ListSecretVersionIds works on a secret scheduled for deletion",
-			setup: func(e *env) { four(e); e.delete("s", 0) },
-			do:    ids(false), want: func(*env) any { return []string{tok(4), tok(3), tok(2)} },
-		},
-		{
-			name: "ListSecretVersionIds on an unknown secret is ResourceNotFoundException",
-			do:   list(&sm.ListSecretVersionIdsInput{}), wantErr: errNotFound,
-		},
-	})
-}
-
-// fixture for ListSecrets:
+// listFixture makes, with first versions tok(100), tok(101), ...:
 //
-//	name          created  description         tags (first version tok(100+i))
-//	prod/db/main  t0     "Primary Database"  env=prod team=core
-//	prod/api-key  t0+1h  "payments API key"  env=prod Owner=Alice
-//	Zeta          t0+2h  -                   -
-//	dev/db/main   t0+2h  -                   env=dev
-//	old/thing     t0+3h  scheduled for deletion
+//	name          created  description         tags
+//	prod/db/main  T0       "Primary Database"  env=prod team=core
+//	prod/api-key  T0+1h    "payments API key"  env=prod Owner=Alice
+//	Zeta          T0+2h    -                   -
+//	dev/db/main   T0+2h    -                   env=dev
+//	old/thing     T0+3h    scheduled for deletion at T0+3h+30d
 func listFixture(e *env) {
 	n := 100
-	mk := func(name, desc string, tags ...string) {
-		in := &sm.CreateSecretInput{Name: ptr(name), SecretString: ptr(val(n)), ClientRequestToken: ptr(tok(n))}
+	mk := func(name, desc string, kv ...string) {
+		in := &sm.CreateSecretInput{Name: ptr(name), SecretString: ptr(val(n)), ClientRequestToken: ptr(tok(n)), Tags: tags(kv...)}
 		n++
 		if desc != "" {
 			in.Description = ptr(desc)
 		}
-		for i := 0; i < len(tags); i += 2 {
-			in.Tags = append(in.Tags, types.Tag{Key: ptr(tags[i]), Value: ptr(tags[i+1])})
-		}
-		_, err := e.s.CreateSecret(ctx, in)
+		_, err := e.api.CreateSecret(ctx, in)
 		e.must(err)
 	}
 	mk("prod/db/main", "Primary Database", "env", "prod", "team", "core")
@@ -191,7 +35,7 @@ func listFixture(e *env) {
 	mk("Zeta", "")
 	e.clk.Advance(time.Hour)
 	mk("old/thing", "")
-	e.delete("old/thing", 0)
+	e.del("old/thing", 0)
 	e.clk.Advance(time.Hour)
 }
 
@@ -201,7 +45,7 @@ func listNames(in *sm.ListSecretsInput) func(e *env) (any, error) {
 		var names []string
 		in := *in
 		for {
-			out, err := e.s.ListSecrets(ctx, &in)
+			out, err := e.api.ListSecrets(ctx, &in)
 			if err != nil {
 				return nil, err
 			}
@@ -216,7 +60,7 @@ func listNames(in *sm.ListSecretsInput) func(e *env) (any, error) {
 	}
 }
 
-func names(n ...string) func(*env) any { return func(*env) any { return n } }
+func names(n ...string) func(*env) any { return want(n) }
 
 func filters(kv ...any) *sm.ListSecretsInput {
 	in := &sm.ListSecretsInput{}
@@ -226,17 +70,32 @@ func filters(kv ...any) *sm.ListSecretsInput {
 	return in
 }
 
-func TestListSecrets(t *testing.T) {
+func listSecretsCases() []testCase {
 	all4 := []string{"prod/db/main", "prod/api-key", "Zeta", "dev/db/main"}
-	runCases(t, []opCase{
+	return []testCase{
 		{
 			name:  "ListSecrets sorts by CreatedDate ascending by default, ties by name, and hides secrets scheduled for deletion",
 			setup: listFixture, do: listNames(&sm.ListSecretsInput{}), want: names(all4...),
 		},
 		{
-			name: "ListSecrets IncludePlannedDeletion lists secrets scheduled for deletion", setup: listFixture,
-			do:   listNames(&sm.ListSecretsInput{IncludePlannedDeletion: ptr(true)}),
-			want: names(append(all4, "old/thing")...),
+			name: "ListSecrets IncludePlannedDeletion lists secrets scheduled for deletion, with DeletedDate", setup: listFixture,
+			do: func(e *env) (any, error) {
+				out, err := e.api.ListSecrets(ctx, &sm.ListSecretsInput{IncludePlannedDeletion: ptr(true)})
+				if err != nil {
+					return nil, err
+				}
+				var ns []string
+				deleted := map[string]*time.Time{}
+				for _, s := range out.SecretList {
+					ns = append(ns, *s.Name)
+					deleted[*s.Name] = s.DeletedDate
+				}
+				return []any{ns, deleted}, nil
+			},
+			want: want([]any{append(all4, "old/thing"), map[string]*time.Time{
+				"prod/db/main": nil, "prod/api-key": nil, "Zeta": nil, "dev/db/main": nil,
+				"old/thing": ptr(T0.Add(3*time.Hour + 30*24*time.Hour)),
+			}}),
 		},
 		{
 			name: "ListSecrets SortOrder desc is the reverse of asc", setup: listFixture,
@@ -252,7 +111,7 @@ func TestListSecrets(t *testing.T) {
 			name: "ListSecrets SortBy last-changed-date",
 			setup: func(e *env) {
 				listFixture(e)
-				_, err := e.s.TagResource(ctx, &sm.TagResourceInput{SecretId: ptr("prod/db/main"), Tags: []types.Tag{{Key: ptr("x"), Value: ptr("y")}}})
+				_, err := e.api.TagResource(ctx, &sm.TagResourceInput{SecretId: ptr("prod/db/main"), Tags: tags("x", "y")})
 				e.must(err)
 			},
 			do:   listNames(&sm.ListSecretsInput{SortBy: types.SortByTypeLastChangedDate}),
@@ -280,6 +139,7 @@ func TestListSecrets(t *testing.T) {
 		{name: "ListSecrets filter tag-value is a case-sensitive prefix", setup: listFixture, do: listNames(filters("tag-value", []string{"pro"})), want: names("prod/db/main", "prod/api-key")},
 		{name: "ListSecrets filter value starting with ! negates it", setup: listFixture, do: listNames(filters("name", []string{"!prod"})), want: names("Zeta", "dev/db/main")},
 		{name: "ListSecrets negated tag filter matches secrets with no matching tag", setup: listFixture, do: listNames(filters("tag-value", []string{"!prod"})), want: names("Zeta", "dev/db/main")},
+		{name: "ListSecrets negated tag-key filter lists the secrets without such a key", setup: listFixture, do: listNames(filters("tag-key", []string{"!env"})), want: names("Zeta")},
 		{name: "ListSecrets values within one filter are OR-ed", setup: listFixture, do: listNames(filters("name", []string{"dev", "Zeta"})), want: names("Zeta", "dev/db/main")},
 		{name: "ListSecrets filters are AND-ed", setup: listFixture, do: listNames(filters("name", []string{"prod"}, "tag-key", []string{"Owner"})), want: names("prod/api-key")},
 		{name: "ListSecrets filter all matches words of the name", setup: listFixture, do: listNames(filters("all", []string{"DB"})), want: names("prod/db/main", "dev/db/main")},
@@ -310,35 +170,59 @@ func TestListSecrets(t *testing.T) {
 		{
 			name: "ListSecrets MaxResults pages with NextToken", setup: listFixture,
 			do: func(e *env) (any, error) {
-				first, err := e.s.ListSecrets(ctx, &sm.ListSecretsInput{MaxResults: ptr(int32(3))})
+				first, err := e.api.ListSecrets(ctx, &sm.ListSecretsInput{MaxResults: ptr(int32(3))})
 				if err != nil {
 					return nil, err
 				}
-				second, err := e.s.ListSecrets(ctx, &sm.ListSecretsInput{MaxResults: ptr(int32(3)), NextToken: first.NextToken})
+				second, err := e.api.ListSecrets(ctx, &sm.ListSecretsInput{MaxResults: ptr(int32(3)), NextToken: first.NextToken})
 				if err != nil {
 					return nil, err
 				}
-				return []any{len(first.SecretList), first.NextToken != nil, *second.SecretList[0].Name, second.NextToken == nil}, nil
+				return []any{len(first.SecretList), first.NextToken != nil, len(second.SecretList), *second.SecretList[0].Name, second.NextToken == nil}, nil
 			},
-			want: func(*env) any { return []any{3, true, "dev/db/main", true} },
+			want: want([]any{3, true, 1, "dev/db/main", true}),
 		},
 		{
 			name: "ListSecrets SDK paginator walks every page", setup: listFixture,
 			do: func(e *env) (any, error) {
-				var got []string
-				p := sm.NewListSecretsPaginator(e.s, &sm.ListSecretsInput{}, func(o *sm.ListSecretsPaginatorOptions) { o.Limit = 1 })
+				var pages [][]string
+				p := sm.NewListSecretsPaginator(e.api, &sm.ListSecretsInput{MaxResults: ptr(int32(2))})
 				for p.HasMorePages() {
 					out, err := p.NextPage(ctx)
 					if err != nil {
 						return nil, err
 					}
+					var ns []string
 					for _, s := range out.SecretList {
-						got = append(got, *s.Name)
+						ns = append(ns, *s.Name)
 					}
+					pages = append(pages, ns)
 				}
-				return got, nil
+				return pages, nil
 			},
-			want: names(all4...),
+			want: want([][]string{{"prod/db/main", "prod/api-key"}, {"Zeta", "dev/db/main"}}),
+		},
+		{
+			name: "ListSecrets SDK paginator with a filter pages through the matching secrets only", setup: listFixture,
+			do: func(e *env) (any, error) {
+				in := filters("tag-key", []string{"env"})
+				in.MaxResults = ptr(int32(1))
+				var pages [][]string
+				p := sm.NewListSecretsPaginator(e.api, in)
+				for p.HasMorePages() {
+					out, err := p.NextPage(ctx)
+					if err != nil {
+						return nil, err
+					}
+					var ns []string
+					for _, s := range out.SecretList {
+						ns = append(ns, *s.Name)
+					}
+					pages = append(pages, ns)
+				}
+				return pages, nil
+			},
+			want: want([][]string{{"prod/db/main"}, {"prod/api-key"}, {"dev/db/main"}}),
 		},
 		{name: "ListSecrets MaxResults 0 is InvalidParameterException", do: listNames(&sm.ListSecretsInput{MaxResults: ptr(int32(0))}), wantErr: errInvalidParam},
 		{name: "ListSecrets MaxResults 101 is InvalidParameterException", do: listNames(&sm.ListSecretsInput{MaxResults: ptr(int32(101))}), wantErr: errInvalidParam},
@@ -346,11 +230,11 @@ func TestListSecrets(t *testing.T) {
 		{
 			name: "ListSecrets with a NextToken from a call with other filters is InvalidNextTokenException", setup: listFixture,
 			do: func(e *env) (any, error) {
-				out, err := e.s.ListSecrets(ctx, &sm.ListSecretsInput{MaxResults: ptr(int32(1))})
+				out, err := e.api.ListSecrets(ctx, &sm.ListSecretsInput{MaxResults: ptr(int32(1))})
 				e.must(err)
 				in := filters("name", []string{"prod"})
 				in.NextToken = out.NextToken
-				return e.s.ListSecrets(ctx, in)
+				return errOnly(e.api.ListSecrets(ctx, in))
 			},
 			wantErr: errNextToken,
 		},
@@ -363,19 +247,18 @@ func TestListSecrets(t *testing.T) {
 				e.must(err)
 			},
 			do: func(e *env) (any, error) {
-				return e.s.ListSecrets(ctx, filters("name", []string{"prod/api"}))
+				return errOnly(e.api.ListSecrets(ctx, filters("name", []string{"prod/api"})))
 			},
 			want: func(e *env) any {
-				s := e.describe("prod/api-key")
 				return &sm.ListSecretsOutput{SecretList: []types.SecretListEntry{{
-					ARN: s.ARN, Name: ptr("prod/api-key"), Description: ptr("payments API key"),
-					Tags:                   []types.Tag{{Key: ptr("Owner"), Value: ptr("Alice")}, {Key: ptr("env"), Value: ptr("prod")}},
-					CreatedDate:            ptr(t0.Add(time.Hour)),
-					LastChangedDate:        ptr(t0.Add(4 * time.Hour)),
+					ARN: ptr(e.arn("prod/api-key")), Name: ptr("prod/api-key"), Description: ptr("payments API key"),
+					Tags:                   tags("Owner", "Alice", "env", "prod"),
+					CreatedDate:            ptr(T0.Add(time.Hour)),
+					LastChangedDate:        ptr(T0.Add(4 * time.Hour)),
 					LastAccessedDate:       ptr(time.Date(2024, 3, 10, 0, 0, 0, 0, time.UTC)),
 					SecretVersionsToStages: map[string][]string{tok(101): {"AWSPREVIOUS"}, tok(2): {"AWSCURRENT"}},
 				}}}
 			},
 		},
-	})
+	}
 }
