@@ -586,3 +586,31 @@ func TestSupersededRotationLeavesNoOrphan(t *testing.T) {
 	}
 	e.checkHygiene()
 }
+
+// TestUndoRefusesAChangedProvider: the secret's provider tag changed in
+// the middle of a rotation; its undo must not "revoke" the credential with
+// a provider that does not know it (which may do nothing and say done),
+// and refuses instead, changing nothing.
+func TestUndoRefusesAChangedProvider(t *testing.T) {
+	e := newEnv(t)
+	item := e.resolve(`{"secretId": "` + apiSecret + `", "trigger": "manual"}`)[0]
+	token := uuid.NewString()
+	e.must(rotation.FuncCreate, step(item, token))
+	if _, err := e.store.TagResource(context.Background(), &sm.TagResourceInput{SecretId: aws.String(apiSecret),
+		Tags: []types.Tag{{Key: aws.String("rotor:provider"), Value: aws.String("random")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.UntagResource(context.Background(), &sm.UntagResourceInput{SecretId: aws.String(apiSecret),
+		TagKeys: []string{"rotor:master-secret", "rotor:grace-period"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.allValues()
+	before := e.snapshot()
+	_, ierr := e.invoke(rotation.FuncExpire, step(item, token, "action", "cleanup"))
+	if ierr == nil || ierr.Type != "Rotor.Conflict" || !strings.Contains(ierr.Message, "started with provider httpapi") {
+		t.Fatalf("cleanup = %+v, want Rotor.Conflict naming the changed provider", ierr)
+	}
+	if !bytes.Equal(before, e.snapshot()) || len(e.ks.Live()) != 2 {
+		t.Error("the refused cleanup changed something")
+	}
+}

@@ -20,10 +20,6 @@ type start struct {
 	// versions: the step acts on StepInput.Versions, so an empty list is
 	// invalid input.
 	versions bool
-	// anyProvider skips the check that the payload's provider is still the
-	// secret's. Rollback and cleanup have never made it: they release what
-	// the rotation holds whatever the tag says now.
-	anyProvider bool
 	// consent reads the master secret and checks that it serves the secret
 	// before the step changes anything, labels included. Steps that change
 	// nothing on some paths (create reusing its version, expire with
@@ -45,10 +41,11 @@ func (s *Service) begin(ctx context.Context, in StepInput, st start) (*secret, e
 	if err != nil {
 		return nil, err
 	}
-	if !st.anyProvider {
-		if err := checkProvider(in, sec); err != nil {
-			return nil, err
-		}
+	// Undo too: a provider tag changed mid-rotation would have the new
+	// provider "revoke" the old one's credential, which may do nothing
+	// and say done; refusing (notified as not undone) names it instead.
+	if err := checkProvider(in, sec); err != nil {
+		return nil, err
 	}
 	if st.consent {
 		if _, err := s.masterValue(ctx, sec); err != nil {

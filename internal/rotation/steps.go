@@ -190,7 +190,7 @@ func (s *Service) Cleanup(ctx context.Context, in StepInput) (out *StepOutput, e
 }
 
 func (s *Service) undo(ctx context.Context, in StepInput, action string) (*StepOutput, error) {
-	sec, err := s.begin(ctx, in, start{action: action, anyProvider: true, consent: true})
+	sec, err := s.begin(ctx, in, start{action: action, consent: true})
 	if err != nil {
 		return nil, err
 	}
