@@ -20,6 +20,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 type ddbEnv struct {
@@ -453,7 +455,7 @@ func TestDynamoDBValues(t *testing.T) {
 	} {
 		t.Run("wire: "+tc.name, func(t *testing.T) {
 			status, body := rawRequest(t, e.hc, http.MethodPost, e.url, "", `{"TableName":"vals","Item":{"pk":{"S":"k"},"v":`+tc.v+`}}`,
-				map[string]string{"Content-Type": ddbJSON, "X-Amz-Target": "DynamoDB_20120810.PutItem"})
+				map[string]string{"Content-Type": wire.JSON10, "X-Amz-Target": "DynamoDB_20120810.PutItem"})
 			if status != http.StatusBadRequest || !strings.Contains(body, "ValidationException") || !strings.Contains(body, tc.part) {
 				t.Errorf("status %d, body %s; want 400 ValidationException with %q", status, body, tc.part)
 			}
@@ -813,7 +815,7 @@ func TestDynamoDBWire(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, e.url, strings.NewReader(tc.body))
-			req.Header.Set("Content-Type", ddbJSON)
+			req.Header.Set("Content-Type", wire.JSON10)
 			req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+tc.op)
 			resp, err := e.hc.Do(req)
 			if err != nil {
@@ -827,7 +829,7 @@ func TestDynamoDBWire(t *testing.T) {
 			if resp.StatusCode != tc.status {
 				t.Errorf("status %d, want %d: %s", resp.StatusCode, tc.status, b)
 			}
-			if ct := resp.Header.Get("Content-Type"); ct != ddbJSON {
+			if ct := resp.Header.Get("Content-Type"); ct != wire.JSON10 {
 				t.Errorf("Content-Type %q", ct)
 			}
 			if crc := resp.Header.Get("X-Amz-Crc32"); crc != strconv.FormatUint(uint64(crc32.ChecksumIEEE(b)), 10) {

@@ -23,6 +23,8 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/rotorhq/rotor/internal/eventpattern"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 // Events serves the EventBridge API (awsJson1.1, X-Amz-Target
@@ -193,7 +195,7 @@ func newEvents(s *Server) (*Events, error) {
 	if _, ok := e.buses[defaultBus]; !ok {
 		now := s.opts.Now().UTC()
 		b := &ebBus{Name: defaultBus, ARN: e.busARN(defaultBus), Created: now, Modified: now}
-		if err := e.update(func(bk *bbolt.Bucket) error { return putJSON(bk, ebBusKey+b.Name, b) }); err != nil {
+		if err := e.update(func(bk *bbolt.Bucket) error { return wire.PutJSON(bk, ebBusKey+b.Name, b) }); err != nil {
 			cancel()
 			return nil, fmt.Errorf("creating the default event bus: %w", err)
 		}
@@ -281,7 +283,7 @@ func (e *Events) ruleARN(bus, name string) string {
 // Errors, in EventBridge's words.
 
 func ebValidation(format string, args ...any) error {
-	return &apiError{Code: "ValidationException", Message: fmt.Sprintf(format, args...)}
+	return &wire.Error{Code: "ValidationException", Message: fmt.Sprintf(format, args...)}
 }
 
 func ebPatternError(value, member, pattern string) error {
@@ -343,7 +345,7 @@ func (e *Events) createEventBus(in *eventbridge.CreateEventBusInput) (*eventbrid
 	}
 	now := e.s.opts.Now().UTC()
 	b := &ebBus{Name: name, ARN: e.busARN(name), Description: aws.ToString(in.Description), Created: now, Modified: now}
-	if err := e.update(func(bk *bbolt.Bucket) error { return putJSON(bk, ebBusKey+name, b) }); err != nil {
+	if err := e.update(func(bk *bbolt.Bucket) error { return wire.PutJSON(bk, ebBusKey+name, b) }); err != nil {
 		return nil, err
 	}
 	e.buses[name] = b
@@ -501,7 +503,7 @@ func (e *Events) putRule(in *eventbridge.PutRuleInput) (*eventbridge.PutRuleOutp
 	if old, ok := e.rules[ruleKey(bus, name)]; ok {
 		r.Targets = old.Targets
 	}
-	if err := e.update(func(b *bbolt.Bucket) error { return putJSON(b, ebRuleKey+ruleKey(bus, name), r) }); err != nil {
+	if err := e.update(func(b *bbolt.Bucket) error { return wire.PutJSON(b, ebRuleKey+ruleKey(bus, name), r) }); err != nil {
 		return nil, err
 	}
 	e.rules[ruleKey(bus, name)] = r
@@ -690,7 +692,7 @@ func (e *Events) saveTargets(r *ebRule, targets []ebTarget) error {
 	c := *r
 	c.Targets = targets
 	key := ruleKey(r.Bus, r.Name)
-	if err := e.update(func(b *bbolt.Bucket) error { return putJSON(b, ebRuleKey+key, &c) }); err != nil {
+	if err := e.update(func(b *bbolt.Bucket) error { return wire.PutJSON(b, ebRuleKey+key, &c) }); err != nil {
 		return err
 	}
 	e.rules[key] = &c
@@ -1029,7 +1031,7 @@ func sfnStarter(sf *StepFunctions) startExecutionFunc {
 			return "", err
 		}
 		out, err := sf.startExecution(&sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String(name), Input: aws.String(input)})
-		var ae *apiError
+		var ae *wire.Error
 		switch {
 		case errors.As(err, &ae):
 			return "", &permanentError{fmt.Errorf("states:StartExecution: %w", err)}
@@ -1103,7 +1105,7 @@ func (e *Events) Close() error {
 // admin answers GET /_rotor/events/deliveries: the deliveries as a JSON
 // array, ?failed=true for the failures only; and POST /_rotor/events/emit,
 // an AWS service's event to put on the default bus (see Emit).
-func (e *Events) admin(w http.ResponseWriter, r *http.Request) bool {
+func (e *Events) Admin(w http.ResponseWriter, r *http.Request) bool {
 	if r.URL.Path == "/_rotor/events/emit" {
 		e.serveEmit(w, r)
 		return true
@@ -1123,7 +1125,7 @@ func (e *Events) admin(w http.ResponseWriter, r *http.Request) bool {
 	if ds == nil {
 		ds = []Delivery{}
 	}
-	writeEncoded(w, "application/json", ds, json.Marshal)
+	wire.WriteEncoded(w, "application/json", ds, json.Marshal)
 	return true
 }
 
@@ -1143,11 +1145,11 @@ func (e *Events) serveEmit(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	writeEncoded(w, "application/json", map[string]string{"id": id}, json.Marshal)
+	wire.WriteEncoded(w, "application/json", map[string]string{"id": id}, json.Marshal)
 }
 
 // serve answers one awsJson1.1 request.
-func (e *Events) serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
+func (e *Events) Serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	w.Header().Set("X-Amzn-RequestId", uuid.NewString())
 	var out any
 	var err error
@@ -1177,23 +1179,23 @@ func (e *Events) serve(w http.ResponseWriter, r *http.Request, op string, body [
 	case "PutEvents":
 		out, err = ebCall(body, e.putEvents)
 	default:
-		err = &apiError{Code: "UnknownOperationException", Message: fmt.Sprintf("operation %s is not supported by rotor's local endpoint", op)}
+		err = &wire.Error{Code: "UnknownOperationException", Message: fmt.Sprintf("operation %s is not supported by rotor's local endpoint", op)}
 	}
 	if err != nil {
-		var ae *apiError
+		var ae *wire.Error
 		if !errors.As(err, &ae) && !isSDKError(err) {
 			e.s.opts.Log.Error("events", "operation", op, "error", err)
 		}
-		writeJSONError(w, eventsJSON, err)
+		wire.WriteJSONError(w, eventsJSON, err)
 		return
 	}
-	writeJSON(w, eventsJSON, out)
+	wire.WriteJSON(w, eventsJSON, out)
 }
 
 // ebCall decodes an operation's input and runs it.
 func ebCall[I, O any](body []byte, op func(*I) (O, error)) (any, error) {
 	var in I
-	if err := decodeAWSJSON(body, &in); err != nil {
+	if err := wire.DecodeJSON(body, &in); err != nil {
 		return nil, err
 	}
 	return op(&in)

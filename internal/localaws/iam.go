@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/uuid"
 	"go.etcd.io/bbolt"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 // IAM answers the IAM query protocol (form-encoded Action=...&Version=
@@ -264,23 +266,23 @@ func (i *IAM) authenticate(id string) (iamCaller, string, bool) {
 // Errors, with AWS's codes, messages and statuses.
 
 func iamValidation(format string, args ...any) error {
-	return &apiError{Code: "ValidationError", Message: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
+	return &wire.Error{Code: "ValidationError", Message: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
 }
 
 func iamInvalidInput(format string, args ...any) error {
-	return &apiError{Code: "InvalidInput", Message: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
+	return &wire.Error{Code: "InvalidInput", Message: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
 }
 
 func iamNoSuchUser(name string) error {
-	return &apiError{Code: "NoSuchEntity", Message: fmt.Sprintf("The user with name %s cannot be found.", name), Status: http.StatusNotFound}
+	return &wire.Error{Code: "NoSuchEntity", Message: fmt.Sprintf("The user with name %s cannot be found.", name), Status: http.StatusNotFound}
 }
 
 func iamNoSuchKey(id string) error {
-	return &apiError{Code: "NoSuchEntity", Message: fmt.Sprintf("The Access Key with id %s cannot be found.", id), Status: http.StatusNotFound}
+	return &wire.Error{Code: "NoSuchEntity", Message: fmt.Sprintf("The Access Key with id %s cannot be found.", id), Status: http.StatusNotFound}
 }
 
 func iamLimit(msg string) error {
-	return &apiError{Code: "LimitExceeded", Message: msg, Status: http.StatusConflict}
+	return &wire.Error{Code: "LimitExceeded", Message: msg, Status: http.StatusConflict}
 }
 
 // Parameter rules (the IAM API reference's patterns and lengths).
@@ -346,18 +348,6 @@ func iamFormTags(form url.Values) ([]iamTag, error) {
 		}
 		seen[strings.ToLower(t.Key)] = true
 		tags = append(tags, t)
-	}
-}
-
-// iamFormList reads PREFIX.member.N.
-func iamFormList(form url.Values, prefix string) []string {
-	var out []string
-	for n := 1; ; n++ {
-		v, ok := form[prefix+".member."+strconv.Itoa(n)]
-		if !ok {
-			return out
-		}
-		out = append(out, v[0])
 	}
 }
 
@@ -500,40 +490,40 @@ func iamKeyXML(u *iamUser, k iamKey) iamAccessKeyXML {
 }
 
 // serve answers one query-protocol request.
-func (i *IAM) serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
+func (i *IAM) Serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	requestID := uuid.NewString()
 	w.Header().Set("X-Amzn-RequestId", requestID)
-	form, err := parseQuery(body)
+	form, err := wire.ParseQuery(body)
 	if err != nil {
-		writeQueryError(w, iamXMLNS, requestID, &apiError{Code: "MalformedQueryString", Message: "the request body is not a valid form"})
+		wire.WriteQueryError(w, iamXMLNS, requestID, &wire.Error{Code: "MalformedQueryString", Message: "the request body is not a valid form"})
 		return
 	}
 	var result any
 	if v := form.Get("Version"); v != "" && v != iamVersion {
-		err = &apiError{Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %s for version %s", op, v)}
+		err = &wire.Error{Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %s for version %s", op, v)}
 	} else {
 		result, err = i.do(r, op, form)
 	}
 	if err != nil {
-		var ae *apiError
+		var ae *wire.Error
 		if !errors.As(err, &ae) {
 			// Storage failures: the message names no secret (records are
 			// never quoted), but keep it out of the answer all the same.
 			i.s.opts.Log.Error("iam", "operation", op, "error", err)
-			ae = &apiError{Code: "ServiceFailure", Message: "the rotor local endpoint could not store the change", Status: http.StatusInternalServerError}
+			ae = &wire.Error{Code: "ServiceFailure", Message: "the rotor local endpoint could not store the change", Status: http.StatusInternalServerError}
 		}
-		writeQueryError(w, iamXMLNS, requestID, ae)
+		wire.WriteQueryError(w, iamXMLNS, requestID, ae)
 		return
 	}
-	writeQueryResult(w, iamXMLNS, op, requestID, result)
+	wire.WriteQueryResult(w, iamXMLNS, op, requestID, result)
 }
 
 // writeError answers a fault or a throttling refusal in IAM's protocol.
-func (i *IAM) writeError(w http.ResponseWriter, code, message string, status int) {
+func (i *IAM) WriteError(w http.ResponseWriter, code, message string, status int) {
 	if code == "ThrottlingException" {
 		code = "Throttling" // IAM's name for it
 	}
-	writeQueryError(w, iamXMLNS, "", &apiError{Code: code, Message: message, Status: status})
+	wire.WriteQueryError(w, iamXMLNS, "", &wire.Error{Code: code, Message: message, Status: status})
 }
 
 func (i *IAM) do(r *http.Request, op string, form url.Values) (any, error) {
@@ -563,11 +553,11 @@ func (i *IAM) do(r *http.Request, op string, form url.Values) (any, error) {
 	case "TagUser":
 		return nil, i.tagUser(form)
 	case "UntagUser":
-		return nil, i.untagUser(form.Get("UserName"), iamFormList(form, "TagKeys"))
+		return nil, i.untagUser(form.Get("UserName"), wire.FormList(form, "TagKeys"))
 	case "ListUserTags":
 		return i.listUserTags(form)
 	}
-	return nil, &apiError{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service (rotor local endpoint).", op)}
+	return nil, &wire.Error{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service (rotor local endpoint).", op)}
 }
 
 // user finds the user named name or, when name is "", the user whose
@@ -618,7 +608,7 @@ func (i *IAM) createUser(form url.Values) (any, error) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if _, ok := i.users[strings.ToLower(name)]; ok {
-		return nil, &apiError{Code: "EntityAlreadyExists", Message: fmt.Sprintf("User with name %s already exists.", name), Status: http.StatusConflict}
+		return nil, &wire.Error{Code: "EntityAlreadyExists", Message: fmt.Sprintf("User with name %s already exists.", name), Status: http.StatusConflict}
 	}
 	u := &iamUser{Name: name, ID: "AIDA" + iamRandom(iamIDChars, 17), Path: path, Created: i.now(), Tags: tags}
 	if err := i.commit(u); err != nil {
@@ -635,7 +625,7 @@ func (i *IAM) deleteUser(name string) error {
 		return err
 	}
 	if len(u.Keys) > 0 {
-		return &apiError{Code: "DeleteConflict", Message: "Cannot delete entity, must delete access keys first.", Status: http.StatusConflict}
+		return &wire.Error{Code: "DeleteConflict", Message: "Cannot delete entity, must delete access keys first.", Status: http.StatusConflict}
 	}
 	return i.remove(u)
 }

@@ -19,6 +19,8 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 	"github.com/google/uuid"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 // Lambda answers the Lambda Invoke API (REST: POST
@@ -169,16 +171,16 @@ func (l *Lambda) functionARN(name string) string {
 func (l *Lambda) notFound(name string) error {
 	msg := "Function not found: " + l.functionARN(name)
 	return &lambdaNotFoundError{
-		api: &apiError{Code: "ResourceNotFoundException", Message: msg, Status: http.StatusNotFound},
+		api: &wire.Error{Code: "ResourceNotFoundException", Message: msg, Status: http.StatusNotFound},
 		sdk: &lambdatypes.ResourceNotFoundException{Message: aws.String(msg), Type: aws.String("User")},
 	}
 }
 
 // lambdaNotFoundError is an unknown function. errors.As finds in it both
-// the package's *apiError (code ResourceNotFoundException) and the Lambda
+// the package's *wire.Error (code ResourceNotFoundException) and the Lambda
 // SDK's *types.ResourceNotFoundException.
 type lambdaNotFoundError struct {
-	api *apiError
+	api *wire.Error
 	sdk *lambdatypes.ResourceNotFoundException
 }
 
@@ -190,7 +192,7 @@ func (e *lambdaNotFoundError) Unwrap() []error { return []error{e.api, e.sdk} }
 // Errors:
 //   - a function error: *FunctionError;
 //   - an unknown function: an error in which errors.As finds both the Lambda
-//     SDK's *types.ResourceNotFoundException and *apiError (code
+//     SDK's *types.ResourceNotFoundException and *wire.Error (code
 //     ResourceNotFoundException);
 //   - ctx ending first: ctx's error (an emulator invocation already sent
 //     still runs to its end, holding the function);
@@ -353,7 +355,7 @@ func parseFunctionError(body []byte, strict bool) *FunctionError {
 }
 
 // serve answers Invoke: POST /2015-03-31/functions/{FunctionName}/invocations.
-func (l *Lambda) serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
+func (l *Lambda) Serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	w.Header().Set("X-Amzn-RequestId", uuid.NewString())
 	name, ok := invocationsPath(r.URL)
 	if !ok || r.Method != http.MethodPost {
@@ -483,6 +485,6 @@ func (l *Lambda) Close() error {
 }
 
 // writeError answers a fault or a throttling refusal in Lambda's protocol.
-func (l *Lambda) writeError(w http.ResponseWriter, code, message string, status int) {
+func (l *Lambda) WriteError(w http.ResponseWriter, code, message string, status int) {
 	lambdaError(w, status, code, message)
 }

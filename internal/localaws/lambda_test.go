@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 // lambdaTestServer starts a server and returns it with an SDK Lambda
@@ -136,7 +138,7 @@ func TestLambdaErrors(t *testing.T) {
 		t.Fatalf("Invoke(missing) = %v, want ResourceNotFoundException", err)
 	}
 	_, err = srv.Lambda.Invoke(ctx, "missing", nil)
-	var ae *apiError
+	var ae *wire.Error
 	if !errors.As(err, &rnf) || !errors.As(err, &ae) || ae.Code != "ResourceNotFoundException" {
 		t.Fatalf("Lambda.Invoke(missing) = %v, want ResourceNotFoundException", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/rotorhq/rotor/internal/smstore"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 // SecretsManager serves AWS Secrets Manager's awsJson1.1 protocol
@@ -89,7 +91,7 @@ var smOps = map[string]smHandler{
 func smOp[I, O any](call func(*smstore.Store, context.Context, *I, ...func(*secretsmanager.Options)) (*O, error), p smPersist) smHandler {
 	return func(sm *SecretsManager, ctx context.Context, body []byte) (any, error) {
 		in := new(I)
-		if err := decodeAWSJSON(body, in); err != nil {
+		if err := wire.DecodeJSON(body, in); err != nil {
 			return nil, err
 		}
 		var before time.Time
@@ -165,19 +167,19 @@ func newSecretsManager(s *Server) (*SecretsManager, error) {
 // next write through the endpoint saves the whole state.
 func (sm *SecretsManager) Store() *smstore.Store { return sm.store }
 
-func (sm *SecretsManager) serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
+func (sm *SecretsManager) Serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	h, ok := smOps[op]
 	if !ok {
-		writeJSONError(w, smContentType, &apiError{Code: "UnknownOperationException",
+		wire.WriteJSONError(w, smContentType, &wire.Error{Code: "UnknownOperationException",
 			Message: fmt.Sprintf("rotor's local Secrets Manager does not support the operation %q", op)})
 		return
 	}
 	out, err := h(sm, r.Context(), body)
 	if err != nil {
-		writeJSONError(w, smContentType, err)
+		wire.WriteJSONError(w, smContentType, err)
 		return
 	}
-	writeJSON(w, smContentType, out)
+	wire.WriteJSON(w, smContentType, out)
 }
 
 // save writes a snapshot of the whole store to the data file in one
@@ -206,7 +208,7 @@ func (sm *SecretsManager) save(after func()) error {
 	}
 	if err != nil {
 		sm.log.Error("secrets manager: saving state", "file", sm.file, "error", err)
-		return &apiError{Code: "InternalServiceError", Status: http.StatusInternalServerError,
+		return &wire.Error{Code: "InternalServiceError", Status: http.StatusInternalServerError,
 			Message: "rotor's local Secrets Manager applied the request but could not save it to its data file; retry it"}
 	}
 	if after != nil {

@@ -52,6 +52,9 @@ import (
 
 	"go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/rotorhq/rotor/internal/localaws/dynamodb"
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 // Options configure a Server.
@@ -138,24 +141,24 @@ func ParseFault(s string) (Fault, error) {
 
 // service is one AWS service's operations.
 type service interface {
-	// serve answers one request whose operation is op and whose body is
+	// Serve answers one request whose operation is op and whose body is
 	// already read.
-	serve(w http.ResponseWriter, r *http.Request, op string, body []byte)
+	Serve(w http.ResponseWriter, r *http.Request, op string, body []byte)
 }
 
 // errorWriter is implemented by services whose protocol is not JSON, so
 // that injected faults and throttling are answered in it.
 type errorWriter interface {
-	writeError(w http.ResponseWriter, code, message string, status int)
+	WriteError(w http.ResponseWriter, code, message string, status int)
 }
 
 // answerError answers an error the server itself raises, in svc's protocol.
 func answerError(w http.ResponseWriter, svc service, code, message string, status int) {
 	if ew, ok := svc.(errorWriter); ok {
-		ew.writeError(w, code, message, status)
+		ew.WriteError(w, code, message, status)
 		return
 	}
-	writeJSONError(w, "application/x-amz-json-1.1", &apiError{Code: code, Message: message, Status: status})
+	wire.WriteJSONError(w, "application/x-amz-json-1.1", &wire.Error{Code: code, Message: message, Status: status})
 }
 
 // services lists the service names routing understands, with their SigV4
@@ -177,11 +180,12 @@ type Server struct {
 	IAM      *IAM
 	STS      *STS
 	Events   *Events
-	DynamoDB *DynamoDB
+	DynamoDB *dynamodb.Service
 
 	opts     Options
 	allowed  map[string]bool // Options.AllowedHosts, lower case
 	db       *bbolt.DB
+	env      wire.Env // what every service is built from
 	handlers map[string]service
 	quota    *quotas
 
@@ -240,6 +244,7 @@ func New(opts Options) (*Server, error) {
 		}
 		s.db = db
 	}
+	s.env = wire.Env{Region: opts.Region, Account: opts.Account, Now: opts.Now, Log: opts.Log, DB: wire.NewDB(s.db, opts.DataFile)}
 	if s.SM, err = newSecretsManager(s); err != nil {
 		s.Close()
 		return nil, err
@@ -271,7 +276,7 @@ func New(opts Options) (*Server, error) {
 	s.Events.startExecution = sfnStarter(s.SFN)
 	s.Events.invokeFunction = lambdaInvoker(s.Lambda)
 	s.register("events", s.Events)
-	if s.DynamoDB, err = newDynamoDB(s.db, opts.Region, opts.Account, opts.Now); err != nil {
+	if s.DynamoDB, err = dynamodb.New(s.env); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -337,7 +342,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	s.opts.Log.Warn("refused request", "host", r.Host, "origin", r.Header.Get("Origin"), "path", r.URL.Path)
-	writeJSONError(w, "application/json", &apiError{Code: "AccessDeniedException", Message: msg, Status: http.StatusForbidden})
+	wire.WriteJSONError(w, "application/json", &wire.Error{Code: "AccessDeniedException", Message: msg, Status: http.StatusForbidden})
 	return true
 }
 
@@ -386,7 +391,7 @@ func (s *Server) route(r *http.Request, body []byte) (string, string) {
 		return "lambda", "Invoke"
 	}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		if q, err := parseQuery(body); err == nil {
+		if q, err := wire.ParseQuery(body); err == nil {
 			if svc == "" {
 				svc = queryService(q.Get("Action"))
 			}
@@ -417,7 +422,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBody))
 	if err != nil {
-		writeJSONError(w, "application/x-amz-json-1.1", &apiError{Code: "RequestEntityTooLargeException",
+		wire.WriteJSONError(w, "application/x-amz-json-1.1", &wire.Error{Code: "RequestEntityTooLargeException",
 			Message: fmt.Sprintf("the request body is larger than %d bytes", s.opts.MaxRequestBody), Status: http.StatusRequestEntityTooLarge})
 		return
 	}
@@ -428,7 +433,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	svcName, op := s.route(r, body)
 	svc, ok := s.handlers[svcName]
 	if !ok || op == "" {
-		writeJSONError(w, "application/x-amz-json-1.1", &apiError{Code: "UnknownOperationException",
+		wire.WriteJSONError(w, "application/x-amz-json-1.1", &wire.Error{Code: "UnknownOperationException",
 			Message: fmt.Sprintf("rotor local endpoint: no service for this request (service %q, operation %q)", svcName, op)})
 		return
 	}
@@ -445,7 +450,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		answerError(w, svc, "InternalFailure", "injected fault", http.StatusInternalServerError)
 		return
 	case "lost":
-		svc.serve(discard{h: make(http.Header)}, r, op, body)
+		svc.Serve(discard{h: make(http.Header)}, r, op, body)
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
 				conn.Close()
@@ -454,7 +459,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		panic(http.ErrAbortHandler)
 	}
-	svc.serve(w, r, op, body)
+	svc.Serve(w, r, op, body)
 }
 
 func (s *Server) fault(svc, op string) string {
@@ -540,8 +545,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, svc := range s.handlers {
 		if a, ok := svc.(interface {
-			admin(w http.ResponseWriter, r *http.Request) bool
-		}); ok && a.admin(w, r) {
+			Admin(w http.ResponseWriter, r *http.Request) bool
+		}); ok && a.Admin(w, r) {
 			return
 		}
 	}

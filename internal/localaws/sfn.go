@@ -23,6 +23,8 @@ import (
 
 	"github.com/rotorhq/rotor/internal/asl"
 	"github.com/rotorhq/rotor/internal/strictjson"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 const sfnJSON = "application/x-amz-json-1.0"
@@ -77,48 +79,48 @@ func newStepFunctions(s *Server) (*StepFunctions, error) {
 	return sf, nil
 }
 
-func (sf *StepFunctions) serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
+func (sf *StepFunctions) Serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	var out any
 	var err error
 	switch op {
 	case "CreateStateMachine":
 		var in sfn.CreateStateMachineInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.createStateMachine(&in)
 		}
 	case "DescribeStateMachine":
 		var in sfn.DescribeStateMachineInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.describeStateMachine(&in)
 		}
 	case "ListStateMachines":
 		var in sfn.ListStateMachinesInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.listStateMachines(&in)
 		}
 	case "StartExecution":
 		var in sfn.StartExecutionInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.startExecution(&in)
 		}
 	case "DescribeExecution":
 		var in sfn.DescribeExecutionInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.describeExecution(&in)
 		}
 	case "StopExecution":
 		var in sfn.StopExecutionInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.stopExecution(&in)
 		}
 	case "ListExecutions":
 		var in sfn.ListExecutionsInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.listExecutions(&in)
 		}
 	case "GetExecutionHistory":
 		var in sfn.GetExecutionHistoryInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			var raw []byte
 			if raw, err = sf.getExecutionHistory(&in); err == nil {
 				w.Header().Set("Content-Type", sfnJSON)
@@ -127,13 +129,13 @@ func (sf *StepFunctions) serve(w http.ResponseWriter, r *http.Request, op string
 			}
 		}
 	default:
-		err = &apiError{Code: "UnknownOperationException", Message: fmt.Sprintf("operation %s is not supported by rotor's local endpoint", op)}
+		err = &wire.Error{Code: "UnknownOperationException", Message: fmt.Sprintf("operation %s is not supported by rotor's local endpoint", op)}
 	}
 	if err != nil {
-		writeJSONError(w, sfnJSON, err)
+		wire.WriteJSONError(w, sfnJSON, err)
 		return
 	}
-	writeJSONCamel(w, sfnJSON, out)
+	wire.WriteJSONCamel(w, sfnJSON, out)
 }
 
 var nameRE = regexp.MustCompile("^[^\\s<>{}\\[\\]?*\"#%\\\\^|~`$&,;:/\\x00-\\x1f\\x7f-\\x9f]{1,80}$")
@@ -145,14 +147,14 @@ func (sf *StepFunctions) arn(kind, name string) string {
 func (sf *StepFunctions) createStateMachine(in *sfn.CreateStateMachineInput) (*sfn.CreateStateMachineOutput, error) {
 	name := aws.ToString(in.Name)
 	if !nameRE.MatchString(name) {
-		return nil, &apiError{Code: "InvalidName", Message: fmt.Sprintf("Invalid Name: '%s'", name)}
+		return nil, &wire.Error{Code: "InvalidName", Message: fmt.Sprintf("Invalid Name: '%s'", name)}
 	}
 	if in.Type != "" && in.Type != types.StateMachineTypeStandard {
-		return nil, &apiError{Code: "ValidationException", Message: "rotor's local endpoint runs STANDARD state machines only"}
+		return nil, &wire.Error{Code: "ValidationException", Message: "rotor's local endpoint runs STANDARD state machines only"}
 	}
 	def, err := asl.Parse([]byte(aws.ToString(in.Definition)))
 	if err != nil {
-		return nil, &apiError{Code: "InvalidDefinition", Message: "Invalid State Machine Definition: " + problems(err)}
+		return nil, &wire.Error{Code: "InvalidDefinition", Message: "Invalid State Machine Definition: " + problems(err)}
 	}
 	sm := &stateMachine{ARN: sf.arn("stateMachine", name), Name: name, Definition: aws.ToString(in.Definition),
 		RoleARN: aws.ToString(in.RoleArn), Created: sf.srv.opts.Now(), def: def}
@@ -160,7 +162,7 @@ func (sf *StepFunctions) createStateMachine(in *sfn.CreateStateMachineInput) (*s
 	defer sf.mu.Unlock()
 	if old, ok := sf.machines[sm.ARN]; ok {
 		if old.Definition != sm.Definition || old.RoleARN != sm.RoleARN {
-			return nil, &apiError{Code: "StateMachineAlreadyExists", Message: "State Machine Already Exists: '" + sm.ARN + "'"}
+			return nil, &wire.Error{Code: "StateMachineAlreadyExists", Message: "State Machine Already Exists: '" + sm.ARN + "'"}
 		}
 		return &sfn.CreateStateMachineOutput{StateMachineArn: aws.String(old.ARN), CreationDate: aws.Time(old.Created)}, nil
 	}
@@ -188,7 +190,7 @@ func (sf *StepFunctions) machine(arn string) (*stateMachine, error) {
 	defer sf.mu.Unlock()
 	sm, ok := sf.machines[arn]
 	if !ok {
-		return nil, &apiError{Code: "StateMachineDoesNotExist", Message: "State Machine Does Not Exist: '" + arn + "'"}
+		return nil, &wire.Error{Code: "StateMachineDoesNotExist", Message: "State Machine Does Not Exist: '" + arn + "'"}
 	}
 	return sm, nil
 }
@@ -229,7 +231,7 @@ func page(n int, max int32, token *string) (int, int, *string, error) {
 	if t := aws.ToString(token); t != "" {
 		v, err := strconv.Atoi(t)
 		if err != nil || v < 0 || v > n {
-			return 0, 0, nil, &apiError{Code: "InvalidToken", Message: "Invalid Token: '" + t + "'"}
+			return 0, 0, nil, &wire.Error{Code: "InvalidToken", Message: "Invalid Token: '" + t + "'"}
 		}
 		from = v
 	}
@@ -255,14 +257,14 @@ func (sf *StepFunctions) startExecution(in *sfn.StartExecutionInput) (*sfn.Start
 		name = uuid.NewString()
 	}
 	if !nameRE.MatchString(name) {
-		return nil, &apiError{Code: "InvalidName", Message: fmt.Sprintf("Invalid Name: '%s'", name)}
+		return nil, &wire.Error{Code: "InvalidName", Message: fmt.Sprintf("Invalid Name: '%s'", name)}
 	}
 	input := json.RawMessage(aws.ToString(in.Input))
 	if len(input) == 0 {
 		input = json.RawMessage("{}")
 	}
 	if len(input) > asl.MaxPayload {
-		return nil, &apiError{Code: "InvalidExecutionInput", Message: fmt.Sprintf("The input is %d bytes, over the maximum of %d", len(input), asl.MaxPayload)}
+		return nil, &wire.Error{Code: "InvalidExecutionInput", Message: fmt.Sprintf("The input is %d bytes, over the maximum of %d", len(input), asl.MaxPayload)}
 	}
 	if err := checkExecutionInput(input); err != nil {
 		return nil, err
@@ -276,7 +278,7 @@ func (sf *StepFunctions) startExecution(in *sfn.StartExecutionInput) (*sfn.Start
 		if old.status() == asl.StatusRunning && string(old.Input) == string(input) {
 			return &sfn.StartExecutionOutput{ExecutionArn: aws.String(old.ARN), StartDate: aws.Time(old.Start)}, nil
 		}
-		return nil, &apiError{Code: "ExecutionAlreadyExists", Message: "Execution Already Exists: '" + ex.ARN + "'"}
+		return nil, &wire.Error{Code: "ExecutionAlreadyExists", Message: "Execution Already Exists: '" + ex.ARN + "'"}
 	}
 	sf.execs[ex.ARN] = ex
 	err = sf.put(bucketExecutions, ex.ARN, ex)
@@ -294,7 +296,7 @@ func (sf *StepFunctions) startExecution(in *sfn.StartExecutionInput) (*sfn.Start
 // upstream read the other. The error names where, never a value.
 func checkExecutionInput(input []byte) error {
 	if err := jsonv2.Unmarshal(input, new(jsontext.Value)); err != nil {
-		return &apiError{Code: "InvalidExecutionInput", Message: "Invalid State Machine Execution Input: " + strictjson.Describe(err)}
+		return &wire.Error{Code: "InvalidExecutionInput", Message: "Invalid State Machine Execution Input: " + strictjson.Describe(err)}
 	}
 	return nil
 }
@@ -351,9 +353,9 @@ func (sf *StepFunctions) execution(arn string) (*execution, error) {
 	ex, ok := sf.execs[arn]
 	if !ok {
 		if !strings.HasPrefix(arn, "arn:aws:states:") || !strings.Contains(arn, ":execution:") {
-			return nil, &apiError{Code: "InvalidArn", Message: "Invalid Arn: '" + arn + "'"}
+			return nil, &wire.Error{Code: "InvalidArn", Message: "Invalid Arn: '" + arn + "'"}
 		}
-		return nil, &apiError{Code: "ExecutionDoesNotExist", Message: "Execution Does Not Exist: '" + arn + "'"}
+		return nil, &wire.Error{Code: "ExecutionDoesNotExist", Message: "Execution Does Not Exist: '" + arn + "'"}
 	}
 	return ex, nil
 }
@@ -390,7 +392,7 @@ func (sf *StepFunctions) stopExecution(in *sfn.StopExecutionInput) (*sfn.StopExe
 	x, running := ex.x, ex.status() == asl.StatusRunning
 	sf.mu.Unlock()
 	if !running || x == nil {
-		return nil, &apiError{Code: "ValidationException", Message: "Execution is not running: '" + ex.ARN + "'"}
+		return nil, &wire.Error{Code: "ValidationException", Message: "Execution is not running: '" + ex.ARN + "'"}
 	}
 	x.Stop(aws.ToString(in.Error), aws.ToString(in.Cause))
 	x.Wait(context.Background())
@@ -584,7 +586,7 @@ func (t *sfnTasks) invoke(ctx context.Context, fn string, payload []byte) (json.
 		cause, _ := json.Marshal(map[string]string{"errorMessage": fe.Message, "errorType": fe.Type})
 		return nil, &asl.TaskFailure{Name: fe.Type, Cause: string(cause)}
 	case err != nil:
-		var ae *apiError
+		var ae *wire.Error
 		if errors.As(err, &ae) && ae.Code == "ResourceNotFoundException" {
 			return nil, &asl.TaskFailure{Name: "Lambda.ResourceNotFoundException", Cause: ae.Message}
 		}

@@ -24,6 +24,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/uuid"
 	"go.etcd.io/bbolt"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 // SNS answers the SNS query protocol (form-encoded Action=...&Version=
@@ -165,13 +167,6 @@ func (n *SNS) update(fn func(b *bbolt.Bucket) error) error {
 	})
 }
 
-func putJSON(b *bbolt.Bucket, key string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Put([]byte(key), data)
-}
 
 // Messages returns the messages published so far, oldest first.
 func (n *SNS) Messages() []Message {
@@ -201,7 +196,7 @@ func (n *SNS) createTopic(name string, attrs map[string]string) (string, error) 
 		return arn, nil
 	}
 	t := &snsTopic{ARN: arn, Name: name, Attributes: attrs, Created: n.s.opts.Now()}
-	if err := n.update(func(b *bbolt.Bucket) error { return putJSON(b, snsTopicKey+arn, t) }); err != nil {
+	if err := n.update(func(b *bbolt.Bucket) error { return wire.PutJSON(b, snsTopicKey+arn, t) }); err != nil {
 		return "", err
 	}
 	n.topics[arn] = t
@@ -283,7 +278,7 @@ func (n *SNS) subscribe(topicARN, protocol, endpoint string, attrs map[string]st
 		}
 	}
 	sub := &snsSubscription{ARN: topicARN + ":" + uuid.NewString(), TopicARN: topicARN, Protocol: protocol, Endpoint: endpoint, Raw: raw}
-	if err := n.update(func(b *bbolt.Bucket) error { return putJSON(b, snsSubKey+sub.ARN, sub) }); err != nil {
+	if err := n.update(func(b *bbolt.Bucket) error { return wire.PutJSON(b, snsSubKey+sub.ARN, sub) }); err != nil {
 		return "", err
 	}
 	n.subs[sub.ARN] = sub
@@ -363,7 +358,7 @@ func (n *SNS) publish(ctx context.Context, in publishInput) (string, error) {
 		if err != nil {
 			return err
 		}
-		return putJSON(b, snsMsgKey+string(binary.BigEndian.AppendUint64(nil, seq)), m)
+		return wire.PutJSON(b, snsMsgKey+string(binary.BigEndian.AppendUint64(nil, seq)), m)
 	})
 	if err != nil {
 		n.mu.Unlock()
@@ -488,7 +483,7 @@ func (n *SNS) Close() error {
 }
 
 // admin answers GET /_rotor/sns/messages.
-func (n *SNS) admin(w http.ResponseWriter, r *http.Request) bool {
+func (n *SNS) Admin(w http.ResponseWriter, r *http.Request) bool {
 	if r.URL.Path != "/_rotor/sns/messages" {
 		return false
 	}
@@ -504,7 +499,7 @@ func (n *SNS) admin(w http.ResponseWriter, r *http.Request) bool {
 	if msgs == nil {
 		msgs = []Message{}
 	}
-	writeEncoded(w, "application/json", msgs, json.Marshal)
+	wire.WriteEncoded(w, "application/json", msgs, json.Marshal)
 	return true
 }
 
@@ -579,7 +574,7 @@ var snsStatus = map[string]int{
 func writeSNSError(w http.ResponseWriter, requestID string, err error) {
 	code, msg, fault, status := "InternalError", err.Error(), smithy.FaultServer, 0
 	var se smithy.APIError
-	var ae *apiError
+	var ae *wire.Error
 	switch {
 	case errors.As(err, &se):
 		code, msg, fault = se.ErrorCode(), se.ErrorMessage(), se.ErrorFault()
@@ -600,47 +595,36 @@ func writeSNSError(w http.ResponseWriter, requestID string, err error) {
 	if status >= 500 {
 		resp.Error.Type = "Receiver"
 	}
-	writeXML(w, status, resp)
+	wire.WriteXML(w, status, resp)
 }
 
-func writeXML(w http.ResponseWriter, status int, v any) {
-	body, err := xml.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(xml.Header))
-	_, _ = w.Write(body)
-}
 
 // serve answers one query-protocol request.
-func (n *SNS) serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
+func (n *SNS) Serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	requestID := uuid.NewString()
 	w.Header().Set("X-Amzn-RequestId", requestID)
-	form, err := parseQuery(body)
+	form, err := wire.ParseQuery(body)
 	if err != nil {
-		writeSNSError(w, requestID, &apiError{Code: "MalformedQueryString", Message: "the request body is not a valid form"})
+		writeSNSError(w, requestID, &wire.Error{Code: "MalformedQueryString", Message: "the request body is not a valid form"})
 		return
 	}
 	result, err := n.do(r.Context(), op, form)
 	if err != nil {
 		var se smithy.APIError
-		var ae *apiError
+		var ae *wire.Error
 		if !errors.As(err, &se) && !errors.As(err, &ae) {
 			n.s.opts.Log.Error("sns", "operation", op, "error", err)
 		}
 		writeSNSError(w, requestID, err)
 		return
 	}
-	writeXML(w, http.StatusOK, snsEnvelope{XMLName: xml.Name{Local: op + "Response"}, XMLNS: snsXMLNS, Result: result, RequestID: requestID})
+	wire.WriteXML(w, http.StatusOK, snsEnvelope{XMLName: xml.Name{Local: op + "Response"}, XMLNS: snsXMLNS, Result: result, RequestID: requestID})
 }
 
 func (n *SNS) do(ctx context.Context, op string, form url.Values) (any, error) {
 	switch op {
 	case "CreateTopic":
-		arn, err := n.createTopic(form.Get("Name"), formMap(form, "Attributes", "key", "value"))
+		arn, err := n.createTopic(form.Get("Name"), wire.FormMap(form, "Attributes", "key", "value"))
 		if err != nil {
 			return nil, err
 		}
@@ -662,7 +646,7 @@ func (n *SNS) do(ctx context.Context, op string, form url.Values) (any, error) {
 		res.NextToken = next
 		return res, nil
 	case "Subscribe":
-		arn, err := n.subscribe(form.Get("TopicArn"), form.Get("Protocol"), form.Get("Endpoint"), formMap(form, "Attributes", "key", "value"))
+		arn, err := n.subscribe(form.Get("TopicArn"), form.Get("Protocol"), form.Get("Endpoint"), wire.FormMap(form, "Attributes", "key", "value"))
 		if err != nil {
 			return nil, err
 		}
@@ -724,24 +708,9 @@ func (n *SNS) do(ctx context.Context, op string, form url.Values) (any, error) {
 		}
 		return publishResult{MessageId: id}, nil
 	}
-	return nil, &apiError{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service (rotor local endpoint).", op)}
+	return nil, &wire.Error{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service (rotor local endpoint).", op)}
 }
 
-// formMap reads a query-protocol map: PREFIX.entry.N.KEY / PREFIX.entry.N.VALUE.
-func formMap(form url.Values, prefix, key, value string) map[string]string {
-	var m map[string]string
-	for i := 1; ; i++ {
-		p := prefix + ".entry." + strconv.Itoa(i) + "."
-		k, ok := form[p+key]
-		if !ok || len(k) == 0 {
-			return m
-		}
-		if m == nil {
-			m = map[string]string{}
-		}
-		m[k[0]] = form.Get(p + value)
-	}
-}
 
 // paginate sorts keys and returns the page after token (the last key of
 // the previous page) and the next token, "" on the last page.
@@ -761,6 +730,6 @@ func paginate(keys []string, token string) ([]string, string) {
 }
 
 // writeError answers a fault or a throttling refusal in SNS's own protocol.
-func (s *SNS) writeError(w http.ResponseWriter, code, message string, status int) {
-	writeSNSError(w, "", &apiError{Code: code, Message: message, Status: status})
+func (s *SNS) WriteError(w http.ResponseWriter, code, message string, status int) {
+	writeSNSError(w, "", &wire.Error{Code: code, Message: message, Status: status})
 }

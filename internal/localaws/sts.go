@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 // STS answers the STS query protocol (Action=GetCallerIdentity&Version=
@@ -68,64 +70,64 @@ type getCallerIdentityResult struct {
 	Arn     string
 }
 
-func (st *STS) serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
+func (st *STS) Serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	requestID := uuid.NewString()
 	w.Header().Set("X-Amzn-RequestId", requestID)
-	form, err := parseQuery(body)
+	form, err := wire.ParseQuery(body)
 	if err != nil {
-		writeQueryError(w, stsXMLNS, requestID, &apiError{Code: "MalformedQueryString", Message: "the request body is not a valid form"})
+		wire.WriteQueryError(w, stsXMLNS, requestID, &wire.Error{Code: "MalformedQueryString", Message: "the request body is not a valid form"})
 		return
 	}
 	// As AWS does, authenticate before looking at the action: a request
 	// whose action was changed in transit fails its signature.
 	who, aerr := st.authenticate(r, body)
 	if aerr != nil {
-		writeQueryError(w, stsXMLNS, requestID, aerr)
+		wire.WriteQueryError(w, stsXMLNS, requestID, aerr)
 		return
 	}
 	if v := form.Get("Version"); v != "" && v != stsVersion {
-		writeQueryError(w, stsXMLNS, requestID, &apiError{Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %s for version %s", op, v)})
+		wire.WriteQueryError(w, stsXMLNS, requestID, &wire.Error{Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %s for version %s", op, v)})
 		return
 	}
 	if op != "GetCallerIdentity" {
-		writeQueryError(w, stsXMLNS, requestID, &apiError{Code: "InvalidAction",
+		wire.WriteQueryError(w, stsXMLNS, requestID, &wire.Error{Code: "InvalidAction",
 			Message: fmt.Sprintf("The action %s is not valid for this web service (rotor local endpoint).", op)})
 		return
 	}
-	writeQueryResult(w, stsXMLNS, op, requestID, getCallerIdentityResult{UserId: who.UserID, Account: st.s.opts.Account, Arn: who.ARN})
+	wire.WriteQueryResult(w, stsXMLNS, op, requestID, getCallerIdentityResult{UserId: who.UserID, Account: st.s.opts.Account, Arn: who.ARN})
 }
 
 // writeError answers a fault or a throttling refusal in STS's protocol.
-func (st *STS) writeError(w http.ResponseWriter, code, message string, status int) {
+func (st *STS) WriteError(w http.ResponseWriter, code, message string, status int) {
 	if code == "ThrottlingException" {
 		code = "Throttling"
 	}
-	writeQueryError(w, stsXMLNS, "", &apiError{Code: code, Message: message, Status: status})
+	wire.WriteQueryError(w, stsXMLNS, "", &wire.Error{Code: code, Message: message, Status: status})
 }
 
-func stsInvalidToken() *apiError {
-	return &apiError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden}
+func stsInvalidToken() *wire.Error {
+	return &wire.Error{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden}
 }
 
-func stsMismatch(msg string) *apiError {
-	return &apiError{Code: "SignatureDoesNotMatch", Message: msg, Status: http.StatusForbidden}
+func stsMismatch(msg string) *wire.Error {
+	return &wire.Error{Code: "SignatureDoesNotMatch", Message: msg, Status: http.StatusForbidden}
 }
 
-func stsIncomplete(msg string) *apiError {
-	return &apiError{Code: "IncompleteSignature", Message: msg, Status: http.StatusBadRequest}
+func stsIncomplete(msg string) *wire.Error {
+	return &wire.Error{Code: "IncompleteSignature", Message: msg, Status: http.StatusBadRequest}
 }
 
 const stsBadSignature = "The request signature we calculated does not match the signature you provided. " +
 	"Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 
 // authenticate verifies r's SigV4 signature and returns who signed it.
-func (st *STS) authenticate(r *http.Request, body []byte) (iamCaller, *apiError) {
+func (st *STS) authenticate(r *http.Request, body []byte) (iamCaller, *wire.Error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if r.URL.Query().Get("X-Amz-Signature") != "" {
 			return iamCaller{}, stsIncomplete("the rotor local endpoint does not accept presigned requests")
 		}
-		return iamCaller{}, &apiError{Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token", Status: http.StatusForbidden}
+		return iamCaller{}, &wire.Error{Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token", Status: http.StatusForbidden}
 	}
 	auth, perr := parseSigV4(h)
 	if perr != nil {
@@ -199,7 +201,7 @@ func (a sigV4Auth) scope() string {
 // parseSigV4 parses "AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/
 // aws4_request, SignedHeaders=a;b, Signature=HEX". Its errors quote no
 // part of the header; they are IncompleteSignature.
-func parseSigV4(h string) (sigV4Auth, *apiError) {
+func parseSigV4(h string) (sigV4Auth, *wire.Error) {
 	algo, rest, _ := strings.Cut(h, " ")
 	if algo != sigV4Algo {
 		return sigV4Auth{}, stsIncomplete(fmt.Sprintf("Unsupported AWS 'algorithm': the rotor local endpoint verifies %s only", sigV4Algo))

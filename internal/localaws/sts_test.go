@@ -276,7 +276,7 @@ func TestSTSSigV4Canonicalization(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(b))
 		r.Host = r.URL.Host
-		e.srv.STS.serve(w, r, "GetCallerIdentity", b)
+		e.srv.STS.Serve(w, r, "GetCallerIdentity", b)
 		return w.Code, w.Body.String()
 	}
 	for _, tc := range []struct {
