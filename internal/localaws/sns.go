@@ -167,7 +167,6 @@ func (n *SNS) update(fn func(b *bbolt.Bucket) error) error {
 	})
 }
 
-
 // Messages returns the messages published so far, oldest first.
 func (n *SNS) Messages() []Message {
 	n.mu.Lock()
@@ -598,7 +597,6 @@ func writeSNSError(w http.ResponseWriter, requestID string, err error) {
 	wire.WriteXML(w, status, resp)
 }
 
-
 // serve answers one query-protocol request.
 func (n *SNS) Serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	requestID := uuid.NewString()
@@ -710,7 +708,6 @@ func (n *SNS) do(ctx context.Context, op string, form url.Values) (any, error) {
 	}
 	return nil, &wire.Error{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service (rotor local endpoint).", op)}
 }
-
 
 // paginate sorts keys and returns the page after token (the last key of
 // the previous page) and the next token, "" on the last page.
