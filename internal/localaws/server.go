@@ -54,6 +54,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/rotorhq/rotor/internal/localaws/dynamodb"
+	"github.com/rotorhq/rotor/internal/localaws/iam"
 	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
@@ -177,8 +178,8 @@ type Server struct {
 	SNS      *SNS
 	Lambda   *Lambda
 	SFN      *StepFunctions
-	IAM      *IAM
-	STS      *STS
+	IAM      *iam.Service
+	STS      *iam.STS
 	Events   *Events
 	DynamoDB *dynamodb.Service
 
@@ -262,11 +263,11 @@ func New(opts Options) (*Server, error) {
 	s.register("sns", s.SNS)
 	s.register("lambda", s.Lambda)
 	s.register("states", s.SFN)
-	if s.IAM, err = newIAM(s); err != nil {
+	if s.IAM, err = iam.New(s.env); err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.STS = newSTS(s, s.IAM)
+	s.STS = iam.NewSTS(s.env, s.IAM.Credentials)
 	s.register("iam", s.IAM)
 	s.register("sts", s.STS)
 	if s.Events, err = newEvents(s); err != nil {

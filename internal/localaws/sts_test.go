@@ -22,6 +22,9 @@ import (
 )
 
 // callerIdentity calls GetCallerIdentity signed with one access key.
+// amzDate is X-Amz-Date's layout.
+const amzDate = "20060102T150405Z"
+
 func (e *iamEnv) callerIdentity(ctx context.Context, keyID, secret string) (*sts.GetCallerIdentityOutput, error) {
 	return sts.NewFromConfig(e.config(keyID, secret, "")).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 }
