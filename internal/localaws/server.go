@@ -55,6 +55,7 @@ import (
 
 	"github.com/rotorhq/rotor/internal/localaws/dynamodb"
 	"github.com/rotorhq/rotor/internal/localaws/iam"
+	"github.com/rotorhq/rotor/internal/localaws/sns"
 	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
@@ -175,7 +176,7 @@ type Server struct {
 	// The services, for hosts that reach them directly (rotor's CLI plugs
 	// Lambda functions in; tests read SNS messages).
 	SM       *SecretsManager
-	SNS      *SNS
+	SNS      *sns.Service
 	Lambda   *Lambda
 	SFN      *StepFunctions
 	IAM      *iam.Service
@@ -250,7 +251,7 @@ func New(opts Options) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.SNS, err = newSNS(s); err != nil {
+	if s.SNS, err = sns.New(s.env); err != nil {
 		s.Close()
 		return nil, err
 	}
