@@ -27,6 +27,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.etcd.io/bbolt"
+
+	localsm "github.com/rotorhq/rotor/internal/localaws/secretsmanager"
 )
 
 // The Secrets Manager conformance suite drives the server with the real SDK
@@ -2093,7 +2095,7 @@ func TestSecretsManagerBadSnapshotIsAnErrorNamingTheBucket(t *testing.T) {
 		if _, err := c.CreateSecret(smCtx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), SecretString: aws.String(smVal(1))}); err != nil {
 			t.Fatal(err)
 		}
-		if err := srv.SM.save(nil); err != nil {
+		if err := srv.SM.Save(); err != nil {
 			t.Fatal(err)
 		}
 		srv.Close()
@@ -2105,7 +2107,7 @@ func TestSecretsManagerBadSnapshotIsAnErrorNamingTheBucket(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = srv.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(smBucket).Put(smKey, []byte(`{"format":1,`)) })
+		err = srv.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(localsm.Bucket).Put(localsm.Key, []byte(`{"format":1,`)) })
 		srv.Close()
 		if err != nil {
 			t.Fatal(err)

@@ -55,6 +55,7 @@ import (
 
 	"github.com/rotorhq/rotor/internal/localaws/dynamodb"
 	"github.com/rotorhq/rotor/internal/localaws/iam"
+	"github.com/rotorhq/rotor/internal/localaws/secretsmanager"
 	"github.com/rotorhq/rotor/internal/localaws/sns"
 	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
@@ -175,7 +176,7 @@ func serviceNames() []string {
 type Server struct {
 	// The services, for hosts that reach them directly (rotor's CLI plugs
 	// Lambda functions in; tests read SNS messages).
-	SM       *SecretsManager
+	SM       *secretsmanager.Service
 	SNS      *sns.Service
 	Lambda   *Lambda
 	SFN      *StepFunctions
@@ -247,7 +248,7 @@ func New(opts Options) (*Server, error) {
 		s.db = db
 	}
 	s.env = wire.Env{Region: opts.Region, Account: opts.Account, Now: opts.Now, Log: opts.Log, DB: wire.NewDB(s.db, opts.DataFile)}
-	if s.SM, err = newSecretsManager(s); err != nil {
+	if s.SM, err = secretsmanager.New(s.env); err != nil {
 		s.Close()
 		return nil, err
 	}
