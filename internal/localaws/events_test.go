@@ -25,12 +25,16 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	localevents "github.com/rotorhq/rotor/internal/localaws/events"
+
+	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
 )
 
 // ebEnv is a server with its EventBridge service, reached through the SDK.
 type ebEnv struct {
 	srv *Server
-	ev  *Events
+	ev  *localevents.Service
 	c   *eventbridge.Client
 	sf  *sfn.Client
 	url string
@@ -51,7 +55,6 @@ func newEBEnvWith(t *testing.T, opts Options) *ebEnv {
 		t.Fatal(err)
 	}
 	ev := srv.Events
-	ev.retryBase, ev.retryMax = time.Millisecond, 4*time.Millisecond
 	hs := httptest.NewServer(srv.Handler())
 	closed := false
 	env := &ebEnv{srv: srv, ev: ev, url: hs.URL}
@@ -583,7 +586,7 @@ func TestEventsStartStateMachine(t *testing.T) {
 		resp, err := http.Get(e.url + "/_rotor/events/deliveries")
 		e.must(t, err)
 		defer resp.Body.Close()
-		var ds []Delivery
+		var ds []localevents.Delivery
 		if err := json.NewDecoder(resp.Body).Decode(&ds); err != nil || len(ds) != 3 {
 			t.Errorf("GET /_rotor/events/deliveries: %d deliveries, %v", len(ds), err)
 		}
@@ -612,7 +615,7 @@ func TestEventsLambdaTarget(t *testing.T) {
 		defer mu.Unlock()
 		payloads = append(payloads, string(p))
 		if strings.Contains(string(p), "boom") {
-			return nil, &FunctionError{Type: "Boom", Message: "exploded"}
+			return nil, &locallambda.FunctionError{Type: "Boom", Message: "exploded"}
 		}
 		return []byte(`"ok"`), nil
 	})
@@ -686,84 +689,6 @@ func TestEventsLambdaTargetWaitsForFunctions(t *testing.T) {
 	if len(ds) != 1 || ds[0].Failed() || ds[0].Attempts != 1 || calls.Load() != 1 {
 		t.Errorf("deliveries %+v after %d calls, want one, succeeded at the first attempt", ds, calls.Load())
 	}
-}
-
-func TestEventsRetries(t *testing.T) {
-	e := newEBEnv(t, "")
-	sm := e.machine(t, "rotation")
-	var mu sync.Mutex
-	calls := map[string]int{} // by state machine input
-	e.ev.startExecution = func(ctx context.Context, machine, name, input string) (string, error) {
-		mu.Lock()
-		calls[input]++
-		n := calls[input]
-		mu.Unlock()
-		switch {
-		case strings.Contains(input, "flaky") && n < 3:
-			return "", errors.New("throttled")
-		case strings.Contains(input, "down"):
-			return "", errors.New("unavailable")
-		}
-		return sfnStarter(e.srv.SFN)(ctx, machine, name, input)
-	}
-	e.leakRule(t, ebtypes.Target{Id: aws.String("rotate"), Arn: aws.String(sm), RoleArn: aws.String(role), InputPath: aws.String("$.detail"),
-		RetryPolicy: &ebtypes.RetryPolicy{MaximumRetryAttempts: aws.Int32(2)}})
-
-	out := e.put(t, leakEntry(leakBus, `{"trigger":"leak","case":"flaky"}`), leakEntry(leakBus, `{"trigger":"leak","case":"down"}`))
-	if out.FailedEntryCount != 0 {
-		t.Errorf("FailedEntryCount = %d: delivery failures are not PutEvents failures", out.FailedEntryCount)
-	}
-	byCase := map[string]Delivery{}
-	for _, d := range e.ev.Deliveries() {
-		var in struct{ Case string }
-		e.must(t, json.Unmarshal([]byte(d.Input), &in))
-		byCase[in.Case] = d
-	}
-	if d := byCase["flaky"]; d.Failed() || d.Attempts != 3 || !strings.Contains(d.Result, ":execution:rotation:") {
-		t.Errorf("flaky target: %+v", d)
-	}
-	if d := byCase["down"]; !d.Failed() || d.Attempts != 3 || d.Error != "unavailable" {
-		t.Errorf("target down: %+v", d)
-	}
-	if f := e.ev.Failures(); len(f) != 1 {
-		t.Errorf("failures: %+v", f)
-	}
-
-	t.Run("the same delivery names the same execution", func(t *testing.T) {
-		// A retry after a lost answer must not start a second execution:
-		// the name depends on the event, the rule and the target only.
-		var names []string
-		e.ev.startExecution = func(_ context.Context, _, name, _ string) (string, error) {
-			names = append(names, name)
-			return "arn", nil
-		}
-		rt := route{rule: &ebRule{Name: "leak", ARN: "arn:r"}, target: ebTarget{ID: "t", ARN: sm}}
-		for _, id := range []string{"event-1", "event-1", "event-2"} {
-			_, err := e.ev.send(rt, id, []byte(`{}`))
-			e.must(t, err)
-		}
-		if len(names) != 3 || names[0] != names[1] || names[0] == names[2] || !nameRE.MatchString(names[0]) {
-			t.Errorf("execution names %q", names)
-		}
-	})
-
-	t.Run("Close stops retrying", func(t *testing.T) {
-		e.ev.retryBase, e.ev.retryMax = time.Hour, time.Hour
-		e.ev.startExecution = func(context.Context, string, string, string) (string, error) { return "", errors.New("unavailable") }
-		_, err := e.c.PutEvents(t.Context(), &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{leakEntry(leakBus, `{"trigger":"leak"}`)}})
-		e.must(t, err)
-		done := make(chan struct{})
-		go func() { e.ev.Close(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Fatal("Close waited for a retry an hour away")
-		}
-		f := e.ev.Failures()
-		if last := f[len(f)-1]; !strings.Contains(last.Error, "shutting down") {
-			t.Errorf("last failure: %+v", last)
-		}
-	})
 }
 
 func TestEventsPersistence(t *testing.T) {

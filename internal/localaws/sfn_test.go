@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
+
+	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
 )
 
 func sfnClient(t *testing.T, url string) *sfn.Client {
@@ -38,7 +40,7 @@ func startSFNServer(t *testing.T, data string) (*Server, *sfn.Client) {
 	srv.Lambda.Register("double", func(_ context.Context, p []byte) ([]byte, error) {
 		var in struct{ N float64 }
 		if err := json.Unmarshal(p, &in); err != nil || in.N < 0 {
-			return nil, &FunctionError{Type: "Double.Negative", Message: "n must not be negative"}
+			return nil, &locallambda.FunctionError{Type: "Double.Negative", Message: "n must not be negative"}
 		}
 		return json.Marshal(map[string]float64{"n": in.N * 2})
 	})
