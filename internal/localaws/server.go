@@ -1,14 +1,30 @@
 // Package localaws is an HTTP server on loopback that speaks the AWS wire
-// protocols the AWS SDK for Go v2 uses, for the services rotor needs:
-// Secrets Manager (awsJson1.1, backed by smstore), Step Functions
-// (awsJson1.0, run by internal/asl), SNS (query protocol), Lambda Invoke
-// (REST, routed to in-process handlers or to function binaries under the
-// Lambda Runtime Interface Emulator) and function URLs (FunctionURLPrefix),
-// IAM users and access keys and STS GetCallerIdentity (query protocol),
-// EventBridge buses, rules and PutEvents delivering to state machines
-// and functions (awsJson1.1, patterns matched by internal/eventpattern),
-// and DynamoDB tables with conditional single-item writes (awsJson1.0).
-// The unchanged SDK reaches it through AWS_ENDPOINT_URL.
+// protocols the AWS SDK for Go v2 uses, for the services rotor needs. The
+// unchanged SDK reaches it through AWS_ENDPOINT_URL.
+//
+// It is a thin server over one package per service, each built from a
+// wire.Env (region, account, clock, logger, data file) and the function
+// values it calls the others through, never from the server:
+//
+//   - secretsmanager: Secrets Manager (awsJson1.1, backed by smstore);
+//   - stepfunctions: Step Functions (awsJson1.0, run by internal/asl, whose
+//     asl.Services implements the Lambda and SNS integrations);
+//   - sns: SNS topics, subscriptions and Publish (query protocol);
+//   - lambda: Lambda Invoke (REST, routed to in-process handlers or to
+//     function binaries under the Lambda Runtime Interface Emulator) and
+//     function URLs (lambda.FunctionURLPrefix);
+//   - iam: IAM users and access keys, and STS GetCallerIdentity (query
+//     protocol);
+//   - events: EventBridge buses, rules and PutEvents delivering to state
+//     machines and functions (awsJson1.1, patterns matched by
+//     internal/eventpattern);
+//   - dynamodb: DynamoDB tables with conditional single-item writes
+//     (awsJson1.0);
+//
+// and one package they share, wire: the protocols, AWS's error shapes, the
+// paginator and the storage helper. The server itself routes, guards,
+// throttles, injects faults, answers the admin endpoints under /_rotor/,
+// opens the data file and wires the services together (wiring.go).
 //
 // It answers only requests addressed to this machine by a loopback name
 // (Host localhost, 127.0.0.0/8 or ::1, or one of Options.AllowedHosts) and
@@ -19,13 +35,14 @@
 //
 // It knows nothing of rotation: whoever hosts it (cmd/rotor, tests) plugs
 // Lambda functions in. State persists in a bbolt file when Options.DataFile
-// is set: secrets, topics and messages, state machines, executions and their
-// history; IAM users and keys; EventBridge buses and rules; DynamoDB tables
-// and items. An execution waiting out a Wait continues after a restart at
-// the time it was due. New resumes journaled executions at once, before the
-// host can have registered its functions: a host with a data file sets
-// Options.AwaitFunctions and calls Server.FunctionsReady once it has, and
-// until then every Lambda call the endpoint makes on its own waits.
+// is set, one bucket per service: secrets, topics and messages, state
+// machines, executions and their history; IAM users and keys; EventBridge
+// buses and rules; DynamoDB tables and items. An execution waiting out a
+// Wait continues after a restart at the time it was due. New resumes
+// journaled executions at once, before the host can have registered its
+// functions: a host with a data file sets Options.AwaitFunctions and calls
+// Server.FunctionsReady once it has, and until then every Lambda call the
+// endpoint makes on its own waits.
 //
 // Requests are routed by the service named in the SigV4 credential scope
 // (what the SDK signs with), falling back to X-Amz-Target and the REST path.
