@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rotorhq/rotor/internal/awsarn"
 )
 
 // Step Functions' service integrations are implemented here once: the Task
 // resources that call Lambda (a function ARN, or lambda:invoke with its
-// Payload wrapper) and SNS (sns:publish), their parameters, their results
+// Payload wrapper), SNS (sns:publish) and Step Functions itself
+// (states:startExecution, which starts another execution and does not wait
+// for it), their parameters, their results
 // as AWS shapes them (SdkHttpMetadata, SdkResponseMetadata) and the error
 // names Retry and Catch match. Who runs the engine supplies the calls
 // themselves as function values: Services for real services (the local
@@ -22,6 +25,9 @@ import (
 const (
 	ResourceLambdaInvoke = "arn:aws:states:::lambda:invoke"
 	ResourceSNSPublish   = "arn:aws:states:::sns:publish"
+	// ResourceStartExecution starts an execution without waiting for it
+	// (the request-response pattern).
+	ResourceStartExecution = "arn:aws:states:::states:startExecution"
 )
 
 // InvokeFunc invokes a Lambda function (a name or an ARN, see
@@ -37,6 +43,12 @@ type InvokeFunc func(ctx context.Context, function string, payload []byte) ([]by
 // method (the SDK's typed errors) is raised as SNS.<Code>Exception, any
 // other as SNS.InternalErrorException.
 type PublishFunc func(ctx context.Context, topicARN, subject, message string) (string, error)
+
+// StartExecutionFunc starts an execution of a state machine (name "" lets
+// Step Functions choose one) and returns its ARN and start date. An error
+// with an ErrorCode method is raised as StepFunctions.<Code>Exception, any
+// other as StepFunctions.InternalErrorException.
+type StartExecutionFunc func(ctx context.Context, stateMachineARN, name, input string) (string, time.Time, error)
 
 // FunctionError is an error a Lambda function itself returned: the state
 // fails with Type as its error name, and the cause is AWS's
@@ -56,30 +68,23 @@ type FunctionNotFoundError struct {
 func (e *FunctionNotFoundError) Error() string { return e.Message }
 
 // Services is a TaskRunner over real services: it runs Lambda function
-// ARNs, lambda:invoke and sns:publish through Invoke and Publish, and fails
-// other resources (and those whose function is nil) with
-// States.TaskFailed.
+// ARNs, lambda:invoke, sns:publish and states:startExecution through
+// Invoke, Publish and StartExecution, and fails other resources (and those
+// whose function is nil) with States.TaskFailed.
 type Services struct {
-	Invoke  InvokeFunc
-	Publish PublishFunc
+	Invoke         InvokeFunc
+	Publish        PublishFunc
+	StartExecution StartExecutionFunc
 }
 
 // RunTask implements TaskRunner.
 func (s Services) RunTask(ctx context.Context, req *TaskRequest) (json.RawMessage, error) {
-	var in any
-	if err := json.Unmarshal(req.Input, &in); err != nil {
-		return nil, &TaskFailure{Name: ErrRuntime, Cause: "the task input is not valid JSON"}
-	}
-	out, err := s.RunTaskValue(ctx, req, in)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(out)
+	return runTaskJSON(ctx, req, s)
 }
 
 // RunTaskValue implements ValueRunner.
 func (s Services) RunTaskValue(ctx context.Context, req *TaskRequest, input any) (any, error) {
-	in := integrations{publish: s.Publish}
+	in := integrations{publish: s.Publish, start: s.StartExecution}
 	if s.Invoke != nil {
 		in.invoke = s.invoke
 	}
@@ -123,6 +128,7 @@ func (s Services) invoke(ctx context.Context, function string, payload any) (any
 type integrations struct {
 	invoke  func(ctx context.Context, function string, payload any) (any, error)
 	publish PublishFunc
+	start   StartExecutionFunc
 }
 
 // sdkMetadata is what AWS's integrations add to a service's answer: its
@@ -142,6 +148,8 @@ func (in integrations) run(ctx context.Context, req *TaskRequest, input any) (an
 		return in.lambdaInvoke(ctx, input)
 	case req.Resource == ResourceSNSPublish && in.publish != nil:
 		return in.snsPublish(ctx, input)
+	case req.Resource == ResourceStartExecution && in.start != nil:
+		return in.startExecution(ctx, input)
 	}
 	return nil, &TaskFailure{Name: ErrTaskFailed, Cause: fmt.Sprintf("no handler for resource %q", req.Resource)}
 }
@@ -187,15 +195,51 @@ func (in integrations) snsPublish(ctx context.Context, input any) (any, error) {
 	}
 	id, err := in.publish(ctx, topic, subject, text)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		code := "InternalErrorException"
-		var ce interface{ ErrorCode() string }
-		if errors.As(err, &ce) {
-			code = strings.TrimSuffix(ce.ErrorCode(), "Exception") + "Exception"
-		}
-		return nil, &TaskFailure{Name: "SNS." + code, Cause: err.Error()}
+		return nil, serviceError(ctx, "SNS", err)
 	}
 	return sdkMetadata(map[string]any{"MessageId": id}), nil
+}
+
+// startExecution is arn:aws:states:::states:startExecution: Parameters
+// {"StateMachineArn", "Name", "Input"}, where an Input that is not a string
+// is passed as its JSON (none is {}); the result is {"ExecutionArn",
+// "StartDate" (epoch milliseconds), ...}.
+func (in integrations) startExecution(ctx context.Context, input any) (any, error) {
+	p, _ := input.(map[string]any)
+	machine, _ := p["StateMachineArn"].(string)
+	name, nameOK := p["Name"].(string)
+	if _, has := p["Name"]; machine == "" || has && !nameOK {
+		return nil, &TaskFailure{Name: "StepFunctions.InvalidParameterException", Cause: "states:startExecution needs Parameters with StateMachineArn (and a string Name, if any)"}
+	}
+	text := "{}"
+	if v, ok := p["Input"]; ok {
+		if s, isString := v.(string); isString {
+			text = s
+		} else {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, &TaskFailure{Name: ErrRuntime, Cause: "cannot encode the execution input"}
+			}
+			text = string(b)
+		}
+	}
+	arn, start, err := in.start(ctx, machine, name, text)
+	if err != nil {
+		return nil, serviceError(ctx, "StepFunctions", err)
+	}
+	return sdkMetadata(map[string]any{"ExecutionArn": arn, "StartDate": float64(start.UnixMilli())}), nil
+}
+
+// serviceError names a service's error as the integrations do:
+// SERVICE.<Code>Exception, after the error's code when it has one.
+func serviceError(ctx context.Context, service string, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	code := "InternalErrorException"
+	var ce interface{ ErrorCode() string }
+	if errors.As(err, &ce) {
+		code = strings.TrimSuffix(ce.ErrorCode(), "Exception") + "Exception"
+	}
+	return &TaskFailure{Name: service + "." + code, Cause: err.Error()}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -41,6 +43,13 @@ func TestServices(t *testing.T) {
 			}
 			return "m-1", nil
 		},
+		StartExecution: func(_ context.Context, machine, name, input string) (string, time.Time, error) {
+			calls = append(calls, machine+" "+name+" "+input)
+			if strings.HasSuffix(machine, ":taken") {
+				return "", time.Time{}, &snsError{"ExecutionAlreadyExists"}
+			}
+			return "arn:aws:states:us-east-1:123456789012:execution:child:" + name, time.UnixMilli(1700000000123), nil
+		},
 	}
 	meta := `"SdkHttpMetadata":{"HttpStatusCode":200},"SdkResponseMetadata":{"RequestId":"00000000-0000-0000-0000-000000000000"}`
 	cases := []struct {
@@ -72,6 +81,16 @@ func TestServices(t *testing.T) {
 			`SNS.InvalidParameterException: sns:publish needs Parameters with TopicArn and Message`, ``},
 		{"an SNS error is named after its code", ResourceSNSPublish, `{"TopicArn":"missing","Message":"m"}`,
 			`SNS.NotFoundException: NotFound: no`, `missing  m`},
+		{"states:startExecution passes an object input as its JSON", ResourceStartExecution, `{"StateMachineArn":"sm","Name":"n1","Input":{"a":1}}`,
+			`{"ExecutionArn":"arn:aws:states:us-east-1:123456789012:execution:child:n1","StartDate":1700000000123,` + meta + `}`, `sm n1 {"a":1}`},
+		{"states:startExecution without Input sends {}", ResourceStartExecution, `{"StateMachineArn":"sm"}`,
+			`{"ExecutionArn":"arn:aws:states:us-east-1:123456789012:execution:child:","StartDate":1700000000123,` + meta + `}`, `sm  {}`},
+		{"states:startExecution passes a string input as it is", ResourceStartExecution, `{"StateMachineArn":"sm","Input":"{\"b\":2}"}`,
+			`{"ExecutionArn":"arn:aws:states:us-east-1:123456789012:execution:child:","StartDate":1700000000123,` + meta + `}`, `sm  {"b":2}`},
+		{"states:startExecution without StateMachineArn", ResourceStartExecution, `{"Input":{}}`,
+			`StepFunctions.InvalidParameterException: states:startExecution needs Parameters with StateMachineArn (and a string Name, if any)`, ``},
+		{"a Step Functions error is named after its code", ResourceStartExecution, `{"StateMachineArn":"sm:taken","Name":"n"}`,
+			`StepFunctions.ExecutionAlreadyExistsException: ExecutionAlreadyExists: no`, `sm:taken n {}`},
 		{"another resource", "arn:aws:states:::dynamodb:putItem", `{}`, `States.TaskFailed: no handler for resource "arn:aws:states:::dynamodb:putItem"`, ``},
 	}
 	for _, tc := range cases {

@@ -150,15 +150,7 @@ func (r *Registry) lookup(resource, function string) (entry, error) {
 
 // RunTask implements TaskRunner.
 func (r *Registry) RunTask(ctx context.Context, req *TaskRequest) (json.RawMessage, error) {
-	var in any
-	if err := json.Unmarshal(req.Input, &in); err != nil {
-		return nil, &TaskFailure{Name: ErrRuntime, Cause: "the task input is not valid JSON"}
-	}
-	out, err := r.RunTaskValue(ctx, req, in)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(out)
+	return runTaskJSON(ctx, req, r)
 }
 
 // RunTaskValue implements ValueRunner: a handler registered for the exact
@@ -183,4 +175,18 @@ func (r *Registry) invoke(ctx context.Context, function string, payload any) (an
 		return nil, err
 	}
 	return e.callValue(ctx, payload)
+}
+
+// runTaskJSON is RunTask for a runner that takes values: the JSON input
+// decoded, the result encoded.
+func runTaskJSON(ctx context.Context, req *TaskRequest, vr ValueRunner) (json.RawMessage, error) {
+	var in any
+	if err := json.Unmarshal(req.Input, &in); err != nil {
+		return nil, &TaskFailure{Name: ErrRuntime, Cause: "the task input is not valid JSON"}
+	}
+	out, err := vr.RunTaskValue(ctx, req, in)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
 }

@@ -317,7 +317,7 @@ func (s *Server) build() error {
 	s.register("sns", s.SNS)
 	s.Lambda = lambda.New(s.env)
 	s.register("lambda", s.Lambda)
-	tasks := asl.Services{Invoke: s.invokeForStates, Publish: s.SNS.Publish}
+	tasks := asl.Services{Invoke: s.invokeForStates, Publish: s.SNS.Publish, StartExecution: s.startForStates}
 	if s.SFN, err = stepfunctions.New(s.env, stepfunctions.Options{Tasks: tasks, Jitter: s.opts.Jitter}); err != nil {
 		return err
 	}

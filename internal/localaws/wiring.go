@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -16,8 +17,8 @@ import (
 )
 
 // The services call one another only through the function values wired
-// here: Step Functions' tasks invoke functions and publish to SNS (through
-// asl.Services), EventBridge's deliveries start executions and invoke
+// here: Step Functions' tasks invoke functions, publish to SNS and start
+// executions (through asl.Services), EventBridge's deliveries start executions and invoke
 // functions, STS looks access keys up in IAM (iam.NewSTS, in build), and
 // function URLs invoke within Lambda. Each translates the callee's errors
 // into the caller's contract.
@@ -40,6 +41,21 @@ func (s *Server) invokeForStates(ctx context.Context, fn string, payload []byte)
 		return nil, &asl.FunctionNotFoundError{Message: nf.ErrorMessage()}
 	}
 	return out, err
+}
+
+// startForStates is Step Functions' asl.StartExecutionFunc: it starts an
+// execution on the service itself (a child execution, which the parent
+// does not wait for); refusals keep their code (ExecutionAlreadyExists,
+// StateMachineDoesNotExist, ...).
+func (s *Server) startForStates(ctx context.Context, machine, name, input string) (string, time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return "", time.Time{}, err
+	}
+	out, err := s.SFN.StartExecution(&sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String(name), Input: aws.String(input)})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return aws.ToString(out.ExecutionArn), aws.ToTime(out.StartDate), nil
 }
 
 // startForEvents starts executions for EventBridge targets. Step

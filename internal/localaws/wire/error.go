@@ -16,6 +16,10 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// ErrorCode is the AWS error code, as the SDK's errors name theirs (Step
+// Functions' integrations raise it as SERVICE.<Code>Exception).
+func (e *Error) ErrorCode() string { return e.Code }
+
 // HTTPStatus is e's status, 400 when unset.
 func (e *Error) HTTPStatus() int {
 	if e.Status == 0 {
