@@ -8,26 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestFunctionNames(t *testing.T) {
-	for in, want := range map[string]string{
-		"arn:aws:lambda:us-east-1:123456789012:function:work":         "work",
-		"arn:aws:lambda:us-east-1:123456789012:function:work:$LATEST": "work",
-		"arn:aws:lambda:us-east-1:123456789012:function:work:prod":    "work",
-		"work": "work", "work:prod": "work",
-	} {
-		if got := functionName(in); got != want {
-			t.Errorf("functionName(%q) = %q, want %q", in, got, want)
-		}
-	}
-	for in, want := range map[string]bool{
-		"arn:aws:lambda:us-east-1:1:function:f": true, "arn:aws:states:::sns:publish": false, "arn:aws:lambda:us-east-1:1:layer:x": false, "f": false,
-	} {
-		if isFunctionARN(in) != want {
-			t.Errorf("isFunctionARN(%q) != %v", in, want)
-		}
-	}
-}
-
 func TestJSONSizeMatchesEncoding(t *testing.T) {
 	for _, doc := range []string{
 		`null`, `true`, `false`, `0`, `-1.5`, `1e21`, `123456789`, `""`, `"a\"b\\c\n\t<>&é\u2028😀"`,

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/rotorhq/rotor/internal/awsarn"
 )
 
 // task runs a Task state's resource once.
@@ -171,7 +173,7 @@ type taskEvent struct {
 func taskEvents(resource string) *taskEvent {
 	ev := &taskEvent{resourceType: "unknown", resource: resource}
 	prefix, keyPrefix := "Task", "task"
-	if isFunctionARN(resource) {
+	if awsarn.IsFunctionARN(resource) {
 		ev.lambda, prefix, keyPrefix = true, "LambdaFunction", "lambdaFunction"
 	} else if parts := strings.SplitN(resource, ":", 7); len(parts) >= 7 && parts[2] == "states" {
 		// arn:aws:states:REGION::SERVICE:ACTION[.waitForTaskToken]

@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
+
+	"github.com/rotorhq/rotor/internal/awsarn"
 )
 
 // TaskRunner runs a Task state's resource. Returning a *TaskFailure raises
@@ -55,13 +56,7 @@ type ValueRunner interface {
 	RunTaskValue(ctx context.Context, req *TaskRequest, input any) (any, error)
 }
 
-// Resource ARNs of the service integrations the Registry understands.
-const (
-	ResourceLambdaInvoke = "arn:aws:states:::lambda:invoke"
-	ResourceSNSPublish   = "arn:aws:states:::sns:publish"
-)
-
-// Registry is a TaskRunner that maps resources to handlers:
+// Registry is a TaskRunner that maps resources to in-process handlers:
 //   - a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME, with
 //     an optional version or alias) runs the handler registered for NAME;
 //   - arn:aws:states:::lambda:invoke takes {"FunctionName", "Payload"},
@@ -109,13 +104,13 @@ func NewRegistry() *Registry {
 
 // Function registers h as the Lambda function name (a name or a function ARN).
 func (r *Registry) Function(name string, h Handler) {
-	r.register(r.functions, functionName(name), entry{raw: h})
+	r.register(r.functions, awsarn.FunctionName(name), entry{raw: h})
 }
 
 // FunctionValue registers an in-process value handler as the Lambda
 // function name.
 func (r *Registry) FunctionValue(name string, h ValueHandler) {
-	r.register(r.functions, functionName(name), entry{val: h})
+	r.register(r.functions, awsarn.FunctionName(name), entry{val: h})
 }
 
 // Service registers h for an exact resource ARN, e.g. ResourceSNSPublish.
@@ -140,7 +135,7 @@ func (r *Registry) lookup(resource, function string) (entry, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if resource == "" {
-		e, ok := r.functions[functionName(function)]
+		e, ok := r.functions[awsarn.FunctionName(function)]
 		if !ok {
 			return entry{}, &TaskFailure{Name: "Lambda.ResourceNotFoundException", Cause: fmt.Sprintf("Function not found: %s", function)}
 		}
@@ -153,93 +148,45 @@ func (r *Registry) lookup(resource, function string) (entry, error) {
 	return e, nil
 }
 
-// functionName reduces a function name, ARN or partial ARN to its name:
-// arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER], NAME[:QUALIFIER].
-func functionName(s string) string {
-	if name, ok := arnFunction(s); ok {
-		return name
-	}
-	if i := strings.IndexByte(s, ':'); i > 0 {
-		return s[:i]
-	}
-	return s
-}
-
-func isFunctionARN(resource string) bool {
-	_, ok := arnFunction(resource)
-	return ok
-}
-
-// arnFunction returns the function name of a Lambda function ARN.
-func arnFunction(s string) (string, bool) {
-	var f [8]string
-	n := 0
-	for n < 7 {
-		i := strings.IndexByte(s, ':')
-		if i < 0 {
-			break
-		}
-		f[n], s = s[:i], s[i+1:]
-		n++
-	}
-	f[n] = s
-	if n < 6 || f[0] != "arn" || f[2] != "lambda" || f[5] != "function" {
-		return "", false
-	}
-	return f[6], true
-}
-
 // RunTask implements TaskRunner.
 func (r *Registry) RunTask(ctx context.Context, req *TaskRequest) (json.RawMessage, error) {
-	var in any
-	if err := json.Unmarshal(req.Input, &in); err != nil {
-		return nil, &TaskFailure{Name: ErrRuntime, Cause: "the task input is not valid JSON"}
-	}
-	out, err := r.RunTaskValue(ctx, req, in)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(out)
+	return runTaskJSON(ctx, req, r)
 }
 
-// RunTaskValue implements ValueRunner.
+// RunTaskValue implements ValueRunner: a handler registered for the exact
+// resource runs first; Lambda functions and lambda:invoke go through the
+// service integrations with the registered functions.
 func (r *Registry) RunTaskValue(ctx context.Context, req *TaskRequest, input any) (any, error) {
-	switch {
-	case isFunctionARN(req.Resource):
-		e, err := r.lookup("", req.Resource)
+	if !awsarn.IsFunctionARN(req.Resource) && req.Resource != ResourceLambdaInvoke {
+		e, err := r.lookup(req.Resource, "")
 		if err != nil {
 			return nil, err
 		}
 		return e.callValue(ctx, input)
-	case req.Resource == ResourceLambdaInvoke:
-		p, _ := input.(map[string]any)
-		fn, _ := p["FunctionName"].(string)
-		if fn == "" {
-			return nil, &TaskFailure{Name: "Lambda.InvalidParameterValueException", Cause: "lambda:invoke needs Parameters with FunctionName"}
-		}
-		payload, ok := p["Payload"]
-		if !ok {
-			payload = map[string]any{}
-		}
-		e, err := r.lookup("", fn)
-		if err != nil {
-			return nil, err
-		}
-		out, err := e.callValue(ctx, payload)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{
-			"ExecutedVersion":     "$LATEST",
-			"Payload":             out,
-			"SdkHttpMetadata":     map[string]any{"HttpStatusCode": float64(200)},
-			"SdkResponseMetadata": map[string]any{"RequestId": "00000000-0000-0000-0000-000000000000"},
-			"StatusCode":          float64(200),
-		}, nil
 	}
-	e, err := r.lookup(req.Resource, "")
+	return integrations{invoke: r.invoke}.run(ctx, req, input)
+}
+
+// invoke runs a registered function; its errors are the state's as they
+// are (a *TaskFailure keeps its name, anything else is States.TaskFailed).
+func (r *Registry) invoke(ctx context.Context, function string, payload any) (any, error) {
+	e, err := r.lookup("", function)
 	if err != nil {
 		return nil, err
 	}
-	return e.callValue(ctx, input)
+	return e.callValue(ctx, payload)
+}
+
+// runTaskJSON is RunTask for a runner that takes values: the JSON input
+// decoded, the result encoded.
+func runTaskJSON(ctx context.Context, req *TaskRequest, vr ValueRunner) (json.RawMessage, error) {
+	var in any
+	if err := json.Unmarshal(req.Input, &in); err != nil {
+		return nil, &TaskFailure{Name: ErrRuntime, Cause: "the task input is not valid JSON"}
+	}
+	out, err := vr.RunTaskValue(ctx, req, in)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
+
+	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
 )
 
 func TestFunctionURL(t *testing.T) {
@@ -23,7 +25,7 @@ func TestFunctionURL(t *testing.T) {
 	})
 	srv.Lambda.Register("plain", func(context.Context, []byte) ([]byte, error) { return []byte(`{"hello":"world"}`), nil })
 	srv.Lambda.Register("broken", func(context.Context, []byte) ([]byte, error) {
-		return nil, &FunctionError{Type: "Boom", Message: "secret-ish detail"}
+		return nil, &locallambda.FunctionError{Type: "Boom", Message: "secret-ish detail"}
 	})
 
 	req, _ := http.NewRequest("POST", srv.FunctionURL("hook")+"github?x=1", bytes.NewReader([]byte(`{"a":1}`)))

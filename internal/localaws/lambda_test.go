@@ -20,6 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
+
+	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
 )
 
 // lambdaTestServer starts a server and returns it with an SDK Lambda
@@ -85,7 +89,7 @@ func TestLambdaFunctionError(t *testing.T) {
 	ctx := t.Context()
 	srv, c := lambdaTestServer(t)
 	srv.Lambda.Register("fails", func(context.Context, []byte) ([]byte, error) {
-		return nil, &FunctionError{Type: "Rotor.Transient", Message: "database unreachable"}
+		return nil, &locallambda.FunctionError{Type: "Rotor.Transient", Message: "database unreachable"}
 	})
 	srv.Lambda.Register("panics", func(context.Context, []byte) ([]byte, error) {
 		panic("boom")
@@ -96,7 +100,7 @@ func TestLambdaFunctionError(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out.StatusCode != 200 || aws.ToString(out.FunctionError) != "Unhandled" {
-		t.Fatalf("status %d, FunctionError %q", out.StatusCode, aws.ToString(out.FunctionError))
+		t.Fatalf("status %d, locallambda.FunctionError %q", out.StatusCode, aws.ToString(out.FunctionError))
 	}
 	var body map[string]string
 	if err := json.Unmarshal(out.Payload, &body); err != nil {
@@ -107,8 +111,8 @@ func TestLambdaFunctionError(t *testing.T) {
 	}
 
 	_, err = srv.Lambda.Invoke(ctx, "fails", nil)
-	var fe *FunctionError
-	if !errors.As(err, &fe) || *fe != (FunctionError{Type: "Rotor.Transient", Message: "database unreachable"}) {
+	var fe *locallambda.FunctionError
+	if !errors.As(err, &fe) || *fe != (locallambda.FunctionError{Type: "Rotor.Transient", Message: "database unreachable"}) {
 		t.Fatalf("Lambda.Invoke error = %#v", err)
 	}
 
@@ -118,7 +122,7 @@ func TestLambdaFunctionError(t *testing.T) {
 		t.Fatal(err)
 	}
 	if aws.ToString(out.FunctionError) != "Unhandled" || string(out.Payload) != `{"errorMessage":"boom","errorType":"string"}` {
-		t.Fatalf("panic: FunctionError %q payload %s", aws.ToString(out.FunctionError), out.Payload)
+		t.Fatalf("panic: locallambda.FunctionError %q payload %s", aws.ToString(out.FunctionError), out.Payload)
 	}
 }
 
@@ -136,7 +140,7 @@ func TestLambdaErrors(t *testing.T) {
 		t.Fatalf("Invoke(missing) = %v, want ResourceNotFoundException", err)
 	}
 	_, err = srv.Lambda.Invoke(ctx, "missing", nil)
-	var ae *apiError
+	var ae *wire.Error
 	if !errors.As(err, &rnf) || !errors.As(err, &ae) || ae.Code != "ResourceNotFoundException" {
 		t.Fatalf("Lambda.Invoke(missing) = %v, want ResourceNotFoundException", err)
 	}
@@ -241,14 +245,14 @@ func TestLambdaSerialized(t *testing.T) {
 	// Two functions that each wait for the other to start: they finish
 	// only if they run concurrently.
 	a, b := make(chan struct{}), make(chan struct{})
-	meet := func(mine, theirs chan struct{}) Handler {
+	meet := func(mine, theirs chan struct{}) locallambda.Handler {
 		return func(ctx context.Context, _ []byte) ([]byte, error) {
 			close(mine)
 			select {
 			case <-theirs:
 				return []byte("{}"), nil
 			case <-time.After(5 * time.Second):
-				return nil, &FunctionError{Type: "Timeout", Message: "the other function did not run concurrently"}
+				return nil, &locallambda.FunctionError{Type: "Timeout", Message: "the other function did not run concurrently"}
 			}
 		}
 	}
@@ -313,19 +317,19 @@ func TestLambdaEmulatorAnswers(t *testing.T) {
 	for _, tc := range []struct {
 		payload string
 		want    string
-		fe      *FunctionError
+		fe      *locallambda.FunctionError
 	}{
 		{payload: `{"ok":true}`, want: `{"ok":true}`},
 		{payload: `"lookalike"`, want: `{"errorMessage":"boom","errorType":"x","requestId":"1"}`},
-		{payload: `"error"`, fe: &FunctionError{Type: "Rotor.Transient", Message: "boom"}},
-		{payload: `"error-stack"`, fe: &FunctionError{Type: "errorString", Message: "boom"}},
-		{payload: `"panic"`, fe: &FunctionError{Type: "boundsError", Message: "runtime error: index out of range"}},
-		{payload: `"exit"`, fe: &FunctionError{Type: "Runtime.ExitError", Message: "RequestId: 1 Error: Runtime exited with error: exit status 3"}},
-		{payload: `"bare502"`, fe: &FunctionError{Type: "Runtime.ExitError", Message: "Runtime exited without providing a reason"}},
-		{payload: `"timeout"`, fe: &FunctionError{Type: "Sandbox.Timedout", Message: "Task timed out after 1.00 seconds"}},
+		{payload: `"error"`, fe: &locallambda.FunctionError{Type: "Rotor.Transient", Message: "boom"}},
+		{payload: `"error-stack"`, fe: &locallambda.FunctionError{Type: "errorString", Message: "boom"}},
+		{payload: `"panic"`, fe: &locallambda.FunctionError{Type: "boundsError", Message: "runtime error: index out of range"}},
+		{payload: `"exit"`, fe: &locallambda.FunctionError{Type: "Runtime.ExitError", Message: "RequestId: 1 Error: Runtime exited with error: exit status 3"}},
+		{payload: `"bare502"`, fe: &locallambda.FunctionError{Type: "Runtime.ExitError", Message: "Runtime exited without providing a reason"}},
+		{payload: `"timeout"`, fe: &locallambda.FunctionError{Type: "Sandbox.Timedout", Message: "Task timed out after 1.00 seconds"}},
 	} {
 		got, err := srv.Lambda.Invoke(ctx, "fn", []byte(tc.payload))
-		var fe *FunctionError
+		var fe *locallambda.FunctionError
 		switch {
 		case tc.fe != nil && (!errors.As(err, &fe) || *fe != *tc.fe):
 			t.Errorf("%s: got %s, %#v; want function error %#v", tc.payload, got, err, tc.fe)
@@ -340,16 +344,16 @@ func TestLambdaEmulatorAnswers(t *testing.T) {
 		if tc.fe != nil {
 			want, _ := json.Marshal(map[string]string{"errorMessage": tc.fe.Message, "errorType": tc.fe.Type})
 			if aws.ToString(out.FunctionError) != "Unhandled" || string(out.Payload) != string(want) {
-				t.Errorf("%s: SDK got FunctionError %q payload %s; want Unhandled %s", tc.payload, aws.ToString(out.FunctionError), out.Payload, want)
+				t.Errorf("%s: SDK got locallambda.FunctionError %q payload %s; want Unhandled %s", tc.payload, aws.ToString(out.FunctionError), out.Payload, want)
 			}
 		} else if out.FunctionError != nil || string(out.Payload) != tc.want {
-			t.Errorf("%s: SDK got FunctionError %q payload %s", tc.payload, aws.ToString(out.FunctionError), out.Payload)
+			t.Errorf("%s: SDK got locallambda.FunctionError %q payload %s", tc.payload, aws.ToString(out.FunctionError), out.Payload)
 		}
 	}
 
 	// An emulator failure is a service error, not a function error.
 	_, err := srv.Lambda.Invoke(ctx, "fn", []byte(`"500"`))
-	var fe *FunctionError
+	var fe *locallambda.FunctionError
 	if err == nil || errors.As(err, &fe) {
 		t.Errorf("HTTP 500 from the emulator: %v, want a service error", err)
 	}
@@ -403,24 +407,5 @@ func TestLambdaEmulatorCancel(t *testing.T) {
 	}
 	if m := fake.maxRunning.Load(); m != 1 {
 		t.Fatalf("the emulator saw %d concurrent invocations", m)
-	}
-}
-
-func TestLambdaFunctionName(t *testing.T) {
-	for in, want := range map[string]string{
-		"f":                            "f",
-		"f:1":                          "f",
-		"f:$LATEST":                    "f",
-		"123456789012:function:f":      "f",
-		"123456789012:function:f:prod": "f",
-		"arn:aws:lambda:us-east-1:123456789012:function:f":      "f",
-		"arn:aws:lambda:us-east-1:123456789012:function:f:prod": "f",
-		"arn:aws-us-gov:lambda:us-gov-west-1:1:function:f":      "f",
-		"function":   "function",
-		"function:1": "function",
-	} {
-		if got := lambdaFunctionName(in); got != want {
-			t.Errorf("lambdaFunctionName(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/google/go-cmp/cmp"
+
+	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
 )
 
 // restartMachine has the shape of rotor's rotation: a Lambda task retried
@@ -82,7 +84,7 @@ func (f *workFunctions) register(srv *Server) {
 		}
 		var in struct{ SecretID string }
 		if err := json.Unmarshal(p, &in); err != nil {
-			return nil, &FunctionError{Type: "Test.BadInput", Message: "the input is not JSON"}
+			return nil, &locallambda.FunctionError{Type: "Test.BadInput", Message: "the input is not JSON"}
 		}
 		return json.Marshal(map[string]string{"rotated": in.SecretID})
 	})

@@ -17,6 +17,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
 )
 
 // rieEmulator returns the emulator the tests run: $ROTOR_RIE, else
@@ -72,12 +74,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startEchoFn(t *testing.T, env ...string) *RIEFunction {
+func startEchoFn(t *testing.T, env ...string) *locallambda.RIEFunction {
 	t.Helper()
 	emulator, bin := rieEmulator(t), buildEchoFn(t)
 	var logs syncBuffer
 	start := time.Now()
-	f, err := StartRIE(t.Context(), RIEOptions{Emulator: emulator, Bootstrap: bin, Env: env, Stdout: &logs, Stderr: &logs})
+	f, err := locallambda.StartRIE(t.Context(), locallambda.RIEOptions{Emulator: emulator, Bootstrap: bin, Env: env, Stdout: &logs, Stderr: &logs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func TestRIE(t *testing.T) {
 		out := invoke(t, `{"echo":{"n":1},"env":"ROTOR_TEST_VAR"}`)
 		t.Logf("first (cold) invoke: %v", time.Since(start).Round(10*time.Microsecond))
 		if out.StatusCode != 200 || out.FunctionError != nil || aws.ToString(out.ExecutedVersion) != "$LATEST" {
-			t.Fatalf("status %d, FunctionError %q, version %q", out.StatusCode, aws.ToString(out.FunctionError), aws.ToString(out.ExecutedVersion))
+			t.Fatalf("status %d, locallambda.FunctionError %q, version %q", out.StatusCode, aws.ToString(out.FunctionError), aws.ToString(out.ExecutedVersion))
 		}
 		if string(out.Payload) != `{"echo":{"n":1},"env":"from-env"}` {
 			t.Fatalf("payload %s", out.Payload)
@@ -143,14 +145,14 @@ func TestRIE(t *testing.T) {
 	t.Run("function error", func(t *testing.T) {
 		out := invoke(t, `{"fail":"database unreachable","errorType":"Rotor.Transient"}`)
 		if out.StatusCode != 200 || aws.ToString(out.FunctionError) != "Unhandled" {
-			t.Fatalf("status %d, FunctionError %q", out.StatusCode, aws.ToString(out.FunctionError))
+			t.Fatalf("status %d, locallambda.FunctionError %q", out.StatusCode, aws.ToString(out.FunctionError))
 		}
 		var body map[string]string
 		if err := json.Unmarshal(out.Payload, &body); err != nil || body["errorType"] != "Rotor.Transient" || body["errorMessage"] != "database unreachable" {
 			t.Fatalf("payload %s (%v)", out.Payload, err)
 		}
 		_, err := srv.Lambda.Invoke(ctx, "echo", []byte(`{"fail":"x","errorType":"Rotor.Permanent"}`))
-		var fe *FunctionError
+		var fe *locallambda.FunctionError
 		if !errors.As(err, &fe) || fe.Type != "Rotor.Permanent" {
 			t.Fatalf("Lambda.Invoke error %v", err)
 		}
@@ -160,7 +162,7 @@ func TestRIE(t *testing.T) {
 		// A panic: the runtime reports it (named after the panic value's
 		// type) and exits; the emulator answers 502.
 		_, err := srv.Lambda.Invoke(ctx, "echo", []byte(`{"panic":"boom"}`))
-		var fe *FunctionError
+		var fe *locallambda.FunctionError
 		if !errors.As(err, &fe) || fe.Type != "string" || fe.Message != "boom" {
 			t.Fatalf("panic: %#v", err)
 		}
@@ -184,7 +186,7 @@ func TestRIE(t *testing.T) {
 			wg.Go(func() {
 				out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("echo"), Payload: fmt.Appendf(nil, `{"echo":%d,"sleepMs":20}`, i)})
 				if err == nil && (out.FunctionError != nil || string(out.Payload) != fmt.Sprintf(`{"echo":%d}`, i)) {
-					err = fmt.Errorf("invoke %d: FunctionError %q payload %s", i, aws.ToString(out.FunctionError), out.Payload)
+					err = fmt.Errorf("invoke %d: locallambda.FunctionError %q payload %s", i, aws.ToString(out.FunctionError), out.Payload)
 				}
 				errs <- err
 			})
@@ -210,7 +212,7 @@ func TestRIETimeout(t *testing.T) {
 	srv, _ := lambdaTestServer(t)
 	srv.Lambda.RegisterURL("slow", f.URL())
 	_, err := srv.Lambda.Invoke(t.Context(), "slow", []byte(`{"sleepMs":1300}`))
-	var fe *FunctionError
+	var fe *locallambda.FunctionError
 	if !errors.As(err, &fe) || fe.Type != "Sandbox.Timedout" {
 		t.Fatalf("Invoke past the timeout: %#v", err)
 	}
@@ -223,7 +225,7 @@ func TestRIETimeout(t *testing.T) {
 // TestRIEClose checks Close stops the emulator and the function.
 func TestRIEClose(t *testing.T) {
 	emulator, bin := rieEmulator(t), buildEchoFn(t)
-	f, err := StartRIE(t.Context(), RIEOptions{Emulator: emulator, Bootstrap: bin})
+	f, err := locallambda.StartRIE(t.Context(), locallambda.RIEOptions{Emulator: emulator, Bootstrap: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,18 +269,18 @@ func TestRIEStartErrors(t *testing.T) {
 
 	t.Run("missing emulator", func(t *testing.T) {
 		t.Setenv("ROTOR_RIE", filepath.Join(t.TempDir(), "aws-lambda-rie"))
-		_, err := StartRIE(ctx, RIEOptions{Bootstrap: bin})
-		if !errors.Is(err, ErrNoEmulator) || !strings.Contains(err.Error(), "make tools") {
-			t.Fatalf("err = %v, want ErrNoEmulator saying to run make tools", err)
+		_, err := locallambda.StartRIE(ctx, locallambda.RIEOptions{Bootstrap: bin})
+		if !errors.Is(err, locallambda.ErrNoEmulator) || !strings.Contains(err.Error(), "make tools") {
+			t.Fatalf("err = %v, want locallambda.ErrNoEmulator saying to run make tools", err)
 		}
-		_, err = StartRIE(ctx, RIEOptions{Emulator: "/nonexistent/aws-lambda-rie", Bootstrap: bin})
-		if !errors.Is(err, ErrNoEmulator) {
-			t.Fatalf("err = %v, want ErrNoEmulator", err)
+		_, err = locallambda.StartRIE(ctx, locallambda.RIEOptions{Emulator: "/nonexistent/aws-lambda-rie", Bootstrap: bin})
+		if !errors.Is(err, locallambda.ErrNoEmulator) {
+			t.Fatalf("err = %v, want locallambda.ErrNoEmulator", err)
 		}
 	})
 
 	t.Run("missing bootstrap", func(t *testing.T) {
-		_, err := StartRIE(ctx, RIEOptions{Emulator: rieEmulator(t), Bootstrap: filepath.Join(t.TempDir(), "nope")})
+		_, err := locallambda.StartRIE(ctx, locallambda.RIEOptions{Emulator: rieEmulator(t), Bootstrap: filepath.Join(t.TempDir(), "nope")})
 		if err == nil || !strings.Contains(err.Error(), "function binary") {
 			t.Fatalf("err = %v", err)
 		}
@@ -289,7 +291,7 @@ func TestRIEStartErrors(t *testing.T) {
 		if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'fatal: cannot start' >&2\nexit 3\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		_, err := StartRIE(ctx, RIEOptions{Emulator: fake, Bootstrap: bin})
+		_, err := locallambda.StartRIE(ctx, locallambda.RIEOptions{Emulator: fake, Bootstrap: bin})
 		if err == nil || !strings.Contains(err.Error(), "exited before listening") || !strings.Contains(err.Error(), "fatal: cannot start") {
 			t.Fatalf("err = %v, want the exit and the stderr tail", err)
 		}
@@ -301,7 +303,7 @@ func TestRIEStartErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		_, err := StartRIE(ctx, RIEOptions{Emulator: fake, Bootstrap: bin, StartTimeout: 200 * time.Millisecond})
+		_, err := locallambda.StartRIE(ctx, locallambda.RIEOptions{Emulator: fake, Bootstrap: bin, StartTimeout: 200 * time.Millisecond})
 		if err == nil || !strings.Contains(err.Error(), "did not listen") || !strings.Contains(err.Error(), "waiting") {
 			t.Fatalf("err = %v", err)
 		}

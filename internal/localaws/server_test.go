@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
+
+	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
 )
 
 const rebindSecret = "s3cr3t-rebind-value-7f3a"
@@ -115,7 +117,7 @@ func TestLoopbackHostsOnly(t *testing.T) {
 			if !strings.Contains(body, rule) || !strings.Contains(body, "AccessDeniedException") {
 				t.Errorf("answer %s does not name the rule (%q)", body, rule)
 			}
-			for _, path := range []string{"/_rotor/health", "/_rotor/sns/messages", FunctionURLPrefix + "fn/"} {
+			for _, path := range []string{"/_rotor/health", "/_rotor/sns/messages", locallambda.FunctionURLPrefix + "fn/"} {
 				if status, body := rawRequest(t, hc, http.MethodGet, endpoint+path, tc.host, "", map[string]string{"Origin": tc.origin}); status != http.StatusForbidden || strings.Contains(body, "ran") {
 					t.Errorf("GET %s: status %d (%s), want 403", path, status, body)
 				}

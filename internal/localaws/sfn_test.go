@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
+
+	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
 )
 
 func sfnClient(t *testing.T, url string) *sfn.Client {
@@ -38,7 +40,7 @@ func startSFNServer(t *testing.T, data string) (*Server, *sfn.Client) {
 	srv.Lambda.Register("double", func(_ context.Context, p []byte) ([]byte, error) {
 		var in struct{ N float64 }
 		if err := json.Unmarshal(p, &in); err != nil || in.N < 0 {
-			return nil, &FunctionError{Type: "Double.Negative", Message: "n must not be negative"}
+			return nil, &locallambda.FunctionError{Type: "Double.Negative", Message: "n must not be negative"}
 		}
 		return json.Marshal(map[string]float64{"n": in.N * 2})
 	})
@@ -310,5 +312,56 @@ func TestStartExecutionDuplicateMembers(t *testing.T) {
 				t.Errorf("%d executions started", started)
 			}
 		})
+	}
+}
+
+// TestStepFunctionsStartExecutionTask runs the states:startExecution
+// integration: a parent starts a child by name, which then runs on its
+// own; starting it again with other input is the parent's
+// StepFunctions.ExecutionAlreadyExistsException.
+func TestStepFunctionsStartExecutionTask(t *testing.T) {
+	srv, c := startSFNServer(t, "")
+	defer srv.Close()
+	ctx := context.Background()
+	role := aws.String("arn:aws:iam::000000000000:role/r")
+	child, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("child"), Definition: aws.String(doubler), RoleArn: role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parentDef := `{"StartAt":"Start","States":{"Start":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution",
+	  "Parameters":{"StateMachineArn":"` + aws.ToString(child.StateMachineArn) + `","Name":"child-1","Input":{"n.$":"$.n"}},
+	  "ResultSelector":{"arn.$":"$.ExecutionArn","started.$":"$.StartDate"},"End":true}}}`
+	parent, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("parent"), Definition: aws.String(parentDef), RoleArn: role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(input string) *sfn.DescribeExecutionOutput {
+		x, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: parent.StateMachineArn, Input: aws.String(input)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return waitDone(t, c, aws.ToString(x.ExecutionArn))
+	}
+
+	first := run(`{"n":1}`)
+	var out struct {
+		ARN     string
+		Started float64
+	}
+	if first.Status != types.ExecutionStatusSucceeded || json.Unmarshal([]byte(aws.ToString(first.Output)), &out) != nil {
+		t.Fatalf("parent: %s %s %s", first.Status, aws.ToString(first.Error), aws.ToString(first.Cause))
+	}
+	wantARN := "arn:aws:states:us-east-1:000000000000:execution:child:child-1"
+	if out.ARN != wantARN || out.Started <= 0 {
+		t.Errorf("parent output %s, want the child's ARN %s and its start date", aws.ToString(first.Output), wantARN)
+	}
+	d := waitDone(t, c, wantARN)
+	if d.Status != types.ExecutionStatusSucceeded || aws.ToString(d.Input) != `{"n":1}` {
+		t.Errorf("child: %s, input %s", d.Status, aws.ToString(d.Input))
+	}
+
+	again := run(`{"n":2}`)
+	if again.Status != types.ExecutionStatusFailed || aws.ToString(again.Error) != "StepFunctions.ExecutionAlreadyExistsException" {
+		t.Errorf("second parent: %s %s, want FAILED StepFunctions.ExecutionAlreadyExistsException", again.Status, aws.ToString(again.Error))
 	}
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/google/go-cmp/cmp"
+
+	localsns "github.com/rotorhq/rotor/internal/localaws/sns"
 )
 
 // snsTestServer starts a server (Options.DataFile as given) and returns it
@@ -164,9 +166,9 @@ func TestSNSPublishRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Message{
+	want := []localsns.Message{
 		{ID: *out.MessageId, TopicARN: *topic.TopicArn, Subject: "Rotated", Message: `{"secret":"db","version":"v2"} & <more>`, Time: now,
-			Attributes: map[string]MessageAttribute{"kind": {Type: "String", Value: "rotation"}}},
+			Attributes: map[string]localsns.MessageAttribute{"kind": {Type: "String", Value: "rotation"}}},
 		{ID: direct, TopicARN: *topic.TopicArn, Message: "second", Time: now},
 	}
 	if diff := cmp.Diff(want, srv.SNS.Messages()); diff != "" {
@@ -179,7 +181,7 @@ func TestSNSPublishRecorded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []Message
+		var got []localsns.Message
 		err = json.NewDecoder(resp.Body).Decode(&got)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != 200 || got == nil {
@@ -279,7 +281,7 @@ func TestSNSWireFormat(t *testing.T) {
 	if err := xml.Unmarshal([]byte(body), &ok); err != nil || status != 200 {
 		t.Fatalf("Publish: %d %s (%v)", status, body, err)
 	}
-	if ok.XMLName != (xml.Name{Space: snsXMLNS, Local: "PublishResponse"}) || ok.MessageID == "" || ok.RequestID == "" {
+	if ok.XMLName != (xml.Name{Space: "http://sns.amazonaws.com/doc/2010-03-31/", Local: "PublishResponse"}) || ok.MessageID == "" || ok.RequestID == "" {
 		t.Fatalf("Publish answered %s", body)
 	}
 

@@ -22,6 +22,9 @@ import (
 )
 
 // callerIdentity calls GetCallerIdentity signed with one access key.
+// amzDate is X-Amz-Date's layout.
+const amzDate = "20060102T150405Z"
+
 func (e *iamEnv) callerIdentity(ctx context.Context, keyID, secret string) (*sts.GetCallerIdentityOutput, error) {
 	return sts.NewFromConfig(e.config(keyID, secret, "")).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 }
@@ -276,7 +279,7 @@ func TestSTSSigV4Canonicalization(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(b))
 		r.Host = r.URL.Host
-		e.srv.STS.serve(w, r, "GetCallerIdentity", b)
+		e.srv.STS.Serve(w, r, "GetCallerIdentity", b)
 		return w.Code, w.Body.String()
 	}
 	for _, tc := range []struct {

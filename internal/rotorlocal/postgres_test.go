@@ -21,7 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/rotorhq/rotor/internal/localaws"
+	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
 	"github.com/rotorhq/rotor/internal/pgtest"
 	"github.com/rotorhq/rotor/internal/provider"
 	"github.com/rotorhq/rotor/internal/provider/postgres"
@@ -326,7 +326,7 @@ func TestPostgresBadInput(t *testing.T) {
 			beforePw := e.rolpassword(t, "app")
 			payload := `{"secretId":"db/app","token":"5b0c8f1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b","provider":"postgres"}`
 			_, err := e.h.Server.Lambda.Invoke(ctx, FunctionPrefix+"create", []byte(payload))
-			var fe *localaws.FunctionError
+			var fe *locallambda.FunctionError
 			if !errors.As(err, &fe) || fe.Type != string(tc.want) {
 				t.Fatalf("create = %v, want a function error %s", err, tc.want)
 			}

@@ -47,6 +47,7 @@ import (
 	"github.com/rotorhq/rotor/internal/leak"
 	"github.com/rotorhq/rotor/internal/ledger"
 	"github.com/rotorhq/rotor/internal/localaws"
+	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
 	"github.com/rotorhq/rotor/internal/provider"
 	_ "github.com/rotorhq/rotor/internal/provider/all" // the providers the in-process functions use
 	"github.com/rotorhq/rotor/internal/redact"
@@ -80,7 +81,7 @@ type Options struct {
 	// binaries built for this machine: each runs under the Lambda Runtime
 	// Interface Emulator instead of in-process.
 	Bootstraps string
-	// Emulator is the aws-lambda-rie path ("" finds it; see localaws.StartRIE).
+	// Emulator is the aws-lambda-rie path ("" finds it; see internal/localaws/lambda.StartRIE).
 	Emulator string
 	// FunctionEnv is added to the environment of every function (in-process
 	// handlers read rotation's ROTOR_* settings from it too).
@@ -110,7 +111,7 @@ type Host struct {
 	// WebhookURL is the webhook's function URL; POST alerts to
 	// WebhookURL+"github", "gitguardian" or "generic".
 	WebhookURL string
-	rie        []*localaws.RIEFunction
+	rie        []*locallambda.RIEFunction
 }
 
 // Start starts the endpoint and deploys rotor on it.
@@ -312,7 +313,7 @@ func (h *Host) deployWebhook(ctx context.Context, o Options, env map[string]stri
 		h.Server.Lambda.Register(name, func(ctx context.Context, payload []byte) ([]byte, error) {
 			var req events.LambdaFunctionURLRequest
 			if err := json.Unmarshal(payload, &req); err != nil {
-				return nil, &localaws.FunctionError{Type: "Runtime.UnmarshalError", Message: err.Error()}
+				return nil, &locallambda.FunctionError{Type: "Runtime.UnmarshalError", Message: err.Error()}
 			}
 			resp, err := handler.FunctionURL(ctx, req)
 			if err != nil {
@@ -342,7 +343,7 @@ func (h *Host) startRIE(ctx context.Context, o Options, fn string, env map[strin
 	for k, v := range env {
 		envList = append(envList, k+"="+v)
 	}
-	f, err := localaws.StartRIE(ctx, localaws.RIEOptions{Emulator: o.Emulator, Bootstrap: bin, Env: envList,
+	f, err := locallambda.StartRIE(ctx, locallambda.RIEOptions{Emulator: o.Emulator, Bootstrap: bin, Env: envList,
 		Stdout: o.FunctionLog, Stderr: o.FunctionLog})
 	if err != nil {
 		return fmt.Errorf("function %s: %w", fn, err)
@@ -373,7 +374,7 @@ func (h *Host) registerInProcess(fn string, env map[string]string, logs io.Write
 		out, err := handler.Invoke(ctx, payload)
 		var ie messages.InvokeResponse_Error
 		if errors.As(err, &ie) {
-			return nil, &localaws.FunctionError{Type: ie.Type, Message: ie.Message}
+			return nil, &locallambda.FunctionError{Type: ie.Type, Message: ie.Message}
 		}
 		return out, err
 	})

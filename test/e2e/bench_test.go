@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rotorhq/rotor/internal/localaws"
+	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
 )
 
 // BenchmarkBootstraps starts each function's bootstrap (built for this
@@ -28,7 +29,7 @@ func BenchmarkBootstraps(b *testing.B) {
 			}
 			ctx := context.Background()
 			start := time.Now()
-			f, err := localaws.StartRIE(ctx, localaws.RIEOptions{Emulator: benchEmulator(b), Bootstrap: bin,
+			f, err := locallambda.StartRIE(ctx, locallambda.RIEOptions{Emulator: benchEmulator(b), Bootstrap: bin,
 				Env: []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=secret", "AWS_ENDPOINT_URL=http://127.0.0.1:9", "ROTOR_WEBHOOK_SECRET=rotor/webhook-keys", "ROTOR_LEDGER_TABLE=rotor-ledger"}})
 			if err != nil {
 				b.Fatal(err)
@@ -47,7 +48,7 @@ func BenchmarkBootstraps(b *testing.B) {
 				// The steps refuse {} by name; anything else (a crash at
 				// start-up, which the emulator answers by restarting the
 				// process) would time a cold start as a warm invoke.
-				fe, ok := err.(*localaws.FunctionError)
+				fe, ok := err.(*locallambda.FunctionError)
 				if err != nil && (!ok || fe.Type != "Rotor.InvalidInput") {
 					b.Fatalf("%s answered %v, want a clean refusal", fn, err)
 				}

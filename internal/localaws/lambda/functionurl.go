@@ -1,4 +1,4 @@
-package localaws
+package lambda
 
 import (
 	"encoding/base64"
@@ -22,12 +22,8 @@ import (
 // authenticates its callers itself.
 const FunctionURLPrefix = "/lambda-url/"
 
-// FunctionURL returns the local URL of a function's URL, ending in "/".
-func (s *Server) FunctionURL(function string) string {
-	return s.URL() + FunctionURLPrefix + function + "/"
-}
-
-func (l *Lambda) serveFunctionURL(w http.ResponseWriter, r *http.Request, body []byte) {
+// ServeFunctionURL answers a request under FunctionURLPrefix.
+func (l *Service) ServeFunctionURL(w http.ResponseWriter, r *http.Request, body []byte) {
 	rest := strings.TrimPrefix(r.URL.Path, FunctionURLPrefix)
 	name, path, _ := strings.Cut(rest, "/")
 	fn, ok := l.lookup(name)
@@ -39,7 +35,7 @@ func (l *Lambda) serveFunctionURL(w http.ResponseWriter, r *http.Request, body [
 	for k, vs := range r.Header {
 		headers[strings.ToLower(k)] = strings.Join(vs, ",")
 	}
-	now := l.s.opts.Now()
+	now := l.env.Now()
 	ev := events.LambdaFunctionURLRequest{
 		Version: "2.0", RawPath: "/" + path, RawQueryString: r.URL.RawQuery, Headers: headers,
 		RequestContext: events.LambdaFunctionURLRequestContext{

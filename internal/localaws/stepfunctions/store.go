@@ -1,4 +1,4 @@
-package localaws
+package stepfunctions
 
 import (
 	"encoding/binary"
@@ -9,6 +9,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/rotorhq/rotor/internal/asl"
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 // Buckets of the data file used by Step Functions.
@@ -21,51 +22,35 @@ var (
 
 // put stores v as JSON under key in bucket (nothing without a data file).
 // The caller holds sf.mu: v is read while it is encoded.
-func (sf *StepFunctions) put(bucket []byte, key string, v any) error {
-	db := sf.srv.db
-	if db == nil {
-		return nil
-	}
+func (sf *Service) put(bucket []byte, key string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return db.Update(func(tx *bbolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists(bucket)
-		if err != nil {
-			return err
-		}
-		return bk.Put([]byte(key), b)
-	})
+	return sf.env.DB.Update(func(bk *bbolt.Bucket) error { return bk.Put([]byte(key), b) }, bucket)
 }
 
 // load reads state machines and executions from the data file and resumes
 // the executions that were running.
-func (sf *StepFunctions) load() error {
-	db := sf.srv.db
-	if db == nil {
-		return nil
-	}
+func (sf *Service) load() error {
 	var running []*execution
-	err := db.View(func(tx *bbolt.Tx) error {
-		if bk := tx.Bucket(bucketMachines); bk != nil {
-			if err := bk.ForEach(func(k, v []byte) error {
-				var sm stateMachine
-				if err := json.Unmarshal(v, &sm); err != nil {
-					return fmt.Errorf("state machine %s: %w", k, err)
-				}
-				def, err := asl.Parse([]byte(sm.Definition))
-				if err != nil {
-					return fmt.Errorf("state machine %s: %w", k, err)
-				}
-				sm.def = def
-				sf.machines[sm.ARN] = &sm
-				return nil
-			}); err != nil {
-				return err
+	err := sf.env.DB.View(func(bk *bbolt.Bucket) error {
+		return bk.ForEach(func(k, v []byte) error {
+			var sm stateMachine
+			if err := json.Unmarshal(v, &sm); err != nil {
+				return fmt.Errorf("state machine %s: %w", k, err)
 			}
-		}
-		if bk := tx.Bucket(bucketExecutions); bk != nil {
+			def, err := asl.Parse([]byte(sm.Definition))
+			if err != nil {
+				return fmt.Errorf("state machine %s: %w", k, err)
+			}
+			sm.def = def
+			sf.machines[sm.ARN] = &sm
+			return nil
+		})
+	}, bucketMachines)
+	if err == nil {
+		err = sf.env.DB.View(func(bk *bbolt.Bucket) error {
 			return bk.ForEach(func(k, v []byte) error {
 				var ex execution
 				if err := json.Unmarshal(v, &ex); err != nil {
@@ -77,11 +62,10 @@ func (sf *StepFunctions) load() error {
 				}
 				return nil
 			})
-		}
-		return nil
-	})
+		}, bucketExecutions)
+	}
 	if err != nil {
-		return fmt.Errorf("data file %s: %w", sf.srv.opts.DataFile, err)
+		return fmt.Errorf("data file %s: %w", sf.env.DB.File(), err)
 	}
 	for _, ex := range running {
 		sm, ok := sf.machines[ex.MachineARN]
@@ -92,28 +76,16 @@ func (sf *StepFunctions) load() error {
 		if err != nil {
 			return err
 		}
-		sf.srv.opts.Log.Info("resuming execution", "execution", ex.ARN, "events", len(events))
+		sf.env.Log.Info("resuming execution", "execution", ex.ARN, "events", len(events))
 		sf.run(sm, ex, events)
 	}
 	return nil
 }
 
 // loadEvents reads an execution's recorded history.
-func (sf *StepFunctions) loadEvents(arn string) ([]asl.Event, error) {
+func (sf *Service) loadEvents(arn string) ([]asl.Event, error) {
 	var events []asl.Event
-	db := sf.srv.db
-	if db == nil {
-		return nil, nil
-	}
-	err := db.View(func(tx *bbolt.Tx) error {
-		root := tx.Bucket(bucketEvents)
-		if root == nil {
-			return nil
-		}
-		bk := root.Bucket([]byte(arn))
-		if bk == nil {
-			return nil
-		}
+	err := sf.env.DB.View(func(bk *bbolt.Bucket) error {
 		return bk.ForEach(func(_, v []byte) error {
 			var e asl.Event
 			if err := json.Unmarshal(v, &e); err != nil {
@@ -122,7 +94,7 @@ func (sf *StepFunctions) loadEvents(arn string) ([]asl.Event, error) {
 			events = append(events, e)
 			return nil
 		})
-	})
+	}, bucketEvents, []byte(arn))
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", arn, err)
 	}
@@ -131,42 +103,34 @@ func (sf *StepFunctions) loadEvents(arn string) ([]asl.Event, error) {
 
 // boltJournal is an execution's asl.Journal in the data file.
 type boltJournal struct {
-	db   *bbolt.DB
-	exec string
+	db   *wire.DB
+	exec []byte // the execution's ARN
 }
 
 func (j *boltJournal) Load(key string) ([]byte, bool) {
 	var out []byte
-	_ = j.db.View(func(tx *bbolt.Tx) error {
-		if root := tx.Bucket(bucketJournal); root != nil {
-			if bk := root.Bucket([]byte(j.exec)); bk != nil {
-				if v := bk.Get([]byte(key)); v != nil {
-					out = append([]byte(nil), v...)
-				}
-			}
+	_ = j.db.View(func(bk *bbolt.Bucket) error {
+		if v := bk.Get([]byte(key)); v != nil {
+			out = append([]byte(nil), v...)
 		}
 		return nil
-	})
+	}, bucketJournal, j.exec)
 	return out, out != nil
 }
 
 func (j *boltJournal) Store(key string, value []byte) error {
-	return j.db.Update(func(tx *bbolt.Tx) error {
-		bk, err := subBucket(tx, bucketJournal, j.exec)
-		if err != nil {
-			return err
-		}
-		return bk.Put([]byte(key), value)
-	})
+	return j.db.Update(func(bk *bbolt.Bucket) error { return bk.Put([]byte(key), value) }, bucketJournal, j.exec)
 }
 
+// Event records e in the history and, in the same transaction, that the
+// journal entry key produced it.
 func (j *boltJournal) Event(key string, e asl.Event) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	return j.db.Update(func(tx *bbolt.Tx) error {
-		bk, err := subBucket(tx, bucketEvents, j.exec)
+	return j.db.UpdateTx(func(tx *bbolt.Tx) error {
+		bk, err := wire.Bucket(tx, bucketEvents, j.exec)
 		if err != nil {
 			return err
 		}
@@ -175,18 +139,10 @@ func (j *boltJournal) Event(key string, e asl.Event) error {
 		if err := bk.Put(id[:], b); err != nil {
 			return err
 		}
-		jb, err := subBucket(tx, bucketJournal, j.exec)
+		jb, err := wire.Bucket(tx, bucketJournal, j.exec)
 		if err != nil {
 			return err
 		}
 		return jb.Put([]byte("ev:"+key), []byte(strconv.FormatInt(e.ID, 10)))
 	})
-}
-
-func subBucket(tx *bbolt.Tx, root []byte, name string) (*bbolt.Bucket, error) {
-	r, err := tx.CreateBucketIfNotExists(root)
-	if err != nil {
-		return nil, err
-	}
-	return r.CreateBucketIfNotExists([]byte(name))
 }

@@ -1,4 +1,4 @@
-package localaws
+package stepfunctions
 
 import (
 	"context"
@@ -16,25 +16,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
-	"github.com/aws/smithy-go"
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 
 	"github.com/rotorhq/rotor/internal/asl"
 	"github.com/rotorhq/rotor/internal/strictjson"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 const sfnJSON = "application/x-amz-json-1.0"
 
-// StepFunctions serves the Step Functions API (awsJson1.0) on internal/asl:
-// state machines, executions and their history. Task states reach the
-// server's Lambda and SNS services directly. With a data file every
-// execution is journaled, and executions still running when the server
-// stopped are resumed when it starts again, their history as it was; with
-// Options.AwaitFunctions their Lambda tasks wait for Server.FunctionsReady.
-type StepFunctions struct {
-	srv    *Server
+// Service is the local Step Functions (see the package comment).
+type Service struct {
+	env    wire.Env
 	engine *asl.Engine
 
 	mu       sync.Mutex
@@ -64,61 +60,72 @@ type execution struct {
 	Error      string          `json:"error,omitempty"`
 	Cause      string          `json:"cause,omitempty"`
 
-	x       *asl.Execution
-	journal *boltJournal
+	x *asl.Execution
 }
 
-func newStepFunctions(s *Server) (*StepFunctions, error) {
-	sf := &StepFunctions{srv: s, machines: map[string]*stateMachine{}, execs: map[string]*execution{}}
-	sf.engine = asl.New(asl.Options{Tasks: &sfnTasks{srv: s}, Clock: asl.RealClock{}, Random: s.opts.Jitter})
+// Options are what the engine runs tasks with.
+type Options struct {
+	// Tasks runs Task states: the server passes asl.Services over its
+	// Lambda and SNS.
+	Tasks asl.TaskRunner
+	// Jitter is the engine's random source (asl.Options.Random); nil uses
+	// math/rand.
+	Jitter func() float64
+}
+
+// New builds the service and resumes the executions env.DB holds as
+// running.
+func New(env wire.Env, opts Options) (*Service, error) {
+	sf := &Service{env: env, machines: map[string]*stateMachine{}, execs: map[string]*execution{}}
+	sf.engine = asl.New(asl.Options{Tasks: opts.Tasks, Clock: asl.RealClock{}, Random: opts.Jitter})
 	if err := sf.load(); err != nil {
 		return nil, err
 	}
 	return sf, nil
 }
 
-func (sf *StepFunctions) serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
+func (sf *Service) Serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	var out any
 	var err error
 	switch op {
 	case "CreateStateMachine":
 		var in sfn.CreateStateMachineInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.createStateMachine(&in)
 		}
 	case "DescribeStateMachine":
 		var in sfn.DescribeStateMachineInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.describeStateMachine(&in)
 		}
 	case "ListStateMachines":
 		var in sfn.ListStateMachinesInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.listStateMachines(&in)
 		}
 	case "StartExecution":
 		var in sfn.StartExecutionInput
-		if err = decodeAWSJSON(body, &in); err == nil {
-			out, err = sf.startExecution(&in)
+		if err = wire.DecodeJSON(body, &in); err == nil {
+			out, err = sf.StartExecution(&in)
 		}
 	case "DescribeExecution":
 		var in sfn.DescribeExecutionInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.describeExecution(&in)
 		}
 	case "StopExecution":
 		var in sfn.StopExecutionInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.stopExecution(&in)
 		}
 	case "ListExecutions":
 		var in sfn.ListExecutionsInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			out, err = sf.listExecutions(&in)
 		}
 	case "GetExecutionHistory":
 		var in sfn.GetExecutionHistoryInput
-		if err = decodeAWSJSON(body, &in); err == nil {
+		if err = wire.DecodeJSON(body, &in); err == nil {
 			var raw []byte
 			if raw, err = sf.getExecutionHistory(&in); err == nil {
 				w.Header().Set("Content-Type", sfnJSON)
@@ -127,40 +134,40 @@ func (sf *StepFunctions) serve(w http.ResponseWriter, r *http.Request, op string
 			}
 		}
 	default:
-		err = &apiError{Code: "UnknownOperationException", Message: fmt.Sprintf("operation %s is not supported by rotor's local endpoint", op)}
+		err = &wire.Error{Code: "UnknownOperationException", Message: fmt.Sprintf("operation %s is not supported by rotor's local endpoint", op)}
 	}
 	if err != nil {
-		writeJSONError(w, sfnJSON, err)
+		wire.WriteJSONError(w, sfnJSON, err)
 		return
 	}
-	writeJSONCamel(w, sfnJSON, out)
+	wire.WriteJSONCamel(w, sfnJSON, out)
 }
 
 var nameRE = regexp.MustCompile("^[^\\s<>{}\\[\\]?*\"#%\\\\^|~`$&,;:/\\x00-\\x1f\\x7f-\\x9f]{1,80}$")
 
-func (sf *StepFunctions) arn(kind, name string) string {
-	return fmt.Sprintf("arn:aws:states:%s:%s:%s:%s", sf.srv.opts.Region, sf.srv.opts.Account, kind, name)
+func (sf *Service) arn(kind, name string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:%s:%s", sf.env.Region, sf.env.Account, kind, name)
 }
 
-func (sf *StepFunctions) createStateMachine(in *sfn.CreateStateMachineInput) (*sfn.CreateStateMachineOutput, error) {
+func (sf *Service) createStateMachine(in *sfn.CreateStateMachineInput) (*sfn.CreateStateMachineOutput, error) {
 	name := aws.ToString(in.Name)
 	if !nameRE.MatchString(name) {
-		return nil, &apiError{Code: "InvalidName", Message: fmt.Sprintf("Invalid Name: '%s'", name)}
+		return nil, &wire.Error{Code: "InvalidName", Message: fmt.Sprintf("Invalid Name: '%s'", name)}
 	}
 	if in.Type != "" && in.Type != types.StateMachineTypeStandard {
-		return nil, &apiError{Code: "ValidationException", Message: "rotor's local endpoint runs STANDARD state machines only"}
+		return nil, &wire.Error{Code: "ValidationException", Message: "rotor's local endpoint runs STANDARD state machines only"}
 	}
 	def, err := asl.Parse([]byte(aws.ToString(in.Definition)))
 	if err != nil {
-		return nil, &apiError{Code: "InvalidDefinition", Message: "Invalid State Machine Definition: " + problems(err)}
+		return nil, &wire.Error{Code: "InvalidDefinition", Message: "Invalid State Machine Definition: " + problems(err)}
 	}
 	sm := &stateMachine{ARN: sf.arn("stateMachine", name), Name: name, Definition: aws.ToString(in.Definition),
-		RoleARN: aws.ToString(in.RoleArn), Created: sf.srv.opts.Now(), def: def}
+		RoleARN: aws.ToString(in.RoleArn), Created: sf.env.Now(), def: def}
 	sf.mu.Lock()
 	defer sf.mu.Unlock()
 	if old, ok := sf.machines[sm.ARN]; ok {
 		if old.Definition != sm.Definition || old.RoleARN != sm.RoleARN {
-			return nil, &apiError{Code: "StateMachineAlreadyExists", Message: "State Machine Already Exists: '" + sm.ARN + "'"}
+			return nil, &wire.Error{Code: "StateMachineAlreadyExists", Message: "State Machine Already Exists: '" + sm.ARN + "'"}
 		}
 		return &sfn.CreateStateMachineOutput{StateMachineArn: aws.String(old.ARN), CreationDate: aws.Time(old.Created)}, nil
 	}
@@ -183,17 +190,17 @@ func problems(err error) string {
 	return strings.Join(ps, "; ")
 }
 
-func (sf *StepFunctions) machine(arn string) (*stateMachine, error) {
+func (sf *Service) machine(arn string) (*stateMachine, error) {
 	sf.mu.Lock()
 	defer sf.mu.Unlock()
 	sm, ok := sf.machines[arn]
 	if !ok {
-		return nil, &apiError{Code: "StateMachineDoesNotExist", Message: "State Machine Does Not Exist: '" + arn + "'"}
+		return nil, &wire.Error{Code: "StateMachineDoesNotExist", Message: "State Machine Does Not Exist: '" + arn + "'"}
 	}
 	return sm, nil
 }
 
-func (sf *StepFunctions) describeStateMachine(in *sfn.DescribeStateMachineInput) (*sfn.DescribeStateMachineOutput, error) {
+func (sf *Service) describeStateMachine(in *sfn.DescribeStateMachineInput) (*sfn.DescribeStateMachineOutput, error) {
 	sm, err := sf.machine(aws.ToString(in.StateMachineArn))
 	if err != nil {
 		return nil, err
@@ -203,7 +210,7 @@ func (sf *StepFunctions) describeStateMachine(in *sfn.DescribeStateMachineInput)
 		Status: types.StateMachineStatusActive, CreationDate: aws.Time(sm.Created)}, nil
 }
 
-func (sf *StepFunctions) listStateMachines(in *sfn.ListStateMachinesInput) (*sfn.ListStateMachinesOutput, error) {
+func (sf *Service) listStateMachines(in *sfn.ListStateMachinesInput) (*sfn.ListStateMachinesOutput, error) {
 	sf.mu.Lock()
 	var all []*stateMachine
 	for _, sm := range sf.machines {
@@ -211,41 +218,37 @@ func (sf *StepFunctions) listStateMachines(in *sfn.ListStateMachinesInput) (*sfn
 	}
 	sf.mu.Unlock()
 	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
-	from, to, next, err := page(len(all), in.MaxResults, in.NextToken)
+	machines, next, err := page(all, func(sm *stateMachine) string { return sm.ARN }, in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
 	out := &sfn.ListStateMachinesOutput{NextToken: next, StateMachines: []types.StateMachineListItem{}}
-	for _, sm := range all[from:to] {
+	for _, sm := range machines {
 		out.StateMachines = append(out.StateMachines, types.StateMachineListItem{Name: aws.String(sm.Name),
 			StateMachineArn: aws.String(sm.ARN), Type: types.StateMachineTypeStandard, CreationDate: aws.Time(sm.Created)})
 	}
 	return out, nil
 }
 
-// page turns MaxResults/NextToken (an offset here) into a slice range.
-func page(n int, max int32, token *string) (int, int, *string, error) {
-	from := 0
-	if t := aws.ToString(token); t != "" {
-		v, err := strconv.Atoi(t)
-		if err != nil || v < 0 || v > n {
-			return 0, 0, nil, &apiError{Code: "InvalidToken", Message: "Invalid Token: '" + t + "'"}
-		}
-		from = v
-	}
+// page returns a page of items (wire.Page) for MaxResults and NextToken.
+func page[T any](items []T, key func(T) string, max int32, token *string) ([]T, *string, error) {
 	size := int(max)
 	if size <= 0 || size > 1000 {
 		size = 1000
 	}
-	to := min(from+size, n)
-	var next *string
-	if to < n {
-		next = aws.String(strconv.Itoa(to))
+	p, next, ok := wire.Page(items, key, aws.ToString(token), size, false)
+	if !ok {
+		return nil, nil, &wire.Error{Code: "InvalidToken", Message: "Invalid Token: '" + aws.ToString(token) + "'"}
 	}
-	return from, to, next, nil
+	if next == "" {
+		return p, nil, nil
+	}
+	return p, aws.String(next), nil
 }
 
-func (sf *StepFunctions) startExecution(in *sfn.StartExecutionInput) (*sfn.StartExecutionOutput, error) {
+// StartExecution starts an execution as the API does, for the server's
+// wiring (EventBridge targets); refusals are *wire.Error.
+func (sf *Service) StartExecution(in *sfn.StartExecutionInput) (*sfn.StartExecutionOutput, error) {
 	sm, err := sf.machine(aws.ToString(in.StateMachineArn))
 	if err != nil {
 		return nil, err
@@ -255,20 +258,20 @@ func (sf *StepFunctions) startExecution(in *sfn.StartExecutionInput) (*sfn.Start
 		name = uuid.NewString()
 	}
 	if !nameRE.MatchString(name) {
-		return nil, &apiError{Code: "InvalidName", Message: fmt.Sprintf("Invalid Name: '%s'", name)}
+		return nil, &wire.Error{Code: "InvalidName", Message: fmt.Sprintf("Invalid Name: '%s'", name)}
 	}
 	input := json.RawMessage(aws.ToString(in.Input))
 	if len(input) == 0 {
 		input = json.RawMessage("{}")
 	}
 	if len(input) > asl.MaxPayload {
-		return nil, &apiError{Code: "InvalidExecutionInput", Message: fmt.Sprintf("The input is %d bytes, over the maximum of %d", len(input), asl.MaxPayload)}
+		return nil, &wire.Error{Code: "InvalidExecutionInput", Message: fmt.Sprintf("The input is %d bytes, over the maximum of %d", len(input), asl.MaxPayload)}
 	}
 	if err := checkExecutionInput(input); err != nil {
 		return nil, err
 	}
 	ex := &execution{ARN: strings.Replace(sm.ARN, ":stateMachine:", ":execution:", 1) + ":" + name, Name: name,
-		MachineARN: sm.ARN, Input: input, Start: sf.srv.opts.Now(), Status: asl.StatusRunning}
+		MachineARN: sm.ARN, Input: input, Start: sf.env.Now(), Status: asl.StatusRunning}
 	sf.mu.Lock()
 	if old, ok := sf.execs[ex.ARN]; ok {
 		sf.mu.Unlock()
@@ -276,7 +279,7 @@ func (sf *StepFunctions) startExecution(in *sfn.StartExecutionInput) (*sfn.Start
 		if old.status() == asl.StatusRunning && string(old.Input) == string(input) {
 			return &sfn.StartExecutionOutput{ExecutionArn: aws.String(old.ARN), StartDate: aws.Time(old.Start)}, nil
 		}
-		return nil, &apiError{Code: "ExecutionAlreadyExists", Message: "Execution Already Exists: '" + ex.ARN + "'"}
+		return nil, &wire.Error{Code: "ExecutionAlreadyExists", Message: "Execution Already Exists: '" + ex.ARN + "'"}
 	}
 	sf.execs[ex.ARN] = ex
 	err = sf.put(bucketExecutions, ex.ARN, ex)
@@ -294,23 +297,23 @@ func (sf *StepFunctions) startExecution(in *sfn.StartExecutionInput) (*sfn.Start
 // upstream read the other. The error names where, never a value.
 func checkExecutionInput(input []byte) error {
 	if err := jsonv2.Unmarshal(input, new(jsontext.Value)); err != nil {
-		return &apiError{Code: "InvalidExecutionInput", Message: "Invalid State Machine Execution Input: " + strictjson.Describe(err)}
+		return &wire.Error{Code: "InvalidExecutionInput", Message: "Invalid State Machine Execution Input: " + strictjson.Describe(err)}
 	}
 	return nil
 }
 
 // run starts (or, with past events, resumes) an execution and records how
 // it ends.
-func (sf *StepFunctions) run(sm *stateMachine, ex *execution, past []asl.Event) {
+func (sf *Service) run(sm *stateMachine, ex *execution, past []asl.Event) {
 	opts := asl.ExecutionOptions{Name: ex.Name, ARN: ex.ARN, StateMachineName: sm.Name, StateMachineARN: sm.ARN, RoleARN: sm.RoleARN}
 	ctx := context.Background()
 	var x *asl.Execution
-	if sf.srv.db != nil {
-		ex.journal = &boltJournal{db: sf.srv.db, exec: ex.ARN}
+	if sf.env.DB != nil {
+		journal := &boltJournal{db: sf.env.DB, exec: []byte(ex.ARN)}
 		if past == nil {
-			x = sf.engine.StartJournaled(ctx, sm.def, ex.Input, opts, ex.journal)
+			x = sf.engine.StartJournaled(ctx, sm.def, ex.Input, opts, journal)
 		} else {
-			x = sf.engine.Resume(ctx, sm.def, ex.Input, opts, ex.journal, past)
+			x = sf.engine.Resume(ctx, sm.def, ex.Input, opts, journal, past)
 		}
 	} else {
 		x = sf.engine.Start(ctx, sm.def, ex.Input, opts)
@@ -329,11 +332,11 @@ func (sf *StepFunctions) run(sm *stateMachine, ex *execution, past []asl.Event) 
 			return // a shutdown, not an ending: resume on the next start
 		}
 		sf.mu.Lock()
-		ex.Status, ex.Output, ex.Error, ex.Cause, ex.Stop = res.Status, res.Output, res.Error, res.Cause, sf.srv.opts.Now()
+		ex.Status, ex.Output, ex.Error, ex.Cause, ex.Stop = res.Status, res.Output, res.Error, res.Cause, sf.env.Now()
 		err := sf.put(bucketExecutions, ex.ARN, ex)
 		sf.mu.Unlock()
 		if err != nil {
-			sf.srv.opts.Log.Error("persist execution", "execution", ex.ARN, "error", err)
+			sf.env.Log.Error("persist execution", "execution", ex.ARN, "error", err)
 		}
 	}()
 }
@@ -345,20 +348,20 @@ func (ex *execution) status() string {
 	return ex.Status
 }
 
-func (sf *StepFunctions) execution(arn string) (*execution, error) {
+func (sf *Service) execution(arn string) (*execution, error) {
 	sf.mu.Lock()
 	defer sf.mu.Unlock()
 	ex, ok := sf.execs[arn]
 	if !ok {
 		if !strings.HasPrefix(arn, "arn:aws:states:") || !strings.Contains(arn, ":execution:") {
-			return nil, &apiError{Code: "InvalidArn", Message: "Invalid Arn: '" + arn + "'"}
+			return nil, &wire.Error{Code: "InvalidArn", Message: "Invalid Arn: '" + arn + "'"}
 		}
-		return nil, &apiError{Code: "ExecutionDoesNotExist", Message: "Execution Does Not Exist: '" + arn + "'"}
+		return nil, &wire.Error{Code: "ExecutionDoesNotExist", Message: "Execution Does Not Exist: '" + arn + "'"}
 	}
 	return ex, nil
 }
 
-func (sf *StepFunctions) describeExecution(in *sfn.DescribeExecutionInput) (*sfn.DescribeExecutionOutput, error) {
+func (sf *Service) describeExecution(in *sfn.DescribeExecutionInput) (*sfn.DescribeExecutionOutput, error) {
 	ex, err := sf.execution(aws.ToString(in.ExecutionArn))
 	if err != nil {
 		return nil, err
@@ -381,7 +384,7 @@ func (sf *StepFunctions) describeExecution(in *sfn.DescribeExecutionInput) (*sfn
 	return out, nil
 }
 
-func (sf *StepFunctions) stopExecution(in *sfn.StopExecutionInput) (*sfn.StopExecutionOutput, error) {
+func (sf *Service) stopExecution(in *sfn.StopExecutionInput) (*sfn.StopExecutionOutput, error) {
 	ex, err := sf.execution(aws.ToString(in.ExecutionArn))
 	if err != nil {
 		return nil, err
@@ -390,7 +393,7 @@ func (sf *StepFunctions) stopExecution(in *sfn.StopExecutionInput) (*sfn.StopExe
 	x, running := ex.x, ex.status() == asl.StatusRunning
 	sf.mu.Unlock()
 	if !running || x == nil {
-		return nil, &apiError{Code: "ValidationException", Message: "Execution is not running: '" + ex.ARN + "'"}
+		return nil, &wire.Error{Code: "ValidationException", Message: "Execution is not running: '" + ex.ARN + "'"}
 	}
 	x.Stop(aws.ToString(in.Error), aws.ToString(in.Cause))
 	x.Wait(context.Background())
@@ -398,12 +401,12 @@ func (sf *StepFunctions) stopExecution(in *sfn.StopExecutionInput) (*sfn.StopExe
 	stop := ex.Stop
 	sf.mu.Unlock()
 	if stop.IsZero() {
-		stop = sf.srv.opts.Now()
+		stop = sf.env.Now()
 	}
 	return &sfn.StopExecutionOutput{StopDate: aws.Time(stop)}, nil
 }
 
-func (sf *StepFunctions) listExecutions(in *sfn.ListExecutionsInput) (*sfn.ListExecutionsOutput, error) {
+func (sf *Service) listExecutions(in *sfn.ListExecutionsInput) (*sfn.ListExecutionsOutput, error) {
 	if _, err := sf.machine(aws.ToString(in.StateMachineArn)); err != nil {
 		return nil, err
 	}
@@ -420,13 +423,13 @@ func (sf *StepFunctions) listExecutions(in *sfn.ListExecutionsInput) (*sfn.ListE
 		}
 		return all[i].Name < all[j].Name
 	})
-	from, to, next, err := page(len(all), in.MaxResults, in.NextToken)
+	execs, next, err := page(all, func(ex *execution) string { return ex.ARN }, in.MaxResults, in.NextToken)
 	if err != nil {
 		sf.mu.Unlock()
 		return nil, err
 	}
 	out := &sfn.ListExecutionsOutput{NextToken: next, Executions: []types.ExecutionListItem{}}
-	for _, ex := range all[from:to] {
+	for _, ex := range execs {
 		item := types.ExecutionListItem{ExecutionArn: aws.String(ex.ARN), Name: aws.String(ex.Name),
 			StateMachineArn: aws.String(ex.MachineARN), Status: types.ExecutionStatus(ex.status()), StartDate: aws.Time(ex.Start)}
 		if ex.status() != asl.StatusRunning {
@@ -440,7 +443,7 @@ func (sf *StepFunctions) listExecutions(in *sfn.ListExecutionsInput) (*sfn.ListE
 
 // getExecutionHistory answers the history in Step Functions' wire shape:
 // timestamps are epoch seconds, details objects keyed by their event kind.
-func (sf *StepFunctions) getExecutionHistory(in *sfn.GetExecutionHistoryInput) ([]byte, error) {
+func (sf *Service) getExecutionHistory(in *sfn.GetExecutionHistoryInput) ([]byte, error) {
 	ex, err := sf.execution(aws.ToString(in.ExecutionArn))
 	if err != nil {
 		return nil, err
@@ -459,15 +462,14 @@ func (sf *StepFunctions) getExecutionHistory(in *sfn.GetExecutionHistoryInput) (
 			events[i], events[j] = events[j], events[i]
 		}
 	}
-	from, to, next, err := page(len(events), in.MaxResults, in.NextToken)
+	events, next, err := page(events, func(e asl.Event) string { return strconv.FormatInt(e.ID, 10) }, in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
 	withData := in.IncludeExecutionData == nil || *in.IncludeExecutionData
-	wire := make([]map[string]any, 0, to-from)
-	for _, e := range events[from:to] {
-		m := map[string]any{"id": e.ID, "previousEventId": e.PreviousEventID, "type": e.Type,
-			"timestamp": json.Number(strconv.FormatFloat(float64(e.Timestamp.UnixMilli())/1000, 'f', -1, 64))}
+	out := make([]map[string]any, 0, len(events))
+	for _, e := range events {
+		m := map[string]any{"id": e.ID, "previousEventId": e.PreviousEventID, "type": e.Type, "timestamp": wire.EpochSeconds(e.Timestamp)}
 		if e.DetailsKey != "" {
 			d := e.EventDetails()
 			if !withData {
@@ -475,13 +477,13 @@ func (sf *StepFunctions) getExecutionHistory(in *sfn.GetExecutionHistoryInput) (
 			}
 			m[e.DetailsKey] = d
 		}
-		wire = append(wire, m)
+		out = append(out, m)
 	}
-	out := map[string]any{"events": wire}
+	answer := map[string]any{"events": out}
 	if next != nil {
-		out["nextToken"] = *next
+		answer["nextToken"] = *next
 	}
-	return json.Marshal(out)
+	return json.Marshal(answer)
 }
 
 // withoutData drops inputs and outputs, for IncludeExecutionData=false.
@@ -499,7 +501,7 @@ func withoutData(d map[string]any) map[string]any {
 
 // Close stops running executions without recording an ending, so that a
 // restart on the same data file resumes them.
-func (sf *StepFunctions) Close() error {
+func (sf *Service) Close() error {
 	sf.mu.Lock()
 	var running []*asl.Execution
 	for _, ex := range sf.execs {
@@ -516,86 +518,11 @@ func (sf *StepFunctions) Close() error {
 }
 
 // StateMachineARN returns the ARN a state machine named name has here.
-func (sf *StepFunctions) StateMachineARN(name string) string { return sf.arn("stateMachine", name) }
-
-// sfnTasks runs Task states: Lambda function ARNs and
-// arn:aws:states:::lambda:invoke on the server's Lambda service,
-// arn:aws:states:::sns:publish on its SNS service.
-type sfnTasks struct{ srv *Server }
-
-func (t *sfnTasks) RunTask(ctx context.Context, req *asl.TaskRequest) (json.RawMessage, error) {
-	switch {
-	case strings.HasPrefix(req.Resource, "arn:aws:lambda:") && strings.Contains(req.Resource, ":function:"):
-		return t.invoke(ctx, req.Resource, req.Input)
-	case req.Resource == asl.ResourceLambdaInvoke:
-		var p struct {
-			FunctionName string
-			Payload      json.RawMessage
-		}
-		if err := json.Unmarshal(req.Input, &p); err != nil || p.FunctionName == "" {
-			return nil, &asl.TaskFailure{Name: "Lambda.InvalidParameterValueException", Cause: "lambda:invoke needs Parameters with FunctionName"}
-		}
-		if len(p.Payload) == 0 {
-			p.Payload = json.RawMessage("{}")
-		}
-		out, err := t.invoke(ctx, p.FunctionName, p.Payload)
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(map[string]any{"ExecutedVersion": "$LATEST", "Payload": out, "StatusCode": 200,
-			"SdkHttpMetadata": map[string]any{"HttpStatusCode": 200}})
-	case req.Resource == asl.ResourceSNSPublish:
-		var p struct {
-			TopicArn string
-			Subject  string
-			Message  json.RawMessage
-		}
-		if err := json.Unmarshal(req.Input, &p); err != nil || p.TopicArn == "" || len(p.Message) == 0 {
-			return nil, &asl.TaskFailure{Name: "SNS.InvalidParameterException", Cause: "sns:publish needs Parameters with TopicArn and Message"}
-		}
-		msg := string(p.Message)
-		var s string
-		if json.Unmarshal(p.Message, &s) == nil {
-			msg = s // a string Message is sent as is; an object as its JSON
-		}
-		id, err := t.srv.SNS.Publish(ctx, p.TopicArn, p.Subject, msg)
-		if err != nil {
-			// The integration names errors after the service: SNS.<Code>.
-			code := "InternalErrorException"
-			var se smithy.APIError
-			if errors.As(err, &se) {
-				code = strings.TrimSuffix(se.ErrorCode(), "Exception") + "Exception"
-			}
-			return nil, &asl.TaskFailure{Name: "SNS." + code, Cause: err.Error()}
-		}
-		return json.Marshal(map[string]any{"MessageId": id, "SdkHttpMetadata": map[string]any{"HttpStatusCode": 200}})
-	}
-	return nil, &asl.TaskFailure{Name: asl.ErrTaskFailed, Cause: fmt.Sprintf("rotor's local endpoint does not run resource %q", req.Resource)}
-}
-
-func (t *sfnTasks) invoke(ctx context.Context, fn string, payload []byte) (json.RawMessage, error) {
-	if err := t.srv.awaitFunctions(ctx); err != nil {
-		return nil, err // the execution was stopped or detached meanwhile
-	}
-	out, err := t.srv.Lambda.Invoke(ctx, fn, payload)
-	var fe *FunctionError
-	switch {
-	case errors.As(err, &fe):
-		cause, _ := json.Marshal(map[string]string{"errorMessage": fe.Message, "errorType": fe.Type})
-		return nil, &asl.TaskFailure{Name: fe.Type, Cause: string(cause)}
-	case err != nil:
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Code == "ResourceNotFoundException" {
-			return nil, &asl.TaskFailure{Name: "Lambda.ResourceNotFoundException", Cause: ae.Message}
-		}
-		return nil, &asl.TaskFailure{Name: "Lambda.ServiceException", Cause: err.Error()}
-	}
-	return out, nil
-}
+func (sf *Service) StateMachineARN(name string) string { return sf.arn("stateMachine", name) }
 
 // Wait blocks until an execution ends (or ctx does) and returns its
 // status: an in-process host's way to follow an execution without polling.
-func (sf *StepFunctions) Wait(ctx context.Context, arn string) (string, error) {
+func (sf *Service) Wait(ctx context.Context, arn string) (string, error) {
 	ex, err := sf.execution(arn)
 	if err != nil {
 		return "", err

@@ -1,4 +1,4 @@
-package localaws
+package iam
 
 import (
 	"crypto/hmac"
@@ -13,41 +13,19 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
-// STS answers the STS query protocol (Action=GetCallerIdentity&Version=
-// 2011-06-15, XML answers) for GetCallerIdentity, the call that proves a
-// credential works using only that credential. Any other action is
-// InvalidAction.
-//
-// STS is the one service here that verifies request signatures: every
-// other service accepts any credentials. It recomputes the AWS Signature
-// Version 4 of the request as received (the canonical request over the
-// method, path, query, the headers named in SignedHeaders and the SHA-256
-// of the body actually received; the string to sign over the X-Amz-Date
-// time and the credential scope) with the secret access key IAM holds for
-// the access key id in the Authorization header, and compares it in
-// constant time. As AWS does, it answers (STS error XML):
-//
-//   - MissingAuthenticationToken (403): no Authorization header;
-//   - IncompleteSignature (400): a header that is not SigV4
-//     (AWS4-HMAC-SHA256), or lacks a part, or does not sign host and the
-//     date; presigned URLs are not accepted;
-//   - InvalidClientTokenId (403): an access key id IAM does not know,
-//     deleted or inactive, or any session token (this endpoint issues
-//     none); the server's default credentials are such a key;
-//   - SignatureDoesNotMatch (403): a signature that does not match (a
-//     wrong secret, a changed body or signed header), a credential scope
-//     for another service or day, or a date more than 15 minutes from the
-//     server's clock.
-//
-// The region in the credential scope is not checked against anything
-// (this endpoint serves every region). On success it answers the user's
-// UserId, Account and Arn (arn:aws:iam::ACCOUNT:user/PATH/NAME).
+// STS is the local STS (see the package comment).
 type STS struct {
-	s   *Server
-	iam *IAM
+	env    wire.Env
+	lookup KeyLookup
 }
+
+// KeyLookup finds the caller owning an active access key and the key's
+// secret (Service.Credentials).
+type KeyLookup func(accessKeyID string) (Caller, string, bool)
 
 const (
 	stsXMLNS   = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -59,7 +37,8 @@ const (
 	amzDate      = "20060102T150405Z"
 )
 
-func newSTS(s *Server, iam *IAM) *STS { return &STS{s: s, iam: iam} }
+// NewSTS builds STS over the access keys lookup finds.
+func NewSTS(env wire.Env, lookup KeyLookup) *STS { return &STS{env: env, lookup: lookup} }
 
 type getCallerIdentityResult struct {
 	XMLName xml.Name `xml:"GetCallerIdentityResult"`
@@ -68,78 +47,78 @@ type getCallerIdentityResult struct {
 	Arn     string
 }
 
-func (st *STS) serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
+func (st *STS) Serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	requestID := uuid.NewString()
 	w.Header().Set("X-Amzn-RequestId", requestID)
-	form, err := parseQuery(body)
+	form, err := wire.ParseQuery(body)
 	if err != nil {
-		writeQueryError(w, stsXMLNS, requestID, &apiError{Code: "MalformedQueryString", Message: "the request body is not a valid form"})
+		wire.WriteQueryError(w, stsXMLNS, requestID, &wire.Error{Code: "MalformedQueryString", Message: "the request body is not a valid form"})
 		return
 	}
 	// As AWS does, authenticate before looking at the action: a request
 	// whose action was changed in transit fails its signature.
 	who, aerr := st.authenticate(r, body)
 	if aerr != nil {
-		writeQueryError(w, stsXMLNS, requestID, aerr)
+		wire.WriteQueryError(w, stsXMLNS, requestID, aerr)
 		return
 	}
 	if v := form.Get("Version"); v != "" && v != stsVersion {
-		writeQueryError(w, stsXMLNS, requestID, &apiError{Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %s for version %s", op, v)})
+		wire.WriteQueryError(w, stsXMLNS, requestID, &wire.Error{Code: "InvalidAction", Message: fmt.Sprintf("Could not find operation %s for version %s", op, v)})
 		return
 	}
 	if op != "GetCallerIdentity" {
-		writeQueryError(w, stsXMLNS, requestID, &apiError{Code: "InvalidAction",
+		wire.WriteQueryError(w, stsXMLNS, requestID, &wire.Error{Code: "InvalidAction",
 			Message: fmt.Sprintf("The action %s is not valid for this web service (rotor local endpoint).", op)})
 		return
 	}
-	writeQueryResult(w, stsXMLNS, op, requestID, getCallerIdentityResult{UserId: who.UserID, Account: st.s.opts.Account, Arn: who.ARN})
+	wire.WriteQueryResult(w, stsXMLNS, op, requestID, getCallerIdentityResult{UserId: who.UserID, Account: st.env.Account, Arn: who.ARN})
 }
 
 // writeError answers a fault or a throttling refusal in STS's protocol.
-func (st *STS) writeError(w http.ResponseWriter, code, message string, status int) {
+func (st *STS) WriteError(w http.ResponseWriter, code, message string, status int) {
 	if code == "ThrottlingException" {
 		code = "Throttling"
 	}
-	writeQueryError(w, stsXMLNS, "", &apiError{Code: code, Message: message, Status: status})
+	wire.WriteQueryError(w, stsXMLNS, "", &wire.Error{Code: code, Message: message, Status: status})
 }
 
-func stsInvalidToken() *apiError {
-	return &apiError{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden}
+func stsInvalidToken() *wire.Error {
+	return &wire.Error{Code: "InvalidClientTokenId", Message: "The security token included in the request is invalid.", Status: http.StatusForbidden}
 }
 
-func stsMismatch(msg string) *apiError {
-	return &apiError{Code: "SignatureDoesNotMatch", Message: msg, Status: http.StatusForbidden}
+func stsMismatch(msg string) *wire.Error {
+	return &wire.Error{Code: "SignatureDoesNotMatch", Message: msg, Status: http.StatusForbidden}
 }
 
-func stsIncomplete(msg string) *apiError {
-	return &apiError{Code: "IncompleteSignature", Message: msg, Status: http.StatusBadRequest}
+func stsIncomplete(msg string) *wire.Error {
+	return &wire.Error{Code: "IncompleteSignature", Message: msg, Status: http.StatusBadRequest}
 }
 
 const stsBadSignature = "The request signature we calculated does not match the signature you provided. " +
 	"Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 
 // authenticate verifies r's SigV4 signature and returns who signed it.
-func (st *STS) authenticate(r *http.Request, body []byte) (iamCaller, *apiError) {
+func (st *STS) authenticate(r *http.Request, body []byte) (Caller, *wire.Error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if r.URL.Query().Get("X-Amz-Signature") != "" {
-			return iamCaller{}, stsIncomplete("the rotor local endpoint does not accept presigned requests")
+			return Caller{}, stsIncomplete("the rotor local endpoint does not accept presigned requests")
 		}
-		return iamCaller{}, &apiError{Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token", Status: http.StatusForbidden}
+		return Caller{}, &wire.Error{Code: "MissingAuthenticationToken", Message: "Request is missing Authentication Token", Status: http.StatusForbidden}
 	}
 	auth, perr := parseSigV4(h)
 	if perr != nil {
-		return iamCaller{}, perr
+		return Caller{}, perr
 	}
 	if !slices.Contains(auth.signedHeaders, "host") {
-		return iamCaller{}, stsIncomplete("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+		return Caller{}, stsIncomplete("'Host' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 	if r.Header.Get("X-Amz-Security-Token") != "" {
-		return iamCaller{}, stsInvalidToken() // no session tokens are issued here
+		return Caller{}, stsInvalidToken() // no session tokens are issued here
 	}
-	who, secret, ok := st.iam.authenticate(auth.keyID)
+	who, secret, ok := st.lookup(auth.keyID)
 	if !ok {
-		return iamCaller{}, stsInvalidToken()
+		return Caller{}, stsInvalidToken()
 	}
 
 	// The date: X-Amz-Date (or Date), signed, within 15 minutes.
@@ -148,39 +127,39 @@ func (st *STS) authenticate(r *http.Request, body []byte) (iamCaller, *apiError)
 	dateHeader := "x-amz-date"
 	if v := r.Header.Get("X-Amz-Date"); v != "" {
 		if when, err = time.Parse(amzDate, v); err != nil {
-			return iamCaller{}, stsIncomplete("X-Amz-Date must be in ISO 8601 basic format (yyyyMMdd'T'HHmmss'Z')")
+			return Caller{}, stsIncomplete("X-Amz-Date must be in ISO 8601 basic format (yyyyMMdd'T'HHmmss'Z')")
 		}
 	} else if v := r.Header.Get("Date"); v != "" {
 		dateHeader = "date"
 		if when, err = http.ParseTime(v); err != nil {
-			return iamCaller{}, stsIncomplete("the Date header is not an HTTP date")
+			return Caller{}, stsIncomplete("the Date header is not an HTTP date")
 		}
 	} else {
-		return iamCaller{}, stsIncomplete("AWS authentication requires a valid Date or x-amz-date header")
+		return Caller{}, stsIncomplete("AWS authentication requires a valid Date or x-amz-date header")
 	}
 	if !slices.Contains(auth.signedHeaders, dateHeader) {
-		return iamCaller{}, stsIncomplete(fmt.Sprintf("'%s' must be a 'SignedHeader' in the AWS Authorization.", dateHeader))
+		return Caller{}, stsIncomplete(fmt.Sprintf("'%s' must be a 'SignedHeader' in the AWS Authorization.", dateHeader))
 	}
-	now := st.s.opts.Now().UTC()
+	now := st.env.Now().UTC()
 	switch {
 	case when.Before(now.Add(-sigV4MaxSkew)):
-		return iamCaller{}, stsMismatch(fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)",
+		return Caller{}, stsMismatch(fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)",
 			when.UTC().Format(amzDate), now.Add(-sigV4MaxSkew).Format(amzDate), now.Format(amzDate)))
 	case when.After(now.Add(sigV4MaxSkew)):
-		return iamCaller{}, stsMismatch(fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)",
+		return Caller{}, stsMismatch(fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)",
 			when.UTC().Format(amzDate), now.Add(sigV4MaxSkew).Format(amzDate), now.Format(amzDate)))
 	}
 	if auth.date != when.UTC().Format("20060102") {
-		return iamCaller{}, stsMismatch(fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s'",
+		return Caller{}, stsMismatch(fmt.Sprintf("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s'",
 			auth.date, when.UTC().Format("20060102")))
 	}
 	if auth.service != "sts" {
-		return iamCaller{}, stsMismatch("Credential should be scoped to correct service: 'sts'.")
+		return Caller{}, stsMismatch("Credential should be scoped to correct service: 'sts'.")
 	}
 
 	want := sigV4Signature(secret, auth, r, body, when.UTC().Format(amzDate))
 	if !hmac.Equal([]byte(want), []byte(auth.signature)) {
-		return iamCaller{}, stsMismatch(stsBadSignature)
+		return Caller{}, stsMismatch(stsBadSignature)
 	}
 	return who, nil
 }
@@ -199,7 +178,7 @@ func (a sigV4Auth) scope() string {
 // parseSigV4 parses "AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/SERVICE/
 // aws4_request, SignedHeaders=a;b, Signature=HEX". Its errors quote no
 // part of the header; they are IncompleteSignature.
-func parseSigV4(h string) (sigV4Auth, *apiError) {
+func parseSigV4(h string) (sigV4Auth, *wire.Error) {
 	algo, rest, _ := strings.Cut(h, " ")
 	if algo != sigV4Algo {
 		return sigV4Auth{}, stsIncomplete(fmt.Sprintf("Unsupported AWS 'algorithm': the rotor local endpoint verifies %s only", sigV4Algo))

@@ -1,4 +1,4 @@
-package localaws
+package lambda
 
 import (
 	"bytes"
@@ -19,22 +19,14 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/smithy-go"
 	"github.com/google/uuid"
+
+	"github.com/rotorhq/rotor/internal/awsarn"
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
-// Lambda answers the Lambda Invoke API (REST: POST
-// /2015-03-31/functions/{FunctionName}/invocations) and the direct calls
-// other services make (Invoke). Functions are plugged in by the host:
-// in-process Handlers (Register) or function binaries running under the
-// Lambda Runtime Interface Emulator (RegisterURL, see StartRIE).
-//
-// Calls to one function run one at a time, as in a single Lambda execution
-// environment: the emulator crashes on concurrent invokes. Calls to
-// different functions run concurrently (so a function that synchronously
-// invokes itself waits for its context to end). Only $LATEST exists: qualifiers are
-// accepted and ignored, and the region and account of a function ARN are not
-// checked (state machine definitions written for a real account work).
-type Lambda struct {
-	s      *Server
+// Service is the local Lambda (see the package comment).
+type Service struct {
+	env    wire.Env
 	client *http.Client // to emulators
 
 	mu     sync.Mutex
@@ -90,12 +82,13 @@ type lambdaFunction struct {
 	lock    chan struct{}
 }
 
-func newLambda(s *Server) *Lambda {
+// New builds the service; functions are registered afterwards.
+func New(env wire.Env) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil // emulators are on loopback
-	return &Lambda{
-		s:        s,
+	return &Service{
+		env:      env,
 		client:   &http.Client{Transport: tr},
 		fns:      map[string]*lambdaFunction{},
 		locks:    map[string]chan struct{}{},
@@ -106,8 +99,8 @@ func newLambda(s *Server) *Lambda {
 
 // Register plugs an in-process function in under name (a name or an ARN,
 // see Invoke), replacing whatever was there; a nil h removes it.
-func (l *Lambda) Register(name string, h Handler) {
-	name = lambdaFunctionName(name)
+func (l *Service) Register(name string, h Handler) {
+	name = awsarn.FunctionName(name)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if h == nil {
@@ -122,8 +115,8 @@ func (l *Lambda) Register(name string, h Handler) {
 // (http://127.0.0.1:PORT/2015-03-31/functions/function/invocations, what
 // RIEFunction.URL returns); "" removes it. Calls are serialized per URL, so
 // several names may share one emulator.
-func (l *Lambda) RegisterURL(name, invokeURL string) {
-	name = lambdaFunctionName(name)
+func (l *Service) RegisterURL(name, invokeURL string) {
+	name = awsarn.FunctionName(name)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if invokeURL == "" {
@@ -133,7 +126,7 @@ func (l *Lambda) RegisterURL(name, invokeURL string) {
 	l.fns[name] = &lambdaFunction{name: name, url: invokeURL, lock: l.lockLocked("url:" + invokeURL)}
 }
 
-func (l *Lambda) lockLocked(key string) chan struct{} {
+func (l *Service) lockLocked(key string) chan struct{} {
 	c, ok := l.locks[key]
 	if !ok {
 		c = make(chan struct{}, 1)
@@ -142,43 +135,30 @@ func (l *Lambda) lockLocked(key string) chan struct{} {
 	return c
 }
 
-// lambdaFunctionName reduces what Lambda accepts as a FunctionName to the
-// name: NAME, NAME:QUALIFIER, ACCOUNT:function:NAME[:QUALIFIER] and
-// arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER].
-func lambdaFunctionName(s string) string {
-	parts := strings.Split(s, ":")
-	for i, p := range parts {
-		if p == "function" && i+1 < len(parts) && (i == 1 || i == 5) {
-			return parts[i+1]
-		}
-	}
-	return parts[0]
-}
-
-func (l *Lambda) lookup(name string) (*lambdaFunction, bool) {
+func (l *Service) lookup(name string) (*lambdaFunction, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fn, ok := l.fns[lambdaFunctionName(name)]
+	fn, ok := l.fns[awsarn.FunctionName(name)]
 	return fn, ok
 }
 
-func (l *Lambda) functionARN(name string) string {
-	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", l.s.opts.Region, l.s.opts.Account, lambdaFunctionName(name))
+func (l *Service) functionARN(name string) string {
+	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", l.env.Region, l.env.Account, awsarn.FunctionName(name))
 }
 
-func (l *Lambda) notFound(name string) error {
+func (l *Service) notFound(name string) error {
 	msg := "Function not found: " + l.functionARN(name)
 	return &lambdaNotFoundError{
-		api: &apiError{Code: "ResourceNotFoundException", Message: msg, Status: http.StatusNotFound},
+		api: &wire.Error{Code: "ResourceNotFoundException", Message: msg, Status: http.StatusNotFound},
 		sdk: &lambdatypes.ResourceNotFoundException{Message: aws.String(msg), Type: aws.String("User")},
 	}
 }
 
 // lambdaNotFoundError is an unknown function. errors.As finds in it both
-// the package's *apiError (code ResourceNotFoundException) and the Lambda
+// the package's *wire.Error (code ResourceNotFoundException) and the Lambda
 // SDK's *types.ResourceNotFoundException.
 type lambdaNotFoundError struct {
-	api *apiError
+	api *wire.Error
 	sdk *lambdatypes.ResourceNotFoundException
 }
 
@@ -190,12 +170,12 @@ func (e *lambdaNotFoundError) Unwrap() []error { return []error{e.api, e.sdk} }
 // Errors:
 //   - a function error: *FunctionError;
 //   - an unknown function: an error in which errors.As finds both the Lambda
-//     SDK's *types.ResourceNotFoundException and *apiError (code
+//     SDK's *types.ResourceNotFoundException and *wire.Error (code
 //     ResourceNotFoundException);
 //   - ctx ending first: ctx's error (an emulator invocation already sent
 //     still runs to its end, holding the function);
 //   - anything else: a failure of the service (emulator unreachable, ...).
-func (l *Lambda) Invoke(ctx context.Context, functionName string, payload []byte) ([]byte, error) {
+func (l *Service) Invoke(ctx context.Context, functionName string, payload []byte) ([]byte, error) {
 	fn, ok := l.lookup(functionName)
 	if !ok {
 		return nil, l.notFound(functionName)
@@ -203,7 +183,7 @@ func (l *Lambda) Invoke(ctx context.Context, functionName string, payload []byte
 	return l.invoke(ctx, fn, payload)
 }
 
-func (l *Lambda) invoke(ctx context.Context, fn *lambdaFunction, payload []byte) ([]byte, error) {
+func (l *Service) invoke(ctx context.Context, fn *lambdaFunction, payload []byte) ([]byte, error) {
 	select {
 	case fn.lock <- struct{}{}:
 	case <-ctx.Done():
@@ -211,7 +191,7 @@ func (l *Lambda) invoke(ctx context.Context, fn *lambdaFunction, payload []byte)
 	}
 	if fn.handler != nil {
 		defer func() { <-fn.lock }()
-		return callHandler(ctx, fn, payload, l.s.opts.Log.Error)
+		return callHandler(ctx, fn, payload, l.env.Log.Error)
 	}
 	// The emulator must see one invocation at a time: if ctx ends while it
 	// runs, the invocation goes on in the background and keeps the lock
@@ -279,7 +259,7 @@ const maxLambdaResponse = 6<<20 + 1<<10
 // error object and no X-Amz-Function-Error header, a runtime that crashed
 // or exited as 502 (with the error object the runtime reported, if any),
 // and a timeout as 200 "Task timed out after N.00 seconds".
-func (l *Lambda) post(ctx context.Context, fn *lambdaFunction, payload []byte) ([]byte, error) {
+func (l *Service) post(ctx context.Context, fn *lambdaFunction, payload []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fn.url, bytes.NewReader(payload))
 	if err != nil {
 		return nil, fmt.Errorf("lambda %s: %w", fn.name, err)
@@ -353,7 +333,7 @@ func parseFunctionError(body []byte, strict bool) *FunctionError {
 }
 
 // serve answers Invoke: POST /2015-03-31/functions/{FunctionName}/invocations.
-func (l *Lambda) serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
+func (l *Service) Serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	w.Header().Set("X-Amzn-RequestId", uuid.NewString())
 	name, ok := invocationsPath(r.URL)
 	if !ok || r.Method != http.MethodPost {
@@ -381,7 +361,7 @@ func (l *Lambda) serve(w http.ResponseWriter, r *http.Request, op string, body [
 			}{fe.Message, fe.Type})
 			w.Header().Set("X-Amz-Function-Error", "Unhandled")
 		case err != nil:
-			l.s.opts.Log.Error("lambda invoke", "function", fn.name, "error", err)
+			l.env.Log.Error("lambda invoke", "function", fn.name, "error", err)
 			writeLambdaError(w, err)
 			return
 		}
@@ -403,9 +383,9 @@ func (l *Lambda) serve(w http.ResponseWriter, r *http.Request, op string, body [
 			defer l.bg.Done()
 			start := time.Now()
 			_, err := l.invoke(l.bgCtx, fn, payload)
-			l.s.opts.Log.Debug("lambda event invocation", "function", fn.name, "duration", time.Since(start), "error", err)
+			l.env.Log.Debug("lambda event invocation", "function", fn.name, "duration", time.Since(start), "error", err)
 			if err != nil {
-				l.s.opts.Log.Warn("lambda event invocation failed", "function", fn.name, "error", err)
+				l.env.Log.Warn("lambda event invocation failed", "function", fn.name, "error", err)
 			}
 		}()
 		w.WriteHeader(http.StatusAccepted)
@@ -466,7 +446,7 @@ func lambdaError(w http.ResponseWriter, status int, code, msg string) {
 
 // Close cancels invocations running in the background (Event invocations,
 // emulator calls whose caller gave up) and waits for them, at most 5 s.
-func (l *Lambda) Close() error {
+func (l *Service) Close() error {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
@@ -476,13 +456,13 @@ func (l *Lambda) Close() error {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		l.s.opts.Log.Warn("lambda: background invocations still running at close")
+		l.env.Log.Warn("lambda: background invocations still running at close")
 	}
 	l.client.CloseIdleConnections()
 	return nil
 }
 
 // writeError answers a fault or a throttling refusal in Lambda's protocol.
-func (l *Lambda) writeError(w http.ResponseWriter, code, message string, status int) {
+func (l *Service) WriteError(w http.ResponseWriter, code, message string, status int) {
 	lambdaError(w, status, code, message)
 }

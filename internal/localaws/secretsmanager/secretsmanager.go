@@ -1,4 +1,4 @@
-package localaws
+package secretsmanager
 
 import (
 	"context"
@@ -12,33 +12,14 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/rotorhq/rotor/internal/smstore"
+
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
-// SecretsManager serves AWS Secrets Manager's awsJson1.1 protocol
-// (POST /, X-Amz-Target: secretsmanager.OPERATION) from an smstore.Store,
-// which holds every rule of the service: requests decode into the SDK's own
-// input types, the store's outputs and typed errors go back as they are.
-//
-// Operations: CreateSecret, DescribeSecret, GetSecretValue, PutSecretValue,
-// UpdateSecretVersionStage, ListSecretVersionIds, ListSecrets, TagResource,
-// UntagResource, DeleteSecret, RestoreSecret. Any other operation is
-// UnknownOperationException.
-//
-// With a data file the store is loaded from bucket "secretsmanager", key
-// "store", and saved there (a whole smstore snapshot, in one bbolt
-// transaction) after every successful write operation before it is
-// answered, so an answered write survives a crash. GetSecretValue changes
-// state too (it stamps LastAccessedDate, at day resolution); it saves only
-// when that changes what the data file holds, that is at the first read of
-// a version on a given day (per process), so reads cost no disk write in
-// the common case. Secrets whose deletion date has passed are purged from
-// memory lazily by any operation and from the data file by the next save;
-// until then a restart loads them and purges them again at once, which
-// callers cannot tell apart.
-type SecretsManager struct {
+// Service is the local Secrets Manager (see the package comment).
+type Service struct {
 	store *smstore.Store
-	db    *bbolt.DB // nil in memory mode
-	file  string
+	db    *wire.DB // nil in memory mode
 	now   func() time.Time
 	log   *slog.Logger
 
@@ -52,10 +33,11 @@ type SecretsManager struct {
 
 const smContentType = "application/x-amz-json-1.1"
 
-// The data file's bucket and key of the Secrets Manager snapshot.
+// Bucket and Key are where the data file holds the Secrets Manager
+// snapshot (read them, never change them).
 var (
-	smBucket = []byte("secretsmanager")
-	smKey    = []byte("store")
+	Bucket = []byte("secretsmanager")
+	Key    = []byte("store")
 )
 
 // smPersist says what an operation needs saved after it succeeds.
@@ -68,7 +50,7 @@ const (
 )
 
 // smHandler decodes, runs and persists one operation, returning its output.
-type smHandler func(sm *SecretsManager, ctx context.Context, body []byte) (any, error)
+type smHandler func(sm *Service, ctx context.Context, body []byte) (any, error)
 
 var smOps = map[string]smHandler{
 	"CreateSecret":             smOp((*smstore.Store).CreateSecret, smWrite),
@@ -87,9 +69,9 @@ var smOps = map[string]smHandler{
 // smOp adapts a Store method (which has the SDK client's signature) to a
 // handler.
 func smOp[I, O any](call func(*smstore.Store, context.Context, *I, ...func(*secretsmanager.Options)) (*O, error), p smPersist) smHandler {
-	return func(sm *SecretsManager, ctx context.Context, body []byte) (any, error) {
+	return func(sm *Service, ctx context.Context, body []byte) (any, error) {
 		in := new(I)
-		if err := decodeAWSJSON(body, in); err != nil {
+		if err := wire.DecodeJSON(body, in); err != nil {
 			return nil, err
 		}
 		var before time.Time
@@ -117,16 +99,14 @@ func smOp[I, O any](call func(*smstore.Store, context.Context, *I, ...func(*secr
 	}
 }
 
-// newSecretsManager builds the service, loading its state from the data
-// file when the server has one.
-func newSecretsManager(s *Server) (*SecretsManager, error) {
-	opts := smstore.Options{Region: s.opts.Region, Account: s.opts.Account, Now: s.opts.Now}
-	sm := &SecretsManager{
+// New builds the service, loading its state from env.DB.
+func New(env wire.Env) (*Service, error) {
+	opts := smstore.Options{Region: env.Region, Account: env.Account, Now: env.Now}
+	sm := &Service{
 		store:       smstore.New(opts),
-		db:          s.db,
-		file:        s.opts.DataFile,
-		now:         s.opts.Now,
-		log:         s.opts.Log,
+		db:          env.DB,
+		now:         env.Now,
+		log:         env.Log,
 		accessSaved: map[string]time.Time{},
 	}
 	if sm.now == nil {
@@ -135,15 +115,8 @@ func newSecretsManager(s *Server) (*SecretsManager, error) {
 	if sm.log == nil {
 		sm.log = slog.New(slog.DiscardHandler)
 	}
-	if sm.db == nil {
-		return sm, nil
-	}
-	err := sm.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(smBucket)
-		if b == nil {
-			return nil
-		}
-		data := b.Get(smKey)
+	err := sm.db.View(func(b *bbolt.Bucket) error {
+		data := b.Get(Key)
 		if data == nil {
 			return nil
 		}
@@ -153,32 +126,36 @@ func newSecretsManager(s *Server) (*SecretsManager, error) {
 		}
 		sm.store = st
 		return nil
-	})
+	}, Bucket)
 	if err != nil {
-		return nil, fmt.Errorf("secrets manager: data file %s, bucket %q, key %q: %w", sm.file, smBucket, smKey, err)
+		return nil, fmt.Errorf("secrets manager: data file %s, bucket %q, key %q: %w", sm.db.File(), Bucket, Key, err)
 	}
 	return sm, nil
 }
 
 // Store returns the store behind the endpoint, for hosts that read or seed
-// secrets directly. Changes made through it bypass the data file until the
-// next write through the endpoint saves the whole state.
-func (sm *SecretsManager) Store() *smstore.Store { return sm.store }
+// secrets directly. Changes made through it bypass the data file until
+// Save, or the next write through the endpoint, saves the whole state.
+func (sm *Service) Store() *smstore.Store { return sm.store }
 
-func (sm *SecretsManager) serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
+func (sm *Service) Serve(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	h, ok := smOps[op]
 	if !ok {
-		writeJSONError(w, smContentType, &apiError{Code: "UnknownOperationException",
+		wire.WriteJSONError(w, smContentType, &wire.Error{Code: "UnknownOperationException",
 			Message: fmt.Sprintf("rotor's local Secrets Manager does not support the operation %q", op)})
 		return
 	}
 	out, err := h(sm, r.Context(), body)
 	if err != nil {
-		writeJSONError(w, smContentType, err)
+		wire.WriteJSONError(w, smContentType, err)
 		return
 	}
-	writeJSON(w, smContentType, out)
+	wire.WriteJSON(w, smContentType, out)
 }
+
+// Save writes the whole store to the data file (nothing in memory mode),
+// for hosts that changed it through Store.
+func (sm *Service) Save() error { return sm.save(nil) }
 
 // save writes a snapshot of the whole store to the data file in one
 // transaction; then, under the same lock, it runs after (if not nil). In
@@ -188,7 +165,7 @@ func (sm *SecretsManager) serve(w http.ResponseWriter, r *http.Request, op strin
 // durable: the client gets InternalServiceError (a 500, which the SDK
 // retries; a retry with the same ClientRequestToken is idempotent and saves
 // again).
-func (sm *SecretsManager) save(after func()) error {
+func (sm *Service) save(after func()) error {
 	if sm.db == nil {
 		return nil
 	}
@@ -196,17 +173,11 @@ func (sm *SecretsManager) save(after func()) error {
 	defer sm.saveMu.Unlock()
 	snap, err := sm.store.Snapshot()
 	if err == nil {
-		err = sm.db.Update(func(tx *bbolt.Tx) error {
-			b, err := tx.CreateBucketIfNotExists(smBucket)
-			if err != nil {
-				return err
-			}
-			return b.Put(smKey, snap)
-		})
+		err = sm.db.Update(func(b *bbolt.Bucket) error { return b.Put(Key, snap) }, Bucket)
 	}
 	if err != nil {
-		sm.log.Error("secrets manager: saving state", "file", sm.file, "error", err)
-		return &apiError{Code: "InternalServiceError", Status: http.StatusInternalServerError,
+		sm.log.Error("secrets manager: saving state", "file", sm.db.File(), "error", err)
+		return &wire.Error{Code: "InternalServiceError", Status: http.StatusInternalServerError,
 			Message: "rotor's local Secrets Manager applied the request but could not save it to its data file; retry it"}
 	}
 	if after != nil {
@@ -218,7 +189,7 @@ func (sm *SecretsManager) save(after func()) error {
 // saveAccess saves after a GetSecretValue that started at before, unless
 // the data file already holds the LastAccessedDate day it stamped on the
 // secret and on the version.
-func (sm *SecretsManager) saveAccess(out *secretsmanager.GetSecretValueOutput, before time.Time) error {
+func (sm *Service) saveAccess(out *secretsmanager.GetSecretValueOutput, before time.Time) error {
 	if sm.db == nil || out.ARN == nil || out.VersionId == nil {
 		return sm.save(nil)
 	}

@@ -1,0 +1,95 @@
+package localaws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/rotorhq/rotor/internal/asl"
+	"github.com/rotorhq/rotor/internal/localaws/events"
+	"github.com/rotorhq/rotor/internal/localaws/lambda"
+	"github.com/rotorhq/rotor/internal/localaws/wire"
+)
+
+// The services call one another only through the function values wired
+// here: Step Functions' tasks invoke functions, publish to SNS and start
+// executions (through asl.Services), EventBridge's deliveries start executions and invoke
+// functions, STS looks access keys up in IAM (iam.NewSTS, in build), and
+// function URLs invoke within Lambda. Each translates the callee's errors
+// into the caller's contract.
+
+// invokeForStates is Step Functions' asl.InvokeFunc: once the host's
+// functions are registered (Options.AwaitFunctions), it invokes on the
+// Lambda service, reporting a function's own error as *asl.FunctionError and
+// an unknown function as *asl.FunctionNotFoundError.
+func (s *Server) invokeForStates(ctx context.Context, fn string, payload []byte) ([]byte, error) {
+	if err := s.awaitFunctions(ctx); err != nil {
+		return nil, err // the execution was stopped or detached meanwhile
+	}
+	out, err := s.Lambda.Invoke(ctx, fn, payload)
+	var fe *lambda.FunctionError
+	var nf *lambdatypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &fe):
+		return nil, &asl.FunctionError{Type: fe.Type, Message: fe.Message}
+	case errors.As(err, &nf):
+		return nil, &asl.FunctionNotFoundError{Message: nf.ErrorMessage()}
+	}
+	return out, err
+}
+
+// startForStates is Step Functions' asl.StartExecutionFunc: it starts an
+// execution on the service itself (a child execution, which the parent
+// does not wait for); refusals keep their code (ExecutionAlreadyExists,
+// StateMachineDoesNotExist, ...).
+func (s *Server) startForStates(ctx context.Context, machine, name, input string) (string, time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return "", time.Time{}, err
+	}
+	out, err := s.SFN.StartExecution(&sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String(name), Input: aws.String(input)})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return aws.ToString(out.ExecutionArn), aws.ToTime(out.StartDate), nil
+}
+
+// startForEvents starts executions for EventBridge targets. Step
+// Functions' refusals (no such state machine, invalid input) are permanent.
+func (s *Server) startForEvents(ctx context.Context, machine, name, input string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	out, err := s.SFN.StartExecution(&sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String(name), Input: aws.String(input)})
+	var we *wire.Error
+	switch {
+	case errors.As(err, &we):
+		return "", events.Permanent(fmt.Errorf("states:StartExecution: %w", err))
+	case err != nil:
+		return "", fmt.Errorf("states:StartExecution: %w", err)
+	}
+	return aws.ToString(out.ExecutionArn), nil
+}
+
+// invokeForEvents invokes functions for EventBridge targets, once the
+// host's functions are registered. A function error is a delivered event
+// (EventBridge invokes asynchronously); an unknown function is permanent.
+func (s *Server) invokeForEvents(ctx context.Context, fn string, payload []byte) (string, error) {
+	if err := s.awaitFunctions(ctx); err != nil {
+		return "", err
+	}
+	out, err := s.Lambda.Invoke(ctx, fn, payload)
+	var fe *lambda.FunctionError
+	var nf *lambdatypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &fe):
+		return "function error: " + fe.Error(), nil
+	case errors.As(err, &nf):
+		return "", events.Permanent(fmt.Errorf("lambda:Invoke: %w", err))
+	}
+	return string(out), err
+}
