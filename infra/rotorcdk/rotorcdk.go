@@ -269,7 +269,7 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
 		TracingEnabled:          jsii.Bool(true),
 		// ALL with execution data: every payload in this workflow carries
-		// ids only (DESIGN: no secret value ever enters a payload), so full
+		// ids only (docs/architecture.md, invariants: no secret value ever enters a payload), so full
 		// logs cost no secrecy and are what an operator needs to follow a
 		// failed rotation.
 		Logs:    &awsstepfunctions.LogOptions{Destination: smLogs, Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(true)},

@@ -2,7 +2,7 @@
 // one DynamoDB table that the stack deploys (and the local endpoint serves)
 // holding short records keyed by what they are about.
 //
-// Two kinds of record live there (DESIGN: trust model, replays):
+// Two kinds of record live there (SECURITY.md, replayed leak alerts):
 //
 //   - delivery#<hex>: a leak alert the webhook accepted, keyed by what
 //     identifies the alert (decoded signature bytes, or GitHub's repository,

@@ -189,7 +189,7 @@ type Holder struct {
 // (the identity tags of package rotation). A provider that may delete a
 // credential it did not itself record for this request (awsiam making room
 // for a new key) asks first, and refuses when another secret, or another
-// rotation of the same secret, still depends on it (DESIGN: trust model).
+// rotation of the same secret, still depends on it (SECURITY.md, trust boundaries).
 // Credentials rotor never recorded are not known.
 type HoldersFunc func(ctx context.Context, keyID string) ([]Holder, error)
 

@@ -13,7 +13,7 @@ import (
 )
 
 // A master secret consents to serve a managed secret by listing it in its
-// own value (DESIGN: trust model). A tag on the managed secret is only a
+// own value (SECURITY.md, trust boundaries). A tag on the managed secret is only a
 // request: anyone who may tag a secret could name any master. The value of
 // a master is writable only by whoever owns the master, so the list lives
 // there:

@@ -26,7 +26,7 @@ const putAttempts = 3
 const compensateTimeout = 20 * time.Second
 
 // Create makes the new credential and records it as AWSPENDING under the
-// token (DESIGN.md, version protocol, "create").
+// token (docs/architecture.md, the version protocol).
 func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, err error) {
 	defer s.logStep(ctx, "create", in, &out, &err)
 	sec, err := s.begin(ctx, in, start{})

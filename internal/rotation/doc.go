@@ -4,7 +4,7 @@
 // Manager interface that both the AWS SDK client and the in-memory smstore
 // satisfy.
 //
-// The contract (DESIGN.md, "The version protocol"):
+// The contract (docs/architecture.md, "The version protocol"):
 //
 //   - The token is made by the state machine once per secret rotated and is
 //     the new version's id (the ClientRequestToken). Every step is idempotent

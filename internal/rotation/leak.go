@@ -20,8 +20,8 @@ var (
 	fingerprintRE = regexp.MustCompile(`^(sha256|hmsl):[0-9a-f]{64}$`)
 )
 
-// resolveLeak plans the response to a leak (DESIGN: matching a leak to a
-// managed secret). A leak that names a key id or fingerprint is matched to
+// resolveLeak plans the response to a leak (docs/architecture.md, "Leak
+// matching"). A leak that names a key id or fingerprint is matched to
 // the versions recorded with it (identity.go); one that names only a secret
 // leaks every version of it that may hold a live credential. Per secret:
 //

@@ -9,7 +9,7 @@ const (
 	LabelRevoked  = "ROTOR_REVOKED"
 )
 
-// Policy tags on a managed secret (DESIGN.md, "Policy").
+// Policy tags on a managed secret (docs/architecture.md, "Tags").
 const (
 	TagProvider    = "rotor:provider"
 	TagMaster      = "rotor:master-secret"

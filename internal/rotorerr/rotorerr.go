@@ -19,7 +19,7 @@ import (
 // Kind is an error class with a Step Functions error name.
 type Kind string
 
-// The names Step Functions retries and catches (DESIGN.md, "Error names").
+// The names Step Functions retries and catches (docs/architecture.md, "Errors").
 const (
 	// Transient: throttling, 5xx, timeouts. Safe to retry.
 	Transient Kind = "Rotor.Transient"
@@ -35,7 +35,7 @@ const (
 	Unsafe Kind = "Rotor.Unsafe"
 )
 
-// All lists every Kind, in the order of DESIGN.md.
+// All lists every Kind, in the order of docs/architecture.md's table.
 var All = []Kind{Transient, Conflict, VerificationFailed, InvalidInput, NotFound, Unsafe}
 
 func (k Kind) Error() string { return string(k) }

@@ -30,7 +30,7 @@ import (
 // Replays, played as an attacker who captured a signed delivery would, or
 // as a sender that delivers twice: none starts a second emergency rotation
 // or raises a false "unmanaged" alarm, across webhook instances and
-// restarts (DESIGN: trust model, replays).
+// restarts (SECURITY.md, replayed leak alerts).
 
 // executions counts the executions the leak bus started.
 func (e *leakEnv) executions(t *testing.T) int {

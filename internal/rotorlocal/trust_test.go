@@ -28,7 +28,7 @@ import (
 // else, against rotor on the local endpoint: each attack goes through the
 // real path (StartExecution or the daily sweep, the state machine, the
 // functions over the SDK) and must be refused with a named error while
-// nothing changes for the victim (DESIGN: trust model).
+// nothing changes for the victim (SECURITY.md, trust boundaries).
 
 // secretState is what an attack must not change about a secret: its
 // versions, their labels and its tags.

@@ -14,7 +14,7 @@
 //     keys are configured: the log says why), 400 (malformed alert).
 //   - A signed event that is not a leak (a resolved alert, a ping) is
 //     answered 202 and publishes nothing.
-//   - A delivery is acted on once (DESIGN: trust model, replays), across
+//   - A delivery is acted on once (SECURITY.md, replayed leak alerts), across
 //     function instances and restarts: the handler claims it in the ledger
 //     (a DynamoDB table, never memory) before it fetches or publishes
 //     anything, keyed by what the sender cannot vary without the signing

@@ -81,7 +81,7 @@
 //     that a failed RevokeToken can be repeated.
 //   - Identify gives KeyID = accessKeyId and Secret = secretAccessKey.
 //
-// Consent (DESIGN: trust model). A secret's tags and value naming an IAM
+// Consent (SECURITY.md, trust boundaries). A secret's tags and value naming an IAM
 // user are only a request: whoever may tag a secret could name any user.
 // The user consents by naming the one secret it backs, by ARN, in its own
 // tag rotor:secret (TagSecret), which the secret's owner cannot write.
@@ -141,7 +141,7 @@ const OptionUser = "user"
 
 // TagSecret is the tag on an IAM user that names, by its ARN, the one
 // managed secret whose rotations may act on the user's keys: the user's
-// consent (DESIGN: trust model). A secret that names the user without the
+// consent (SECURITY.md, trust boundaries). A secret that names the user without the
 // user naming it back is refused.
 const TagSecret = "rotor:secret"
 
@@ -403,7 +403,7 @@ func load(ctx context.Context, c iamAPI, name string) (*user, error) {
 
 // consents checks that the user names secret (an ARN) in its TagSecret
 // tag: a secret's tag naming a user is only a request; the user's own tag,
-// which the secret's owner cannot write, is the consent (DESIGN: trust
+// which the secret's owner cannot write, is the consent (SECURITY.md, trust
 // model). The message never names the secret the user does back.
 func consents(name, tagValue, secret string) error {
 	switch {

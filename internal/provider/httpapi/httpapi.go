@@ -267,7 +267,7 @@ func (p *Provider) Verify(ctx context.Context, req *provider.VerifyRequest) erro
 
 // Revoke implements provider.Provider. What it revokes is what rotor
 // recorded when it minted: the keys the API lists under the name made from
-// the version's token (DESIGN: trust model). The id in the version's value
+// the version's token (SECURITY.md, trust boundaries). The id in the version's value
 // is the secret owner's to write, so it never chooses what is revoked,
 // except for a key rotor did not mint, when the master opts in
 // (RevokeCall.Unminted) and the API lists the id under a name rotor does

@@ -311,7 +311,7 @@ func (r *recording) deletes() []string {
 // TestRevokeUsesWhatRotorRecorded: the key revoked for a version is the
 // one the API lists under the name rotor gave it when it minted; the id in
 // the version's value, which the secret's owner can edit, decides nothing
-// (DESIGN: trust model).
+// (SECURITY.md, trust boundaries).
 func TestRevokeUsesWhatRotorRecorded(t *testing.T) {
 	const (
 		version = "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
