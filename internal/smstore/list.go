@@ -15,19 +15,23 @@ import (
 
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/rotorhq/rotor/internal/paginate"
 )
 
 // ---- pagination -------------------------------------------------------------
 
-// A NextToken is opaque to callers. Inside it is the operation, the offset of
-// the next item, and a hash of the request parameters other than the token
-// and MaxResults: a token is only accepted by the same operation with the same
-// query. Pages are offsets into the list as it is when the next page is
-// asked for (as with AWS, pages may shift if the list changes in between).
+// A NextToken is opaque to callers. Inside it is the operation, the key of
+// the last item returned (a version id, a secret's ARN: the one paginator,
+// internal/paginate), and a hash of the request parameters other than the
+// token and MaxResults: a token is only accepted by the same operation with
+// the same query. Keys rather than offsets, so that a version or secret
+// added or removed between two pages neither repeats nor skips an item;
+// a token whose item is gone meanwhile is refused, as a stale one.
 type pageToken struct {
-	Op     string `json:"op"`
-	Offset int    `json:"off"`
-	Query  string `json:"q"`
+	Op    string `json:"op"`
+	After string `json:"after"`
+	Query string `json:"q"`
 }
 
 func queryHash(parts ...string) string {
@@ -40,25 +44,26 @@ func queryHash(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
-func encodeToken(op string, offset int, query string) *string {
-	b, _ := json.Marshal(pageToken{Op: op, Offset: offset, Query: query})
+func encodeToken(op, after, query string) *string {
+	b, _ := json.Marshal(pageToken{Op: op, After: after, Query: query})
 	return ptr(base64.RawURLEncoding.EncodeToString(b))
 }
 
-// decodeToken returns the offset a NextToken points at (0 without a token).
-func decodeToken(tok *string, op, query string) (int, error) {
+// decodeToken returns the key a NextToken continues after ("" without a
+// token).
+func decodeToken(tok *string, op, query string) (string, error) {
 	if tok == nil {
-		return 0, nil
+		return "", nil
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(*tok)
 	if err != nil {
-		return 0, invalidNextToken()
+		return "", invalidNextToken()
 	}
 	var pt pageToken
-	if err := json.Unmarshal(raw, &pt); err != nil || pt.Op != op || pt.Query != query || pt.Offset < 1 {
-		return 0, invalidNextToken()
+	if err := json.Unmarshal(raw, &pt); err != nil || pt.Op != op || pt.Query != query || pt.After == "" {
+		return "", invalidNextToken()
 	}
-	return pt.Offset, nil
+	return pt.After, nil
 }
 
 func pageSize(max *int32) (int, error) {
@@ -71,17 +76,17 @@ func pageSize(max *int32) (int, error) {
 	return int(*max), nil
 }
 
-// page cuts items[offset:offset+size] and returns the token of the rest.
-func page[T any](items []T, offset, size int, op, query string) ([]T, *string) {
-	if offset >= len(items) {
-		return nil, nil
+// page returns the page of items after the key after (paginate.Page) and
+// the token of the rest.
+func page[T any](items []T, key func(T) string, after string, size int, op, query string) ([]T, *string, error) {
+	p, next, ok := paginate.Page(items, key, after, size, false)
+	if !ok {
+		return nil, nil, invalidNextToken()
 	}
-	end := min(offset+size, len(items))
-	var next *string
-	if end < len(items) {
-		next = encodeToken(op, end, query)
+	if next == "" {
+		return p, nil, nil
 	}
-	return items[offset:end], next
+	return p, encodeToken(op, next, query), nil
 }
 
 // ---- ListSecretVersionIds ---------------------------------------------------
@@ -113,7 +118,7 @@ func (s *Store) ListSecretVersionIds(ctx context.Context, in *sm.ListSecretVersi
 	}
 	const op = "ListSecretVersionIds"
 	query := queryHash(sec.arn, strconv.FormatBool(deprecated))
-	offset, err := decodeToken(in.NextToken, op, query)
+	after, err := decodeToken(in.NextToken, op, query)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +128,10 @@ func (s *Store) ListSecretVersionIds(ctx context.Context, in *sm.ListSecretVersi
 			all = append(all, v)
 		}
 	}
-	vs, next := page(all, offset, size, op, query)
+	vs, next, err := page(all, func(v *version) string { return v.id }, after, size, op, query)
+	if err != nil {
+		return nil, err
+	}
 	out := &sm.ListSecretVersionIdsOutput{ARN: ptr(sec.arn), Name: ptr(sec.name), NextToken: next}
 	for _, v := range vs {
 		// KmsKeyIds is left out: KMS is not modelled.
@@ -348,7 +356,7 @@ func (s *Store) ListSecrets(ctx context.Context, in *sm.ListSecretsInput, _ ...f
 		parts = append(parts, f.Values...)
 	}
 	query := queryHash(parts...)
-	offset, err := decodeToken(in.NextToken, op, query)
+	after, err := decodeToken(in.NextToken, op, query)
 	if err != nil {
 		return nil, err
 	}
@@ -379,7 +387,10 @@ func (s *Store) ListSecrets(ctx context.Context, in *sm.ListSecretsInput, _ ...f
 		}
 		return c
 	})
-	secs, next := page(list, offset, size, op, query)
+	secs, next, err := page(list, func(s *secret) string { return s.arn }, after, size, op, query)
+	if err != nil {
+		return nil, err
+	}
 	out := &sm.ListSecretsOutput{NextToken: next, SecretList: []types.SecretListEntry{}}
 	for _, sec := range secs {
 		out.SecretList = append(out.SecretList, types.SecretListEntry{

@@ -13,6 +13,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/rotorhq/rotor/internal/localaws/wire"
+	"github.com/rotorhq/rotor/internal/paginate"
 )
 
 func (d *Service) createTable(body []byte) ([]byte, error) {
@@ -188,7 +189,7 @@ func (d *Service) listTables(body []byte) ([]byte, error) {
 	names := slices.Sorted(maps.Keys(d.tables))
 	d.mu.Unlock()
 	// A start table deleted meanwhile still marks where the page starts.
-	page, next, _ := wire.Page(names, func(n string) string { return n }, in.ExclusiveStartTableName, limit, true)
+	page, next, _ := paginate.Page(names, func(n string) string { return n }, in.ExclusiveStartTableName, limit, true)
 	out := &dynamodb.ListTablesOutput{TableNames: append([]string{}, page...)}
 	if next != "" {
 		out.LastEvaluatedTableName = aws.String(next)

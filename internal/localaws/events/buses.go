@@ -10,6 +10,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/rotorhq/rotor/internal/localaws/wire"
+	"github.com/rotorhq/rotor/internal/paginate"
 )
 
 // Buses.
@@ -117,7 +118,7 @@ func (e *Service) listEventBuses(in *eventbridge.ListEventBusesInput) (*eventbri
 	return out, nil
 }
 
-// ebPage returns a page of items (wire.Page) for Limit and NextToken.
+// ebPage returns a page of items (paginate.Page) for Limit and NextToken.
 func ebPage[T any](items []T, key func(T) string, limit *int32, token *string) ([]T, *string, error) {
 	size := maxPageSize
 	if limit != nil {
@@ -126,7 +127,7 @@ func ebPage[T any](items []T, key func(T) string, limit *int32, token *string) (
 		}
 		size = int(*limit)
 	}
-	page, next, ok := wire.Page(items, key, aws.ToString(token), size, false)
+	page, next, ok := paginate.Page(items, key, aws.ToString(token), size, false)
 	if !ok {
 		return nil, nil, ebValidation("The NextToken provided is invalid.")
 	}

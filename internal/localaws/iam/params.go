@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rotorhq/rotor/internal/localaws/wire"
+	"github.com/rotorhq/rotor/internal/paginate"
 )
 
 // Errors, with AWS's codes, messages and statuses.
@@ -116,7 +117,7 @@ func iamMergeTags(existing, tags []iamTag) []iamTag {
 	return existing
 }
 
-// iamPage returns a page of items (wire.Page) for MaxItems and Marker,
+// iamPage returns a page of items (paginate.Page) for MaxItems and Marker,
 // the marker being the key of the last item of the previous page.
 func iamPage[T any](form url.Values, items []T, key func(T) string) ([]T, string, error) {
 	max := iamDefaultPage
@@ -127,7 +128,7 @@ func iamPage[T any](form url.Values, items []T, key func(T) string) ([]T, string
 		}
 		max = n
 	}
-	page, next, ok := wire.Page(items, key, form.Get("Marker"), max, false)
+	page, next, ok := paginate.Page(items, key, form.Get("Marker"), max, false)
 	if !ok {
 		return nil, "", iamValidation("Invalid Marker.")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rotorhq/rotor/internal/localaws/wire"
+	"github.com/rotorhq/rotor/internal/paginate"
 )
 
 // The query protocol's answers.
@@ -189,11 +190,11 @@ func (n *Service) do(ctx context.Context, op string, form url.Values) (any, erro
 	return nil, &wire.Error{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service (rotor local endpoint).", op)}
 }
 
-// page sorts keys and returns the page after token (wire.Page: a token
+// page sorts keys and returns the page after token (paginate.Page: a token
 // whose item is gone continues where it stood) and the next token.
 func page(keys []string, token string) ([]string, string) {
 	slices.Sort(keys)
-	p, next, _ := wire.Page(keys, func(k string) string { return k }, token, snsPageSize, true)
+	p, next, _ := paginate.Page(keys, func(k string) string { return k }, token, snsPageSize, true)
 	return p, next
 }
 

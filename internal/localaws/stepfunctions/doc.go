@@ -16,6 +16,6 @@
 // journaled ("sfn-journal" and "sfn-events", one sub-bucket per execution
 // ARN), so that executions still running when the server stopped resume
 // when it starts again, their history as it was. List operations page with
-// wire.Page: a NextToken is the ARN (or event id) of the last item of the
+// paginate.Page: a NextToken is the ARN (or event id) of the last item of the
 // previous page.
 package stepfunctions

@@ -24,6 +24,7 @@ import (
 	"github.com/rotorhq/rotor/internal/strictjson"
 
 	"github.com/rotorhq/rotor/internal/localaws/wire"
+	"github.com/rotorhq/rotor/internal/paginate"
 )
 
 const sfnJSON = "application/x-amz-json-1.0"
@@ -230,13 +231,13 @@ func (sf *Service) listStateMachines(in *sfn.ListStateMachinesInput) (*sfn.ListS
 	return out, nil
 }
 
-// page returns a page of items (wire.Page) for MaxResults and NextToken.
+// page returns a page of items (paginate.Page) for MaxResults and NextToken.
 func page[T any](items []T, key func(T) string, max int32, token *string) ([]T, *string, error) {
 	size := int(max)
 	if size <= 0 || size > 1000 {
 		size = 1000
 	}
-	p, next, ok := wire.Page(items, key, aws.ToString(token), size, false)
+	p, next, ok := paginate.Page(items, key, aws.ToString(token), size, false)
 	if !ok {
 		return nil, nil, &wire.Error{Code: "InvalidToken", Message: "Invalid Token: '" + aws.ToString(token) + "'"}
 	}

@@ -1,7 +1,7 @@
 // Package wire is what the local endpoint's services share: the AWS wire
 // protocols (awsJson 1.0 and 1.1, the query protocol with its XML answers),
-// AWS's error shapes, the one paginator every List operation uses, and the
-// one storage helper over the bbolt data file. Each service package is
+// AWS's error shapes, and the one storage helper over the bbolt data file
+// (List operations page with internal/paginate). Each service package is
 // built from an Env, which carries these shared parts and nothing of the
 // server or of the other services.
 //

@@ -527,6 +527,32 @@ func listVersionsCases() []testCase {
 			want: want([][][]string{{{"v4", "v3", "v2"}, {"v1"}}, {{"v4", "v3"}, {"v2", "v1"}}}),
 		},
 		{
+			// Pages continue after the last version returned, not at an
+			// offset: a version put between two pages (listed newest
+			// first, so at the front) neither repeats nor hides one.
+			name: "ListSecretVersionIds pages over a version put between two pages without repeating one", setup: four,
+			do: func(e *env) (any, error) {
+				in := &sm.ListSecretVersionIdsInput{SecretId: ptr("s"), IncludeDeprecated: ptr(true), MaxResults: ptr(int32(2))}
+				first, err := e.api.ListSecretVersionIds(ctx, in)
+				if err != nil {
+					return nil, err
+				}
+				e.clk.Advance(time.Hour)
+				e.put("s", 5, "AWSPENDING")
+				in.NextToken = first.NextToken
+				second, err := e.api.ListSecretVersionIds(ctx, in)
+				if err != nil {
+					return nil, err
+				}
+				var ids []string
+				for _, v := range append(first.Versions, second.Versions...) {
+					ids = append(ids, shortID(*v.VersionId))
+				}
+				return ids, nil
+			},
+			want: want([]string{"v4", "v3", "v2", "v1"}),
+		},
+		{
 			name: "ListSecretVersionIds MaxResults 0 is InvalidParameterException", setup: four,
 			do: list(&sm.ListSecretVersionIdsInput{MaxResults: ptr(int32(0))}), wantErr: errInvalidParam,
 		},

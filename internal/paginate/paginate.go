@@ -1,8 +1,13 @@
-package wire
+// Package paginate is the one paginator of every List operation of the
+// local endpoint and of the Secrets Manager store: items in the order an
+// operation lists them, each with a unique key, cut into pages whose token
+// is the key of the last item returned. Each caller wraps that token in
+// its own format and answers its own invalid-token error.
+package paginate
 
 import "slices"
 
-// Page is the one paginator of every List operation here. The items are
+// Page pages items. The items are
 // in the order the operation lists them, each with a unique key; a page
 // token is the key of the last item of the previous page, so that items
 // added or removed elsewhere in the listing between two calls neither
