@@ -152,8 +152,8 @@ func TestEveryRotorErrorIsHandledByName(t *testing.T) {
 			}
 		})
 	}
-	if n != 8 {
-		t.Errorf("found %d Lambda task states, want 8 (Resolve, Create, SwitchOver, Verify, Expire, Rollback, Cleanup, RevokeLeaked)", n)
+	if n != 9 {
+		t.Errorf("found %d Lambda task states, want 9 (Resolve, LoadItem, Create, SwitchOver, Verify, Expire, Rollback, Cleanup, RevokeLeaked)", n)
 	}
 }
 

@@ -2,6 +2,7 @@ package rotorcdk
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -32,9 +33,12 @@ type Config struct {
 	// LogRetentionDays keeps the functions' and the state machine's logs.
 	// Default 30; must be a value CloudWatch Logs accepts.
 	LogRetentionDays int `json:"logRetentionDays"`
-	// MaxConcurrency bounds how many secrets one execution rotates at once.
-	// Default 10.
-	MaxConcurrency int `json:"maxConcurrency"`
+	// WriteBudget is the Secrets Manager writes per second that rotor's
+	// rotations may spend together, out of the 50 per second every writer
+	// in the account and Region shares (not adjustable): sweeps start
+	// children at WriteBudget/4 per second (4 writes per rotation).
+	// Default 10; from 0.1 to 45.
+	WriteBudget float64 `json:"writeBudget"`
 	// LeakSources choose which leak alerts start emergency rotations.
 	// Default: all enabled.
 	LeakSources *LeakSources `json:"leakSources"`
@@ -119,6 +123,12 @@ var retentionDays = map[int]awslogs.RetentionDays{
 func ParseConfig(data []byte) (*Config, error) {
 	c := &Config{}
 	if len(bytes.TrimSpace(data)) > 0 {
+		var old struct {
+			MaxConcurrency *json.RawMessage `json:"maxConcurrency"`
+		}
+		if json.Unmarshal(data, &old) == nil && old.MaxConcurrency != nil {
+			return nil, fmt.Errorf("rotor configuration: maxConcurrency is gone: each secret now rotates in its own child execution, paced by writeBudget (Secrets Manager writes per second, default %g)", rotation.DefaultWriteBudget)
+		}
 		if err := strictjson.Decode(data, c); err != nil {
 			return nil, fmt.Errorf("rotor configuration: %w", err)
 		}
@@ -132,8 +142,8 @@ func ParseConfig(data []byte) (*Config, error) {
 	if c.LogRetentionDays == 0 {
 		c.LogRetentionDays = 30
 	}
-	if c.MaxConcurrency == 0 {
-		c.MaxConcurrency = 10
+	if c.WriteBudget == 0 {
+		c.WriteBudget = rotation.DefaultWriteBudget
 	}
 	if c.LeakSources == nil {
 		c.LeakSources = &LeakSources{GuardDuty: true, Health: true, EventBus: true}
@@ -152,8 +162,9 @@ func ParseConfig(data []byte) (*Config, error) {
 	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
 		problems = append(problems, fmt.Sprintf("logRetentionDays %d is not a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)", c.LogRetentionDays))
 	}
-	if c.MaxConcurrency < 1 || c.MaxConcurrency > 40 {
-		problems = append(problems, fmt.Sprintf("maxConcurrency %d is outside 1..40 (inline Map's limit)", c.MaxConcurrency))
+	if c.WriteBudget < rotation.MinWriteBudget || c.WriteBudget > rotation.MaxWriteBudget {
+		problems = append(problems, fmt.Sprintf("writeBudget %g is outside %g..%g writes per second (Secrets Manager allows 50 per second per account and Region, shared with every other writer)",
+			c.WriteBudget, rotation.MinWriteBudget, rotation.MaxWriteBudget))
 	}
 	if d, err := time.ParseDuration(c.LockTTL); err != nil || d <= 0 {
 		problems = append(problems, fmt.Sprintf("lockTtl %q is not a positive Go duration", c.LockTTL))

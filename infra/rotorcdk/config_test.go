@@ -17,7 +17,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	five := 5
 	want := &rotorcdk.Config{
 		Secrets:         []rotorcdk.ScheduledSecret{{SecretID: "a", Schedule: "rate(7 days)", TimeZone: "UTC"}},
-		SweeperSchedule: "rate(1 day)", SweeperTimeZone: "UTC", LogRetentionDays: 30, MaxConcurrency: 10,
+		SweeperSchedule: "rate(1 day)", SweeperTimeZone: "UTC", LogRetentionDays: 30, WriteBudget: 10,
 		LeakSources: &rotorcdk.LeakSources{GuardDuty: true, Health: true, EventBus: true}, LockTTL: "30m",
 		StateMachineName: "rotor-rotation", WebhookReservedConcurrency: &five,
 	}
@@ -43,7 +43,9 @@ func TestParseConfigErrors(t *testing.T) {
 	cases := []struct{ config, want string }{
 		{`{"secret": []}`, `unknown field "/secret"`},
 		{`{"logRetentionDays": 31}`, "logRetentionDays 31 is not a retention CloudWatch Logs accepts"},
-		{`{"maxConcurrency": 41}`, "maxConcurrency 41 is outside 1..40"},
+		{`{"writeBudget": 46}`, "writeBudget 46 is outside 0.1..45 writes per second"},
+		{`{"writeBudget": -1}`, "writeBudget -1 is outside 0.1..45 writes per second"},
+		{`{"maxConcurrency": 10}`, "maxConcurrency is gone: each secret now rotates in its own child execution, paced by writeBudget"},
 		{`{"lockTtl": "soon"}`, `lockTtl "soon" is not a positive Go duration`},
 		{`{"sweeperSchedule": "daily"}`, `sweeperSchedule "daily" is not rate(...), cron(...) or off`},
 		{`{"secrets": [{"schedule": "rate(1 day)"}]}`, "secrets[0]: secretId is required"},

@@ -1,6 +1,7 @@
 package rotorcdk_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -228,7 +229,20 @@ func TestStateMachineRole(t *testing.T) {
 				for _, r := range list(st.Resource) {
 					published = append(published, ref(r))
 				}
-			case strings.HasPrefix(a, "lambda:") || strings.HasPrefix(a, "sns:") || a == "*":
+			case a == "states:StartExecution" || a == "states:DescribeExecution" || a == "states:StopExecution" || strings.HasPrefix(a, "events:"):
+				// Children of itself only: its own ARN, its own executions,
+				// the managed rule of startExecution.sync.
+				want := map[string]string{"states:StartExecution": ":stateMachine:rotor-rotation\"",
+					"states:DescribeExecution": ":execution:rotor-rotation:*\"", "states:StopExecution": ":execution:rotor-rotation:*\"",
+					"events:PutTargets":   ":rule/StepFunctionsGetEventsForStepFunctionsExecutionRule\"",
+					"events:PutRule":      ":rule/StepFunctionsGetEventsForStepFunctionsExecutionRule\"",
+					"events:DescribeRule": ":rule/StepFunctionsGetEventsForStepFunctionsExecutionRule\""}[a]
+				for _, r := range list(st.Resource) {
+					if b, _ := json.Marshal(r); want == "" || !strings.Contains(string(b), want) {
+						t.Errorf("%s on %s, want only a resource ending %s", a, b, want)
+					}
+				}
+			case strings.HasPrefix(a, "lambda:") || strings.HasPrefix(a, "sns:") || strings.HasPrefix(a, "states:") || a == "*":
 				t.Errorf("unexpected %s on %v", a, st.Resource)
 			case strings.HasPrefix(a, "kms:"):
 				for _, r := range list(st.Resource) {

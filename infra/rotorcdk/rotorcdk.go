@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -223,7 +224,7 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 	for _, f := range functions {
 		env := map[string]*string{
 			"ROTOR_LOCK_TTL":        jsii.String(cfg.LockTTL),
-			"ROTOR_MAX_CONCURRENCY": jsii.String(fmt.Sprint(cfg.MaxConcurrency)),
+			rotation.EnvWriteBudget: jsii.String(strconv.FormatFloat(cfg.WriteBudget, 'g', -1, 64)),
 		}
 		if len(cfg.SecretNamePrefixes) > 0 {
 			env[rotation.EnvSecretPrefixes] = jsii.String(strings.Join(cfg.SecretNamePrefixes, ","))
@@ -279,7 +280,8 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 		r.Functions[f.name].GrantInvoke(r.StateMachine.Role())
 	}
 	r.Topic.GrantPublish(r.StateMachine.Role())
-	suppress(r.StateMachine.Role(), "AwsSolutions-IAM5", "lambda:InvokeFunction on each function's ARN and ARN:* (its versions and aliases), as CDK grants it; log delivery and X-Ray actions have no resource-level permissions.")
+	r.fanOutPolicy(stack, cfg.StateMachineName)
+	suppress(r.StateMachine.Role(), "AwsSolutions-IAM5", "lambda:InvokeFunction on each function's ARN and ARN:* (its versions and aliases), as CDK grants it; this state machine's own executions (execution:NAME:*), which it starts as children; log delivery and X-Ray actions have no resource-level permissions.")
 
 	// Triggers: schedules, the sweeper, leak alerts.
 	r.DeadLetters = awssqs.NewQueue(c, jsii.String("TriggerDeadLetters"), &awssqs.QueueProps{
@@ -502,28 +504,57 @@ func providerStatements(fn string, d provider.Deployment) []provider.Statement {
 	return out
 }
 
-// ledgerAccess is what each function may do in the ledger table, and under
-// which key prefix (dynamodb:LeadingKeys): resolve reads revoked
-// credentials, create and expire record them, the webhook claims and
-// releases deliveries. No other function, and nothing else, touches it.
-var ledgerAccess = map[string]struct {
+// fanOutPolicy lets the state machine start executions of itself (page and
+// child executions) and, for the page executions it waits for
+// (startExecution.sync:2), describe and stop them and keep the managed
+// EventBridge rule through which Step Functions learns that they ended.
+// The ARNs are built from the name: a reference to the state machine's
+// own ARN in its role would be a dependency cycle.
+func (r *Rotor) fanOutPolicy(stack awscdk.Stack, name string) {
+	self := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("states"), Resource: jsii.String("stateMachine"),
+		ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+	executions := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("states"), Resource: jsii.String("execution"),
+		ResourceName: jsii.String(name + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+	rule := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("events"), Resource: jsii.String("rule"),
+		ResourceName: jsii.String("StepFunctionsGetEventsForStepFunctionsExecutionRule"), ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
+	role := r.StateMachine.Role()
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("StartChildren"),
+		Actions: jsii.Strings("states:StartExecution"), Resources: &[]*string{self}}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("WaitForPages"),
+		Actions: jsii.Strings("states:DescribeExecution", "states:StopExecution"), Resources: &[]*string{executions}}))
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("SyncRule"),
+		Actions: jsii.Strings("events:PutTargets", "events:PutRule", "events:DescribeRule"), Resources: &[]*string{rule}}))
+}
+
+// ledgerGrant is what a function may do in the ledger table under one key
+// prefix (dynamodb:LeadingKeys).
+type ledgerGrant struct {
 	prefix  string
 	actions []string
-}{
-	"resolve": {ledger.RevokedPrefix, []string{"dynamodb:GetItem"}},
-	"create":  {ledger.RevokedPrefix, []string{"dynamodb:PutItem"}},
-	"expire":  {ledger.RevokedPrefix, []string{"dynamodb:PutItem"}},
-	"webhook": {ledger.DeliveryPrefix, []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}},
+}
+
+// ledgerAccess is what each function may do in the ledger table: resolve
+// reads revoked credentials and writes and reads plan pages (a child
+// execution's first step is resolve reading its item), create and expire
+// record revoked credentials, the webhook claims and releases deliveries.
+// No other function, and nothing else, touches it.
+var ledgerAccess = map[string][]ledgerGrant{
+	"resolve": {{ledger.RevokedPrefix, []string{"dynamodb:GetItem"}}, {ledger.PlanPrefix, []string{"dynamodb:GetItem", "dynamodb:PutItem"}}},
+	"create":  {{ledger.RevokedPrefix, []string{"dynamodb:PutItem"}}},
+	"expire":  {{ledger.RevokedPrefix, []string{"dynamodb:PutItem"}}},
+	"webhook": {{ledger.DeliveryPrefix, []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}}},
 }
 
 func (r *Rotor) ledgerPolicy(fn string, role awsiam.Role) {
-	access, ok := ledgerAccess[fn]
-	if !ok {
-		return
+	for i, g := range ledgerAccess[fn] {
+		sid := "LedgerRecords"
+		if i > 0 {
+			sid += strconv.Itoa(i + 1)
+		}
+		own := map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{g.prefix + "*"}}}
+		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String(sid),
+			Actions: jsii.Strings(g.actions...), Resources: &[]*string{r.Ledger.TableArn()}, Conditions: &own}))
 	}
-	own := map[string]any{"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{access.prefix + "*"}}}
-	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("LedgerRecords"),
-		Actions: jsii.Strings(access.actions...), Resources: &[]*string{r.Ledger.TableArn()}, Conditions: &own}))
 }
 
 func (r *Rotor) schedule(id, description, expr, tz string, input map[string]any) {

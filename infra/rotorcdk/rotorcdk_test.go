@@ -30,7 +30,7 @@ const testConfig = `{
   ],
   "alertEmails": ["secops@example.com"],
   "logRetentionDays": 90,
-  "maxConcurrency": 5
+  "writeBudget": 5
 }`
 
 // The state machine's functions, and every function the stack deploys.

@@ -13,6 +13,9 @@
 //     alert for it is answered "already revoked" instead of "unmanaged".
 //     Written with Put by the functions that revoke, read with Get by
 //     resolve.
+//   - plan#<plan id>#<page>: one page of a fan-out plan (a sweep, or a leak
+//     matching several secrets), written by resolve and read by each child
+//     execution's first step, so that executions pass ids, not lists.
 //
 // Records carry an expiry (ExpiresAttr, epoch seconds) that the table's TTL
 // setting uses to delete them. DynamoDB deletes expired items only
@@ -50,6 +53,7 @@ const (
 const (
 	DeliveryPrefix = "delivery#"
 	RevokedPrefix  = "revoked#"
+	PlanPrefix     = "plan#"
 )
 
 // API is the part of the DynamoDB client the ledger uses.
@@ -188,7 +192,7 @@ func (l *Ledger) Release(ctx context.Context, key string) error {
 // kind names a key in errors by its prefix only: keys hold fingerprints and
 // signature digests, harmless but noisy.
 func kind(key string) string {
-	for _, p := range []string{DeliveryPrefix, RevokedPrefix} {
+	for _, p := range []string{DeliveryPrefix, RevokedPrefix, PlanPrefix} {
 		if len(key) >= len(p) && key[:len(p)] == p {
 			return "a " + p[:len(p)-1] + " record"
 		}

@@ -52,6 +52,20 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 			"secret %q: version %s was already rolled back or cleaned up (labels %v); start a new rotation", sec.name, in.Token, sec.stages[in.Token]))
 	}
 
+	// A planned rotation whose secret moved on since resolve is skipped, not
+	// run a second time: overlapping sweeps, a manual rotation during a
+	// sweep. An emergency item has no planned version: a leaked
+	// credential is never left to another rotation's grace period.
+	if in.PlannedVersionID != nil && in.Mode != ModeEmergency {
+		reason, err := s.stale(ctx, sec, in.Token, *in.PlannedVersionID)
+		if err != nil {
+			return nil, err
+		}
+		if reason != "" {
+			result.Outcome, result.Reason = "skipped", reason
+			return result, nil
+		}
+	}
 	// The master's consent first: for a secret it does not serve, nothing
 	// changes anywhere, not even the reclaim of an abandoned lock.
 	master, err := s.masterValue(ctx, sec)
@@ -204,13 +218,33 @@ func (s *Service) reapply(ctx context.Context, sec *secret, token, current strin
 	return nil
 }
 
-// reclaim handles AWSPENDING held by another rotation: Conflict while the
-// lock is fresh; past the lock TTL the abandoned credential is revoked and
-// the label removed.
-func (s *Service) reclaim(ctx context.Context, sec *secret, pending string) error {
+// stale says why a planned rotation must not run, or "" when it may:
+// AWSCURRENT is no longer the planned version, or another rotation holds a
+// fresh AWSPENDING (an abandoned one, past the lock TTL, is reclaimed by
+// create as before).
+func (s *Service) stale(ctx context.Context, sec *secret, token, planned string) (string, error) {
+	if cur := sec.holder(LabelCurrent); cur != planned {
+		return fmt.Sprintf("AWSCURRENT is on version %q, not %q as planned: another rotation got there first", cur, planned), nil
+	}
+	pending := sec.holder(LabelPending)
+	if pending == "" || pending == token {
+		return "", nil
+	}
+	age, err := s.lockAge(ctx, sec, pending)
+	if err != nil {
+		return "", err
+	}
+	if age >= s.lockTTL() {
+		return "", nil
+	}
+	return fmt.Sprintf("another rotation holds AWSPENDING on version %s, created %s ago", pending, age.Round(time.Second)), nil
+}
+
+// lockAge is how long ago the version holding AWSPENDING was created.
+func (s *Service) lockAge(ctx context.Context, sec *secret, pending string) (time.Duration, error) {
 	versions, err := s.versions(ctx, sec)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var created time.Time
 	for _, v := range versions {
@@ -218,7 +252,17 @@ func (s *Service) reclaim(ctx context.Context, sec *secret, pending string) erro
 			created = aws.ToTime(v.CreatedDate)
 		}
 	}
-	age := s.now().Sub(created)
+	return s.now().Sub(created), nil
+}
+
+// reclaim handles AWSPENDING held by another rotation: Conflict while the
+// lock is fresh; past the lock TTL the abandoned credential is revoked and
+// the label removed.
+func (s *Service) reclaim(ctx context.Context, sec *secret, pending string) error {
+	age, err := s.lockAge(ctx, sec, pending)
+	if err != nil {
+		return err
+	}
 	if age < s.lockTTL() {
 		return rotorerr.New(rotorerr.Conflict, fmt.Sprintf(
 			"secret %q is being rotated by another execution: AWSPENDING is on version %s, created %s ago (lock TTL %s)",

@@ -21,9 +21,11 @@ import (
 // Environment variables the functions read. Endpoints come from the SDK's
 // own AWS_ENDPOINT_URL variables; there is no "local mode".
 const (
-	EnvLockTTL        = "ROTOR_LOCK_TTL"        // Go duration, default 30m
-	EnvMaxConcurrency = "ROTOR_MAX_CONCURRENCY" // default 10
-	EnvLogLevel       = "ROTOR_LOG_LEVEL"       // debug, info (default), warn, error
+	EnvLockTTL = "ROTOR_LOCK_TTL" // Go duration, default 30m
+	// EnvWriteBudget is the fleet's Secrets Manager writes per second, a
+	// number from 0.1 to 45; default 10 (DefaultWriteBudget).
+	EnvWriteBudget = "ROTOR_WRITE_BUDGET"
+	EnvLogLevel    = "ROTOR_LOG_LEVEL" // debug, info (default), warn, error
 	// EnvSecretPrefixes scopes the deployment: comma-separated secret name
 	// prefixes ("prod/,team-a/"); default every name.
 	EnvSecretPrefixes = "ROTOR_SECRET_PREFIXES"
@@ -72,10 +74,15 @@ func Configure(s *Service, getenv func(string) string) error {
 		}
 		s.SecretPrefixes = prefixes
 	}
-	if v := getenv(EnvMaxConcurrency); v != "" {
-		if s.MaxConcurrency, err = strconv.Atoi(v); err != nil || s.MaxConcurrency < 1 || s.MaxConcurrency > 1000 {
-			return fmt.Errorf("%s=%q is not a whole number from 1 to 1000", EnvMaxConcurrency, v)
+	if v := getenv(EnvWriteBudget); v != "" {
+		if s.WriteBudget, err = strconv.ParseFloat(v, 64); err != nil || !(s.WriteBudget >= MinWriteBudget && s.WriteBudget <= MaxWriteBudget) {
+			return fmt.Errorf("%s=%q is not a number of writes per second from %g to %g", EnvWriteBudget, v, MinWriteBudget, MaxWriteBudget)
 		}
+	}
+	if v := getenv("ROTOR_MAX_CONCURRENCY"); v != "" {
+		// Rotations no longer share an execution's Map slots; a setting
+		// that does nothing must not pass silently.
+		return fmt.Errorf("ROTOR_MAX_CONCURRENCY=%q is no longer read: each secret rotates in its own child execution, paced by %s (writes per second)", v, EnvWriteBudget)
 	}
 	return nil
 }

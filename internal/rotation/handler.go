@@ -50,7 +50,17 @@ func (h LambdaHandler) Invoke(ctx context.Context, payload []byte) ([]byte, erro
 func (s *Service) Handler(function string) (LambdaHandler, error) {
 	switch function {
 	case FuncResolve:
-		return boundary(s, function, s.Resolve), nil
+		// A child execution's first step asks the same function for its
+		// item: resolve is the one function that reads plans.
+		return boundary(s, function, func(ctx context.Context, in Input) (any, error) {
+			if in.Planned == nil {
+				return s.Resolve(ctx, in)
+			}
+			if in != (Input{Planned: in.Planned}) {
+				return nil, rotorerr.New(rotorerr.InvalidInput, "invalid input: planned (a child execution's item) takes no other field")
+			}
+			return s.LoadItem(ctx, *in.Planned)
+		}), nil
 	case FuncCreate:
 		return boundary(s, function, s.Create), nil
 	case FuncSwitchOver:

@@ -116,8 +116,9 @@ func newEnvAt(t testing.TB, clk timeSource) *env {
 	t.Cleanup(e.srv.Close)
 	api := &httpapi.Provider{Client: &http.Client{Transport: &faultyTransport{f: e.faults, next: http.DefaultTransport}}}
 	e.svc = &rotation.Service{
-		SM:  &faultySM{f: e.faults, next: e.store},
-		Now: e.clock.Now,
+		SM:    &faultySM{f: e.faults, next: e.store},
+		Now:   e.clock.Now,
+		Pages: &rotation.MemoryPages{},
 		Providers: func(name string) (provider.Provider, error) {
 			if name == httpapi.Name {
 				return api, nil
@@ -222,10 +223,25 @@ type run struct {
 
 func (e *env) resolve(input string) []map[string]any {
 	e.t.Helper()
-	plan := e.must(rotation.FuncResolve, input)
+	return e.planItems(e.must(rotation.FuncResolve, input))
+}
+
+// planItems returns a plan's items: the inline one, or each stored page's,
+// read as child executions read them.
+func (e *env) planItems(plan map[string]any) []map[string]any {
+	e.t.Helper()
 	var items []map[string]any
-	for _, it := range plan["items"].([]any) {
+	inline, _ := plan["items"].([]any)
+	for _, it := range inline {
 		items = append(items, it.(map[string]any))
+	}
+	pages, _ := plan["pages"].([]any)
+	for _, p := range pages {
+		page := p.(map[string]any)
+		for i := 0; i < int(page["count"].(float64)); i++ {
+			items = append(items, e.must(rotation.FuncResolve, map[string]any{"planned": map[string]any{
+				"plan": page["plan"], "page": page["index"], "index": i}}))
+		}
 	}
 	return items
 }

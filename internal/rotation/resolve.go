@@ -3,6 +3,7 @@ package rotation
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -10,21 +11,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/google/uuid"
 
 	"github.com/rotorhq/rotor/internal/rotorerr"
 )
 
 // Resolve turns the state machine input into a plan. It reads metadata only
-// (DescribeSecret, ListSecrets, ListSecretVersionIds) and changes nothing; a
-// dry run is a plan the state machine does not execute.
+// (DescribeSecret, ListSecrets) and changes no secret; a dry run is a plan
+// the state machine does not execute. A plan of one item (a manual or
+// scheduled rotation, a leak of one secret) is returned inline and the
+// execution runs it; a sweep, or a leak of several secrets, is stored in
+// pages (plan.go) and the execution fans out to one child per item.
 func (s *Service) Resolve(ctx context.Context, in Input) (*Plan, error) {
 	if err := checkInput(in); err != nil {
 		return nil, err
 	}
-	plan := &Plan{Trigger: in.Trigger, DryRun: in.DryRun, MaxConcurrency: s.MaxConcurrency, Items: []Item{}}
-	if plan.MaxConcurrency <= 0 {
-		plan.MaxConcurrency = DefaultMaxConcurrency
-	}
+	plan := &Plan{Trigger: in.Trigger, DryRun: in.DryRun, Pace: s.pace()}
 	switch in.Trigger {
 	case TriggerSweep:
 		if err := s.sweep(ctx, in, plan); err != nil {
@@ -41,8 +43,31 @@ func (s *Service) Resolve(ctx context.Context, in Input) (*Plan, error) {
 		}
 		plan.Items = append(plan.Items, item)
 	}
-	s.log().InfoContext(ctx, "resolved", "step", "resolve", "trigger", in.Trigger, "items", len(plan.Items),
-		"deferred", plan.Deferred, "dryRun", in.DryRun)
+	items := plan.Items
+	plan.Items, plan.Count = nil, len(items)
+	for i := range items {
+		// A UUIDv7 carries its minting time: a later sweep reads the
+		// version's age from its id, with no call per secret.
+		tok, err := s.newToken()
+		if err != nil {
+			return nil, err
+		}
+		items[i].Token = tok
+	}
+	switch {
+	case len(items) == 1 && in.Trigger != TriggerSweep:
+		plan.Items = items
+	case in.DryRun:
+		for i := 0; i < len(items) && i < PreviewItems; i++ {
+			plan.Preview = append(plan.Preview, items[i].Name)
+		}
+	case len(items) > 0:
+		if err := s.storePlan(ctx, plan, items); err != nil {
+			return nil, err
+		}
+	}
+	s.log().InfoContext(ctx, "resolved", "step", "resolve", "trigger", in.Trigger, "items", plan.Count,
+		"pages", len(plan.Pages), "dryRun", in.DryRun, "rotationsPerSecond", plan.Pace.RotationsPerSecond)
 	return plan, nil
 }
 
@@ -133,9 +158,11 @@ func (s *Service) resolveOne(ctx context.Context, in Input, id string) (Item, *s
 }
 
 // sweep plans every managed secret whose current version is older than its
-// rotor:max-age, oldest first. A secret whose policy is broken is still
-// planned: its rotation fails at create and is notified, never silently
-// skipped.
+// rotor:max-age, oldest first, from what ListSecrets returns (tags, version
+// stages, dates): no call per secret except for a version whose age only
+// ListSecretVersionIds knows (see versionAge). A secret whose policy is
+// broken is still planned: its rotation fails at create and is notified,
+// never silently skipped.
 func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 	type due struct {
 		item Item
@@ -165,22 +192,26 @@ func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 				plan.OutOfScope++
 				continue
 			}
-			cur, created, err := s.currentVersion(ctx, aws.ToString(e.ARN))
+			pol, perr := readPolicy(name, tags, s.lookup)
+			maxAge := pol.maxAge
+			if perr != nil {
+				// A broken policy is planned all the same: its create fails on
+				// the same error and notifies, which a person must see; a sweep
+				// that skipped it would hide it for ever.
+				maxAge = 0
+			}
+			cur, age, err := s.versionAge(ctx, e, now, maxAge)
 			if err != nil {
 				return err
 			}
-			pol, perr := readPolicy(name, tags, s.lookup)
-			// A broken policy is planned all the same: its create fails on
-			// the same error and notifies, which a person must see; a sweep
-			// that skipped it would hide it for ever.
-			if perr == nil && cur != "" && now.Sub(created) < pol.maxAge {
+			if cur != "" && age < maxAge {
 				continue
 			}
 			grace := pol.grace
 			if perr != nil {
 				grace = DefaultGracePeriod
 			}
-			all = append(all, due{age: now.Sub(created), item: Item{
+			all = append(all, due{age: age, item: Item{
 				SecretID: aws.ToString(e.ARN), Name: name, Provider: provName, Mode: ModeNormal,
 				GracePeriodSeconds: int64(grace / time.Second), Trigger: TriggerSweep, Reason: in.Reason, CurrentVersionID: cur,
 			}})
@@ -190,18 +221,65 @@ func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].age > all[j].age })
-	limit := s.MaxPlanItems
-	if limit <= 0 {
-		limit = DefaultMaxPlanItems
-	}
-	for i, d := range all {
-		if i == limit {
-			plan.Deferred = len(all) - limit
-			break
-		}
+	for _, d := range all {
 		plan.Items = append(plan.Items, d.item)
 	}
 	return nil
+}
+
+// versionAge returns a listed secret's current version and how old it is,
+// as far as the sweep needs to know (at least maxAge, or exactly):
+//   - a version rotor made carries its time in its id (a UUIDv7 minted by
+//     resolve shortly before create stored it, so the age errs high and a
+//     rotation comes early rather than late);
+//   - otherwise LastChangedDate bounds it from below: a secret unchanged
+//     for maxAge has a current version at least that old;
+//   - otherwise (a value rotor did not make, changed recently) one
+//     ListSecretVersionIds gives the version's creation date.
+//
+// A time in an id that lies in the future is not believed.
+func (s *Service) versionAge(ctx context.Context, e types.SecretListEntry, now time.Time, maxAge time.Duration) (string, time.Duration, error) {
+	var cur string
+	for v, labels := range e.SecretVersionsToStages {
+		if slices.Contains(labels, LabelCurrent) {
+			cur = v
+		}
+	}
+	if cur == "" {
+		return "", 0, nil
+	}
+	if t, ok := tokenTime(cur); ok && !t.After(now) {
+		return cur, now.Sub(t), nil
+	}
+	if lc := aws.ToTime(e.LastChangedDate); !lc.IsZero() && now.Sub(lc) >= maxAge {
+		return cur, now.Sub(lc), nil
+	}
+	cur, created, err := s.currentVersion(ctx, aws.ToString(e.ARN))
+	return cur, now.Sub(created), err
+}
+
+// newToken mints a version id: a UUIDv7 whose time is the service's clock
+// (the functions' real time; a test's virtual one).
+func (s *Service) newToken() (string, error) {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("mint version id: %w", err)
+	}
+	ms := uint64(s.now().UnixMilli())
+	for i := 0; i < 6; i++ {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	return u.String(), nil
+}
+
+// tokenTime reads the time in a UUIDv7 version id.
+func tokenTime(version string) (time.Time, bool) {
+	u, err := uuid.Parse(version)
+	if err != nil || u.Version() != 7 {
+		return time.Time{}, false
+	}
+	sec, nsec := u.Time().UnixTime()
+	return time.Unix(sec, nsec), true
 }
 
 // currentVersion returns the AWSCURRENT version of a secret and when it was

@@ -394,8 +394,8 @@ func TestSweepPlansOnlyOverdueSecrets(t *testing.T) {
 	e.createSecret("svc/fresh", "value-123456", map[string]string{"rotor:provider": "random"})
 	plan := e.must(rotation.FuncResolve, `{"trigger":"sweep"}`)
 	var names []string
-	for _, it := range plan["items"].([]any) {
-		names = append(names, it.(map[string]any)["name"].(string))
+	for _, it := range e.planItems(plan) {
+		names = append(names, it["name"].(string))
 	}
 	slices.Sort(names)
 	if diff := cmp.Diff([]string{rndSecret, apiSecret}, names); diff != "" {
@@ -423,7 +423,7 @@ func TestPlanJSONShape(t *testing.T) {
 	e := newEnv(t)
 	plan := e.must(rotation.FuncResolve, `{"secretId":"`+rndSecret+`","trigger":"manual"}`)
 	b, _ := json.Marshal(plan)
-	for _, k := range []string{`"items"`, `"dryRun"`, `"maxConcurrency":10`, `"secretId"`, `"provider":"random"`, `"mode":"normal"`, `"gracePeriodSeconds":86400`, `"trigger":"manual"`} {
+	for _, k := range []string{`"items"`, `"dryRun"`, `"pace":{"concurrency":5,"rotationsPerSecond":2.5,"seconds":2}`, `"token"`, `"count":1`, `"secretId"`, `"provider":"random"`, `"mode":"normal"`, `"gracePeriodSeconds":86400`, `"trigger":"manual"`} {
 		if !strings.Contains(string(b), k) {
 			t.Errorf("plan %s lacks %s", b, k)
 		}
@@ -437,9 +437,9 @@ func TestSweepPlansSecretsWithBrokenPolicy(t *testing.T) {
 	e.createSecret("svc/zero-age", "value-123456", map[string]string{"rotor:provider": "random", "rotor:max-age": "0s"})
 	plan := e.must(rotation.FuncResolve, `{"trigger":"sweep"}`)
 	var item map[string]any
-	for _, it := range plan["items"].([]any) {
-		if it.(map[string]any)["name"] == "svc/zero-age" {
-			item = it.(map[string]any)
+	for _, it := range e.planItems(plan) {
+		if it["name"] == "svc/zero-age" {
+			item = it
 		}
 	}
 	if item == nil {
@@ -475,8 +475,8 @@ func TestSecretPrefixesScopeTheDeployment(t *testing.T) {
 	e.clock.Advance(61 * 24 * time.Hour)
 	plan := e.must(rotation.FuncResolve, `{"trigger":"sweep"}`)
 	var names []string
-	for _, it := range plan["items"].([]any) {
-		names = append(names, it.(map[string]any)["name"].(string))
+	for _, it := range e.planItems(plan) {
+		names = append(names, it["name"].(string))
 	}
 	slices.Sort(names)
 	if diff := cmp.Diff([]string{rndSecret, "svc/api"}, names); diff != "" {

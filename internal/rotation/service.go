@@ -37,11 +37,15 @@ type SecretsManager interface {
 
 // Defaults of Service's settings.
 const (
-	DefaultLockTTL        = 30 * time.Minute
-	DefaultMaxConcurrency = 10
-	DefaultMaxPlanItems   = 500
-	DefaultGracePeriod    = 24 * time.Hour
-	DefaultMaxAge         = 60 * 24 * time.Hour
+	DefaultLockTTL = 30 * time.Minute
+	// DefaultWriteBudget is the Secrets Manager writes per second a fleet
+	// of rotations may spend: a fifth of the 50 per second that every
+	// writer in the account and Region shares (not adjustable).
+	DefaultWriteBudget = 10.0
+	// MaxWriteBudget leaves a tenth of the shared 50 per second to others.
+	MaxWriteBudget     = 45.0
+	DefaultGracePeriod = 24 * time.Hour
+	DefaultMaxAge      = 60 * 24 * time.Hour
 	// MaxGracePeriod keeps a rotation within a Standard workflow's one-year limit.
 	MaxGracePeriod = 365 * 24 * time.Hour
 )
@@ -58,12 +62,14 @@ type Service struct {
 	// LockTTL is how old another rotation's AWSPENDING must be before create
 	// reclaims it. Default 30 minutes.
 	LockTTL time.Duration
-	// MaxConcurrency bounds how many secrets the Map state rotates at once.
-	// Default 10.
-	MaxConcurrency int
-	// MaxPlanItems bounds a sweep's plan so that it stays well under the
-	// 256 KiB state payload limit. Default 500.
-	MaxPlanItems int
+	// WriteBudget is the Secrets Manager writes per second the fleet's
+	// rotations may spend together (plan.go: pacing). Default
+	// DefaultWriteBudget.
+	WriteBudget float64
+	// Pages stores fan-out plans' pages; nil means Ledger (the deployed
+	// and local setups), and without either a plan of several items is
+	// refused with an error naming what is missing.
+	Pages Pages
 	// SecretPrefixes, when set, are the only secret names this deployment
 	// may touch (the construct scopes its IAM policies to the same
 	// prefixes): a managed or master secret outside them is refused with a

@@ -69,6 +69,9 @@ func checkStep(in StepInput, action string) error {
 	if in.PreviousVersionID != "" && !tokenRE.MatchString(in.PreviousVersionID) {
 		problems = append(problems, "previousVersionId must be a version id")
 	}
+	if p := in.PlannedVersionID; p != nil && *p != "" && !tokenRE.MatchString(*p) {
+		problems = append(problems, "plannedVersionId must be a version id or empty")
+	}
 	if in.PreviousVersionID != "" && in.PreviousVersionID == in.Token {
 		problems = append(problems, "previousVersionId equals token")
 	}

@@ -109,8 +109,7 @@ func TestStateMachineSuccess(t *testing.T) {
 	if res.Status != asl.StatusSucceeded {
 		t.Fatalf("execution %s: %s %s", res.Status, res.Error, res.Cause)
 	}
-	want := []string{"Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateEach", "IsRevokeOnly", "Create", "SwitchOver", "Verify", "HasGracePeriod",
-		"GracePeriod", "Expire", "NotifySuccess", "ItemSucceeded", "Summarize", "AnyFailed", "Done"}
+	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "Verify", "HasGracePeriod", "GracePeriod", "Expire", "NotifySuccess", "ItemSucceeded"}
 	if got := asl.EnteredStates(hist); !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}
@@ -141,7 +140,7 @@ func TestStateMachineVerificationFailureRollsBack(t *testing.T) {
 		t.Fatalf("execution %s %s, want FAILED Rotor.RotationFailed", res.Status, res.Error)
 	}
 	got := asl.EnteredStates(hist)
-	want := []string{"Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateEach", "IsRevokeOnly", "Create", "SwitchOver", "Verify", "Rollback", "RolledBack", "NotifyFailure", "ItemFailed", "Summarize", "AnyFailed", "RotationFailed"}
+	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "Verify", "Rollback", "RolledBack", "NotifyFailure", "ItemFailed"}
 	if !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}
@@ -236,8 +235,7 @@ func TestStateMachineRollsForwardWhenThePreviousKeyIsGone(t *testing.T) {
 	if res.Status != asl.StatusSucceeded {
 		t.Fatalf("execution %s: %s %s", res.Status, res.Error, res.Cause)
 	}
-	want := []string{"Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateEach", "IsRevokeOnly", "Create", "SwitchOver", "Verify", "Rollback", "RolledBack",
-		"RollForwardOnce", "RollForward", "Create", "SwitchOver", "Verify", "HasGracePeriod", "GracePeriod", "Expire", "NotifySuccess", "ItemSucceeded", "Summarize", "AnyFailed", "Done"}
+	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "Verify", "Rollback", "RolledBack", "RollForwardOnce", "RollForward", "Create", "IsSkipped", "SwitchOver", "Verify", "HasGracePeriod", "GracePeriod", "Expire", "NotifySuccess", "ItemSucceeded"}
 	if got := asl.EnteredStates(hist); !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}
@@ -265,7 +263,7 @@ func TestStateMachineNamesAFailedUndo(t *testing.T) {
 	if res.Status != asl.StatusFailed {
 		t.Fatalf("execution %s, want FAILED", res.Status)
 	}
-	want := []string{"Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateEach", "IsRevokeOnly", "Create", "Cleanup", "NotifyUndoFailure", "ItemFailed", "Summarize", "AnyFailed", "RotationFailed"}
+	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "Cleanup", "NotifyUndoFailure", "ItemFailed"}
 	if got := asl.EnteredStates(hist); !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}

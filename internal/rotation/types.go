@@ -57,6 +57,8 @@ type Input struct {
 	// DryRun makes resolve return the plan and the execution stop there.
 	DryRun bool  `json:"dryRun,omitempty"`
 	Leak   *Leak `json:"leak,omitempty"`
+	// Planned is set, alone, in a child execution's request for its item.
+	Planned *Planned `json:"planned,omitempty"`
 }
 
 // Leak describes a leaked credential without its value.
@@ -68,15 +70,30 @@ type Leak struct {
 	SecretID    string `json:"secretId,omitempty"`
 }
 
-// Plan is resolve's output: what the Map state iterates over.
+// Plan is resolve's output. It carries ids and counts, never a list that
+// grows with the fleet: one item inline (a rotation the execution runs
+// itself), or references to stored pages (a fan-out that starts one child
+// execution per item), so that no state's input or output nears Step
+// Functions' 256 KiB at any fleet size.
 type Plan struct {
-	Trigger        string `json:"trigger"`
-	DryRun         bool   `json:"dryRun"`
-	MaxConcurrency int    `json:"maxConcurrency"`
-	Items          []Item `json:"items"`
-	// Deferred counts secrets due for rotation that did not fit in this plan;
-	// the next sweep takes them.
-	Deferred int `json:"deferred,omitempty"`
+	Trigger string `json:"trigger"`
+	DryRun  bool   `json:"dryRun"`
+	// Count is how many secrets the plan rotates or revokes.
+	Count int `json:"count"`
+	// Items holds the plan's one item when the execution rotates it itself:
+	// a manual or scheduled rotation, or a leak matching one secret.
+	// Absent otherwise.
+	Items []Item `json:"items,omitempty"`
+	// Pages are the stored pages of a fan-out plan (a sweep, or a leak
+	// matching several secrets): the execution starts one page execution
+	// per page, and each of those one child execution per item.
+	Pages []PageRef `json:"pages,omitempty"`
+	// Pace is how fast page executions start children, so that the fleet's
+	// Secrets Manager writes stay within the write budget.
+	Pace Pace `json:"pace"`
+	// Preview names the first items of a fan-out plan (a dry run's answer
+	// to "what would this rotate?"); at most PreviewItems.
+	Preview []string `json:"preview,omitempty"`
 	// OutOfScope counts managed secrets the sweep skipped because their
 	// names are outside the deployment's secret prefixes.
 	OutOfScope int `json:"outOfScope,omitempty"`
@@ -87,6 +104,35 @@ type Plan struct {
 	// rotor revoked before (a replayed or repeated alert): the state machine
 	// reports it as such, not as an unmanaged credential.
 	AlreadyRevoked *RevokedLeak `json:"alreadyRevoked,omitempty"`
+}
+
+// PageRef names one stored page of a plan.
+type PageRef struct {
+	Plan  string `json:"plan"`  // the plan's id (a UUID)
+	Index int    `json:"index"` // the page's number, from 0
+	Count int    `json:"count"` // items on the page, 1 to MaxPageItems
+	// Last is Count-1: the page execution iterates over
+	// States.ArrayRange(0, Last, 1).
+	Last int `json:"last"`
+}
+
+// Pace spaces child starts: each of Concurrency slots starts a child and
+// then waits Seconds, so children start at Concurrency/Seconds per second.
+type Pace struct {
+	Concurrency int `json:"concurrency"`
+	Seconds     int `json:"seconds"`
+	// RotationsPerSecond is the rate the budget allows, for people reading
+	// the plan: WriteBudget / WritesPerRotation.
+	RotationsPerSecond float64 `json:"rotationsPerSecond"`
+}
+
+// Planned is a child execution's input: which item of which stored page it
+// rotates. The child reads the item from the page (only rotor's roles
+// write pages), so its input holds ids only.
+type Planned struct {
+	Plan  string `json:"plan"`
+	Page  int    `json:"page"`
+	Index int    `json:"index"`
 }
 
 // RevokedLeak is a leak of a credential rotor had already revoked.
@@ -106,8 +152,15 @@ type Item struct {
 	GracePeriodSeconds int64  `json:"gracePeriodSeconds"`
 	Trigger            string `json:"trigger"`
 	Reason             string `json:"reason,omitempty"`
-	CurrentVersionID   string `json:"currentVersionId,omitempty"`
-	Leak               *Leak  `json:"leak,omitempty"`
+	// CurrentVersionID is the version that was current when resolve
+	// planned the item ("" for a secret with no value); create skips the
+	// item when it no longer is (another rotation got there first).
+	CurrentVersionID string `json:"currentVersionId"`
+	// Token is the new version's id, minted by resolve as a UUIDv7 so that
+	// a later sweep reads the version's age from its id (ListSecrets
+	// gives version ids, not their dates).
+	Token string `json:"token"`
+	Leak  *Leak  `json:"leak,omitempty"`
 	// LeakedVersions are the non-current versions whose credentials a leak
 	// exposed; expire revokes them (ModeEmergency: besides the previous
 	// version; ModeRevoke: only them). Always present, null when none,
@@ -128,6 +181,11 @@ type StepInput struct {
 	// Versions are the leaked versions expire revokes besides the previous
 	// one (emergency) or alone (action revoke).
 	Versions []string `json:"versions,omitempty"`
+	// PlannedVersionID (create only) is the version resolve saw current.
+	// When present, create skips a rotation whose secret moved on since:
+	// AWSCURRENT is on another version, or another rotation holds
+	// AWSPENDING. Absent for emergency items, which are never skipped.
+	PlannedVersionID *string `json:"plannedVersionId,omitempty"`
 }
 
 // StepOutput is what every step after resolve returns: ids and an outcome.
@@ -143,4 +201,6 @@ type StepOutput struct {
 	Outcome string `json:"outcome"`
 	// Revoked lists versions whose credentials this step revoked.
 	Revoked []string `json:"revoked,omitempty"`
+	// Reason says why a create was "skipped".
+	Reason string `json:"reason,omitempty"`
 }
