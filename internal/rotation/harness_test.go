@@ -435,6 +435,14 @@ type faults struct {
 	resend  bool // the SDK resends the request whose answer was lost
 	count   int
 	tripped bool
+	ops     map[string]int // calls per operation, faults or not
+}
+
+// calls returns how often op was called.
+func (f *faults) calls(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ops[op]
 }
 
 func (f *faults) arm(k int, crash bool) {
@@ -500,6 +508,12 @@ type faultySM struct {
 
 func faulty[I, O any](f *faults, op string, fn func(context.Context, I, ...func(*sm.Options)) (O, error), ctx context.Context, in I) (O, error) {
 	var zero O
+	f.mu.Lock()
+	if f.ops == nil {
+		f.ops = map[string]int{}
+	}
+	f.ops[op]++
+	f.mu.Unlock()
 	if f.dead() {
 		return zero, lostResponse(op)
 	}
