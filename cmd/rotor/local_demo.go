@@ -230,7 +230,7 @@ func followAll(ctx context.Context, client *sfn.Client, demos []*demoSecret, o *
 				return err
 			}
 			for _, s := range finished {
-				if s.Name == "RotateEach" {
+				if s.Name == "StartPages" || s.Name == "StartChildren" {
 					continue
 				}
 				say("  %-20s%s", shortName(d.name), d.timeline.line(s))

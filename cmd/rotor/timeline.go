@@ -38,6 +38,10 @@ type timeline struct {
 	err     string
 	cause   string
 	stopped time.Time
+	// children are the executions this one started (startExecution tasks),
+	// in the order their starts succeeded.
+	children []string
+	output   string
 }
 
 func newTimeline(arn string) *timeline {
@@ -71,6 +75,7 @@ func (t *timeline) fetch(ctx context.Context, client *sfn.Client) ([]*step, erro
 		}
 	}
 	t.status, t.err, t.cause = d.Status, aws.ToString(d.Error), aws.ToString(d.Cause)
+	t.output = aws.ToString(d.Output)
 	t.start = aws.ToTime(d.StartDate)
 	t.stopped = aws.ToTime(d.StopDate)
 	return finished, nil
@@ -80,6 +85,7 @@ func (t *timeline) fetch(ctx context.Context, client *sfn.Client) ([]*step, erro
 func (t *timeline) add(e types.HistoryEvent) *step {
 	at := aws.ToTime(e.Timestamp)
 	t.prev[e.Id] = e.PreviousEventId
+	t.child(e)
 	if it, ok := t.iter[e.PreviousEventId]; ok {
 		t.iter[e.Id] = it
 	}
@@ -117,6 +123,30 @@ func (t *timeline) add(e types.HistoryEvent) *step {
 	s.Duration = at.Sub(s.Start)
 	s.Millis = s.Duration.Milliseconds()
 	return s
+}
+
+// child records the execution a startExecution task started: its ARN is
+// in the task's submitted (.sync) or succeeded (fire-and-forget) output.
+func (t *timeline) child(e types.HistoryEvent) {
+	var resource, output string
+	switch {
+	case e.TaskSubmittedEventDetails != nil:
+		resource, output = aws.ToString(e.TaskSubmittedEventDetails.Resource), aws.ToString(e.TaskSubmittedEventDetails.Output)
+	case e.TaskSucceededEventDetails != nil && aws.ToString(e.TaskSucceededEventDetails.ResourceType) == "states":
+		resource, output = aws.ToString(e.TaskSucceededEventDetails.Resource), aws.ToString(e.TaskSucceededEventDetails.Output)
+		if strings.HasPrefix(resource, "startExecution.sync") {
+			return // recorded when it was submitted
+		}
+	default:
+		return
+	}
+	if !strings.HasPrefix(resource, "startExecution") {
+		return
+	}
+	var out struct{ ExecutionArn string }
+	if json.Unmarshal([]byte(output), &out) == nil && out.ExecutionArn != "" {
+		t.children = append(t.children, out.ExecutionArn)
+	}
 }
 
 // open finds the step an event belongs to, following previousEventId.
@@ -196,7 +226,7 @@ func (t *timeline) follow(ctx context.Context, client *sfn.Client, out io.Writer
 		if tty {
 			var names []string
 			for _, s := range t.running() {
-				if s.Name != "RotateEach" {
+				if s.Name != "StartPages" && s.Name != "StartChildren" {
 					names = append(names, fmt.Sprintf("%s %s", s.Name, human(time.Since(s.Start).Round(100*time.Millisecond))))
 				}
 			}
@@ -231,4 +261,3 @@ func (t *timeline) summary() map[string]any {
 	return m
 }
 
-var _ = json.Marshal

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -68,12 +69,20 @@ func (e *leakEnv) startInput(t *testing.T, input string) string {
 }
 
 // failures returns the error name and cause of every failed task of an
-// execution.
+// execution and of the executions it started (a sweep's pages and their
+// rotations), once each has ended.
 func (e *leakEnv) failures(t *testing.T, arn string) []string {
 	t.Helper()
 	out, err := e.h.StepFunctions().GetExecutionHistory(t.Context(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})
 	e.must(t, err)
 	var fs []string
+	for _, child := range e.stats(t, arn).children {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		_, err := e.h.Server.SFN.Wait(ctx, child)
+		cancel()
+		e.must(t, err)
+		fs = append(fs, e.failures(t, child)...)
+	}
 	for _, ev := range out.Events {
 		var name, cause string
 		if d := ev.TaskFailedEventDetails; d != nil {
@@ -142,7 +151,7 @@ func TestAttackBorrowedIAMUser(t *testing.T) {
 	}
 	// The sweep plans the attacker's empty secret without any StartExecution.
 	sweep := e.startInput(t, `{"trigger":"sweep"}`)
-	e.wait(t, sweep, "FAILED")
+	e.wait(t, sweep, "SUCCEEDED") // it started the children; the attacker's fails
 	e.failedWith(t, sweep, "Rotor.InvalidInput", "IAM user deploy-bot backs another secret")
 
 	if diff := cmp.Diff(keysBefore, e.h.Server.IAM.AccessKeys("deploy-bot")); diff != "" {
@@ -191,7 +200,7 @@ func TestAttackBorrowedMaster(t *testing.T) {
 	e.wait(t, arn, "FAILED")
 	e.failedWith(t, arn, "Rotor.InvalidInput", `master secret "team-a/master" (tag rotor:master-secret) does not consent to serve it`)
 	sweep := e.startInput(t, `{"trigger":"sweep"}`)
-	e.wait(t, sweep, "FAILED")
+	e.wait(t, sweep, "SUCCEEDED") // it started the children; the attacker's fails
 	e.failedWith(t, sweep, "Rotor.InvalidInput", "does not consent to serve it")
 
 	if n := len(ks.Minted()); n != minted {
@@ -259,7 +268,7 @@ func TestAttackBadTagsAreNamed(t *testing.T) {
 	e := startLeakEnv(t)
 	e.createSecret(t, "svc/zero", "initial-value-0123456789abcdefABCDEF", map[string]string{"rotor:provider": "random", "rotor:max-age": "0s"})
 	arn := e.startInput(t, `{"trigger":"sweep"}`)
-	e.wait(t, arn, "FAILED")
+	e.wait(t, arn, "SUCCEEDED") // it started the children; the bad one fails
 	e.failedWith(t, arn, "Rotor.InvalidInput", `tag rotor:max-age: "0s" is not a duration from 1h0m0s to 3650d`)
 	found := false
 	for _, m := range e.h.Server.SNS.Messages() {
