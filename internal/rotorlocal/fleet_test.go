@@ -95,7 +95,7 @@ type execStats struct {
 }
 
 // stats reads an execution's whole history.
-func (e *leakEnv) stats(t *testing.T, arn string) execStats {
+func (e *leakEnv) stats(t testing.TB, arn string) execStats {
 	t.Helper()
 	var st execStats
 	p := sfn.NewGetExecutionHistoryPaginator(e.h.StepFunctions(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 1000})

@@ -113,7 +113,7 @@ func startLeakEnv(t *testing.T) *leakEnv {
 	return e
 }
 
-func (e *leakEnv) must(t *testing.T, err error) {
+func (e *leakEnv) must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
