@@ -61,7 +61,7 @@ func benchFleet(b *testing.B, n int, file bool) {
 	e.h = h
 	// Seed through the store itself: 10,000 CreateSecret calls at the
 	// write quota would take minutes and measure nothing of rotor's.
-	st := h.Server.SecretsManager.Store()
+	st := h.Server.SM.Store()
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("fleet/bench-%05d/", i)
 		name += strings.Repeat("n", 512-len(name))
@@ -71,7 +71,7 @@ func benchFleet(b *testing.B, n int, file bool) {
 			b.Fatal(err)
 		}
 	}
-	if err := h.Server.SecretsManager.Save(); err != nil {
+	if err := h.Server.SM.Save(); err != nil {
 		b.Fatal(err)
 	}
 	window := 60 * time.Second
