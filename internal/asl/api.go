@@ -80,6 +80,7 @@ const (
 	kindExecStarted
 	kindTaskScheduled
 	kindTaskStarted
+	kindTaskSubmitted
 	kindTaskSucceeded
 	kindTaskFailed
 	kindExecEnded     // ExecutionFailed, TimedOut, Aborted: error and cause
@@ -112,7 +113,7 @@ func (e Event) EventDetails() map[string]any {
 		return d
 	case kindTaskStarted:
 		return e.task.ids()
-	case kindTaskSucceeded:
+	case kindTaskSubmitted, kindTaskSucceeded:
 		d := e.task.ids()
 		d["output"], d["outputDetails"] = jsonText{e.data}, notTruncated
 		return d

@@ -43,6 +43,9 @@ type State struct {
 	ResultSelector                    *template // Task, Parallel, Map
 	Result                            any       // Pass
 	hasResult                         bool
+	// checkOutput: the state's output may differ from every payload
+	// measured before it (see runState).
+	checkOutput bool
 
 	// Task
 	Resource           string
@@ -351,6 +354,10 @@ func (p *parser) state(name string, raw json.RawMessage) *State {
 	if r, ok := f["Result"]; ok {
 		s.hasResult = true
 		s.Result = decodeValue(r)
+	}
+	switch s.Type {
+	case "Pass", "Task", "Parallel", "Map":
+		s.checkOutput = s.ResultSelector != nil || s.ResultPath.set || s.OutputPath.set || s.hasResult
 	}
 
 	switch s.Type {

@@ -56,8 +56,9 @@ type Execution struct {
 	opts           ExecutionOptions
 	arn            string
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel      context.CancelFunc      // aborts the execution
+	cancelCause context.CancelCauseFunc // the same, naming why (errDetached)
+	done        chan struct{}
 
 	mu         sync.Mutex
 	events     []Event
@@ -80,7 +81,7 @@ func (e *Engine) start(ctx context.Context, def *Definition, input json.RawMessa
 	v, bad := decodeInput(input)
 	x, top := e.prepareJournaled(def, v, bad, opts, j, past)
 	x.done = make(chan struct{})
-	ctx, x.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	ctx = x.cancellable(context.WithoutCancel(ctx))
 	track(e.clock)
 	go func() {
 		defer untrack(e.clock)
@@ -105,6 +106,11 @@ func (e *Engine) RunValue(ctx context.Context, def *Definition, input any, opts 
 }
 
 func (e *Engine) run(ctx context.Context, def *Definition, input any, bad *stateError, opts ExecutionOptions, valuesOnly bool) (*Result, []Event) {
+	if bad == nil && valuesOnly {
+		if n := jsonSize(input); n > MaxPayload {
+			bad = &stateError{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The input size %d exceeds the maximum of %d bytes", n, MaxPayload)}
+		}
+	}
 	x, top := e.prepare(def, input, bad, opts)
 	x.valuesOnly = valuesOnly
 	if ctx.Done() != nil {
@@ -117,11 +123,24 @@ func (e *Engine) run(ctx context.Context, def *Definition, input any, bad *state
 		})
 		defer stop()
 	}
-	ctx, x.cancel = context.WithCancel(ctx)
+	ctx = x.cancellable(ctx)
 	track(e.clock)
 	x.execute(ctx, top, bad)
 	untrack(e.clock)
 	return x.result, x.events // the execution is over: nothing appends any more
+}
+
+// errDetached is the cause of a detached execution's cancellation: what it
+// was waiting for (a child execution in .sync) is left running.
+var errDetached = errors.New("the execution was detached")
+
+// cancellable derives the execution's context, which x.cancel and
+// x.cancelCause end.
+func (x *Execution) cancellable(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancelCause(ctx)
+	x.cancelCause = cancel
+	x.cancel = func() { cancel(nil) }
+	return ctx
 }
 
 // decodeInput decodes an execution's JSON input ("" means {}).
@@ -235,20 +254,28 @@ func (x *Execution) finish(top *branch, out any, err error) {
 			res.Error, res.Cause = se.name, se.cause
 		}
 		ended("ExecutionFailed", "executionFailedEventDetails")
-	case jsonSize(out) > MaxPayload:
-		res.Status, res.Error, res.Cause = StatusFailed, ErrDataLimitExceeded, "The execution output exceeds the maximum size"
-		ended("ExecutionFailed", "executionFailedEventDetails")
 	default:
-		res.Status, res.Value = StatusSucceeded, out
-		if !x.valuesOnly {
-			b, err := json.Marshal(out)
-			if err != nil {
+		// The output is measured once: by its encoding when it is encoded
+		// anyway, without encoding it for RunValue.
+		var b []byte
+		size := 0
+		if x.valuesOnly {
+			size = jsonSize(out)
+		} else {
+			var err error
+			if b, err = json.Marshal(out); err != nil {
 				res.Status, res.Error, res.Cause = StatusFailed, ErrRuntime, "The execution output cannot be encoded"
 				ended("ExecutionFailed", "executionFailedEventDetails")
 				break
 			}
-			res.Output = b
+			size = len(b)
 		}
+		if size > MaxPayload {
+			res.Status, res.Error, res.Cause = StatusFailed, ErrDataLimitExceeded, fmt.Sprintf("The execution output is %d bytes, over the %d-byte limit", size, MaxPayload)
+			ended("ExecutionFailed", "executionFailedEventDetails")
+			break
+		}
+		res.Status, res.Value, res.Output = StatusSucceeded, out, b
 		top.add(Event{Type: "ExecutionSucceeded", DetailsKey: "executionSucceededEventDetails", kind: kindExecSucceeded, data: out})
 	}
 	x.mu.Lock()
@@ -292,7 +319,7 @@ func (x *Execution) Detach() {
 		x.detached = true
 	}
 	x.mu.Unlock()
-	x.cancel()
+	x.cancelCause(errDetached)
 }
 
 func (x *Execution) isDetached() bool {
@@ -349,18 +376,34 @@ func (b *branch) add(e Event) {
 		return
 	}
 	x.mu.Lock()
+	if x.overflows(e) {
+		x.mu.Unlock()
+		return
+	}
 	id := int64(len(x.events) + 1)
 	e.ID, e.PreviousEventID, e.Timestamp = id, b.last, x.eng.clock.Now()
 	x.events = append(x.events, e)
-	full := len(x.events) >= MaxHistoryEvents && !x.overflow && x.result == nil
-	if full {
-		x.overflow = true
-	}
 	x.mu.Unlock()
 	b.last = id
-	if full {
-		x.cancel() // every branch stops; finish reports the failure
+}
+
+// overflows reports whether e would take the history to MaxHistoryEvents
+// while the execution goes on: the last event must be the one ending it.
+// The first time, it stops every branch (finish reports the failure); e
+// and every later event but the last are not recorded. The caller holds
+// x.mu.
+func (x *Execution) overflows(e Event) bool {
+	if e.kind == kindExecEnded || e.kind == kindExecSucceeded {
+		return false
 	}
+	if !x.overflow && len(x.events) < MaxHistoryEvents-1 {
+		return false
+	}
+	if !x.overflow && x.result == nil {
+		x.overflow = true
+		x.cancel()
+	}
+	return true
 }
 
 // child starts a nested branch (a Parallel branch or a Map iteration)
@@ -400,6 +443,10 @@ func (b *branch) addJournaled(e Event) {
 	// Recorded under the lock, so that the journal holds events in id
 	// order with no gaps whenever the process dies.
 	x.mu.Lock()
+	if x.overflows(e) {
+		x.mu.Unlock()
+		return
+	}
 	id := int64(len(x.events) + 1)
 	e.ID, e.PreviousEventID, e.Timestamp = id, b.last, x.eng.clock.Now()
 	x.events = append(x.events, e)
@@ -540,6 +587,7 @@ func (x *Execution) runState(ctx context.Context, s *State, rawInput any, b *bra
 	env.input = eff // the context object, if built, stays valid
 	next := s.Next
 	var out any
+	var caught string // the Next of the catcher that handled an error
 	switch s.Type {
 	case "Pass":
 		result := eff
@@ -547,6 +595,9 @@ func (x *Execution) runState(ctx context.Context, s *State, rawInput any, b *bra
 			result = s.Result
 		} else if s.Parameters != nil {
 			if result, err = s.Parameters.eval(env); err != nil {
+				return nil, "", err
+			}
+			if err := checkSize(result, "The input of state '%s' after Parameters", s.Name); err != nil {
 				return nil, "", err
 			}
 		}
@@ -578,7 +629,6 @@ func (x *Execution) runState(ctx context.Context, s *State, rawInput any, b *bra
 		}
 		out, err = applyPath(s.OutputPath, env, "OutputPath")
 	case "Task", "Parallel", "Map":
-		var caught string
 		out, caught, err = x.withRetry(ctx, s, rawInput, env, func(attempt int) (any, error) {
 			st.retries = attempt
 			env.input, env.built = eff, false // $$.State.RetryCount changed
@@ -602,6 +652,14 @@ func (x *Execution) runState(ctx context.Context, s *State, rawInput any, b *bra
 	}
 	if err != nil {
 		return nil, "", err
+	}
+	// Every state's output is within the limit: Choice, Wait and Succeed
+	// output part of their input, which was; the others are measured
+	// unless their output is their result, measured already.
+	if s.checkOutput || caught != "" {
+		if err := checkSize(out, "The output of state '%s'", s.Name); err != nil {
+			return nil, "", err
+		}
 	}
 	b.emitState(s.exitedEvent, keyExited, s.Name, out)
 	return out, next, nil

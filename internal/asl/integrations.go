@@ -14,12 +14,13 @@ import (
 // Step Functions' service integrations are implemented here once: the Task
 // resources that call Lambda (a function ARN, or lambda:invoke with its
 // Payload wrapper), SNS (sns:publish) and Step Functions itself
-// (states:startExecution, which starts another execution and does not wait
-// for it), their parameters, their results
-// as AWS shapes them (SdkHttpMetadata, SdkResponseMetadata) and the error
-// names Retry and Catch match. Who runs the engine supplies the calls
+// (states:startExecution, which starts another execution, and its .sync and
+// .sync:2 forms, which also wait for it to end), their parameters, their
+// results as AWS shapes them (SdkHttpMetadata, SdkResponseMetadata) and the
+// error names Retry and Catch match. Who runs the engine supplies the calls
 // themselves as function values: Services for real services (the local
-// endpoint plugs in its Lambda and SNS), Registry for in-process handlers.
+// endpoint plugs in its Lambda, SNS and Step Functions), Registry for
+// in-process handlers.
 
 // Resource ARNs of the service integrations.
 const (
@@ -28,7 +29,22 @@ const (
 	// ResourceStartExecution starts an execution without waiting for it
 	// (the request-response pattern).
 	ResourceStartExecution = "arn:aws:states:::states:startExecution"
+	// ResourceStartExecutionSync starts an execution and waits for it to
+	// end (the run-a-job pattern); the result is DescribeExecution's, with
+	// Input and Output as JSON text.
+	ResourceStartExecutionSync = "arn:aws:states:::states:startExecution.sync"
+	// ResourceStartExecutionSync2 is ResourceStartExecutionSync with Input
+	// and Output as JSON values.
+	ResourceStartExecutionSync2 = "arn:aws:states:::states:startExecution.sync:2"
 )
+
+// StartedByKey is the member of an execution's input that names, by ARN, the
+// execution that started it. AWS links the two through it ("Associate
+// workflow executions", developer guide: pass
+// "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id" in the
+// child's Input); it is part of the input, so the engine passes it on as it
+// is, and the host records it.
+const StartedByKey = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
 
 // InvokeFunc invokes a Lambda function (a name or an ARN, see
 // awsarn.FunctionName) with a JSON payload and returns its JSON response.
@@ -45,10 +61,39 @@ type InvokeFunc func(ctx context.Context, function string, payload []byte) ([]by
 type PublishFunc func(ctx context.Context, topicARN, subject, message string) (string, error)
 
 // StartExecutionFunc starts an execution of a state machine (name "" lets
-// Step Functions choose one) and returns its ARN and start date. An error
-// with an ErrorCode method is raised as StepFunctions.<Code>Exception, any
-// other as StepFunctions.InternalErrorException.
+// Step Functions choose one) and returns its ARN and start date. It must be
+// idempotent as StartExecution is for STANDARD workflows: the name of a
+// running execution with the same input is that execution. Within an
+// execution the engine always passes a name: a task whose Parameters have
+// none gets a UUID drawn per attempt (and journaled), so that a resumed
+// execution repeats the same call. An error with an ErrorCode method is
+// raised as StepFunctions.<Code>Exception (ExecutionAlreadyExists:
+// StepFunctions.ExecutionAlreadyExistsException), any other as
+// StepFunctions.InternalErrorException.
 type StartExecutionFunc func(ctx context.Context, stateMachineARN, name, input string) (string, time.Time, error)
+
+// WaitExecutionFunc blocks until the execution executionARN has ended and
+// returns its description; if ctx ends first it returns ctx's error. It
+// must not poll busily: a parent in .sync may wait for days. An error with
+// an ErrorCode method (ExecutionDoesNotExist, ...) is raised as
+// StepFunctions.<Code>Exception.
+type WaitExecutionFunc func(ctx context.Context, executionARN string) (*ExecutionDescription, error)
+
+// StopExecutionFunc stops a running execution (StopExecution, with an error
+// name and cause either of which may be empty). The .sync integrations call
+// it when the task waiting for the execution is aborted.
+type StopExecutionFunc func(ctx context.Context, executionARN, errName, cause string) error
+
+// ExecutionDescription is an ended execution as DescribeExecution reports
+// it.
+type ExecutionDescription struct {
+	ExecutionARN, StateMachineARN, Name string
+	Status                              string // SUCCEEDED, FAILED, TIMED_OUT or ABORTED
+	StartDate, StopDate                 time.Time
+	Input                               string // JSON text
+	Output                              string // JSON text; "" unless SUCCEEDED
+	Error, Cause                        string
+}
 
 // FunctionError is an error a Lambda function itself returned: the state
 // fails with Type as its error name, and the cause is AWS's
@@ -69,12 +114,16 @@ func (e *FunctionNotFoundError) Error() string { return e.Message }
 
 // Services is a TaskRunner over real services: it runs Lambda function
 // ARNs, lambda:invoke, sns:publish and states:startExecution through
-// Invoke, Publish and StartExecution, and fails other resources (and those
-// whose function is nil) with States.TaskFailed.
+// Invoke, Publish and StartExecution, states:startExecution.sync and .sync:2
+// through StartExecution and WaitExecution, and fails other resources (and
+// those whose function is nil) with States.TaskFailed. StopExecution is
+// optional: without it a child whose waiting task was aborted runs on.
 type Services struct {
 	Invoke         InvokeFunc
 	Publish        PublishFunc
 	StartExecution StartExecutionFunc
+	WaitExecution  WaitExecutionFunc
+	StopExecution  StopExecutionFunc
 }
 
 // RunTask implements TaskRunner.
@@ -84,7 +133,7 @@ func (s Services) RunTask(ctx context.Context, req *TaskRequest) (json.RawMessag
 
 // RunTaskValue implements ValueRunner.
 func (s Services) RunTaskValue(ctx context.Context, req *TaskRequest, input any) (any, error) {
-	in := integrations{publish: s.Publish, start: s.StartExecution}
+	in := integrations{publish: s.Publish, start: s.StartExecution, wait: s.WaitExecution, stop: s.StopExecution}
 	if s.Invoke != nil {
 		in.invoke = s.invoke
 	}
@@ -129,6 +178,8 @@ type integrations struct {
 	invoke  func(ctx context.Context, function string, payload any) (any, error)
 	publish PublishFunc
 	start   StartExecutionFunc
+	wait    WaitExecutionFunc
+	stop    StopExecutionFunc
 }
 
 // sdkMetadata is what AWS's integrations add to a service's answer: its
@@ -149,7 +200,9 @@ func (in integrations) run(ctx context.Context, req *TaskRequest, input any) (an
 	case req.Resource == ResourceSNSPublish && in.publish != nil:
 		return in.snsPublish(ctx, input)
 	case req.Resource == ResourceStartExecution && in.start != nil:
-		return in.startExecution(ctx, input)
+		return in.startExecution(ctx, req, input)
+	case (req.Resource == ResourceStartExecutionSync || req.Resource == ResourceStartExecutionSync2) && in.start != nil && in.wait != nil:
+		return in.startExecutionSync(ctx, req, input, req.Resource == ResourceStartExecutionSync2)
 	}
 	return nil, &TaskFailure{Name: ErrTaskFailed, Cause: fmt.Sprintf("no handler for resource %q", req.Resource)}
 }
@@ -204,12 +257,25 @@ func (in integrations) snsPublish(ctx context.Context, input any) (any, error) {
 // {"StateMachineArn", "Name", "Input"}, where an Input that is not a string
 // is passed as its JSON (none is {}); the result is {"ExecutionArn",
 // "StartDate" (epoch milliseconds), ...}.
-func (in integrations) startExecution(ctx context.Context, input any) (any, error) {
+func (in integrations) startExecution(ctx context.Context, req *TaskRequest, input any) (any, error) {
+	p, err := startParameters(req, input)
+	if err != nil {
+		return nil, err
+	}
+	return in.startOne(ctx, p)
+}
+
+// startParams are a startExecution task's parameters, checked.
+type startParams struct {
+	machine, name, input string
+}
+
+func startParameters(req *TaskRequest, input any) (startParams, error) {
 	p, _ := input.(map[string]any)
 	machine, _ := p["StateMachineArn"].(string)
 	name, nameOK := p["Name"].(string)
 	if _, has := p["Name"]; machine == "" || has && !nameOK {
-		return nil, &TaskFailure{Name: "StepFunctions.InvalidParameterException", Cause: "states:startExecution needs Parameters with StateMachineArn (and a string Name, if any)"}
+		return startParams{}, &TaskFailure{Name: "StepFunctions.InvalidParameterException", Cause: "states:startExecution needs Parameters with StateMachineArn (and a string Name, if any)"}
 	}
 	text := "{}"
 	if v, ok := p["Input"]; ok {
@@ -218,16 +284,132 @@ func (in integrations) startExecution(ctx context.Context, input any) (any, erro
 		} else {
 			b, err := json.Marshal(v)
 			if err != nil {
-				return nil, &TaskFailure{Name: ErrRuntime, Cause: "cannot encode the execution input"}
+				return startParams{}, &TaskFailure{Name: ErrRuntime, Cause: "cannot encode the execution input"}
 			}
 			text = string(b)
 		}
 	}
-	arn, start, err := in.start(ctx, machine, name, text)
+	if name == "" {
+		// Step Functions names an unnamed execution itself. Here the name is
+		// drawn once per attempt and journaled, so that a resumed parent
+		// starting its child again makes the same, idempotent, call instead
+		// of starting a second child.
+		name = req.stableName()
+	}
+	return startParams{machine: machine, name: name, input: text}, nil
+}
+
+// startOne calls StartExecution and shapes its answer as the integration
+// returns it (and as TaskSubmitted records it for .sync).
+func (in integrations) startOne(ctx context.Context, p startParams) (map[string]any, error) {
+	arn, start, err := in.start(ctx, p.machine, p.name, p.input)
 	if err != nil {
 		return nil, serviceError(ctx, "StepFunctions", err)
 	}
 	return sdkMetadata(map[string]any{"ExecutionArn": arn, "StartDate": float64(start.UnixMilli())}), nil
+}
+
+// startExecutionSync is arn:aws:states:::states:startExecution.sync and
+// .sync:2: it starts the execution as startExecution does (recording
+// TaskSubmitted with StartExecution's answer, which a resumed execution
+// takes instead of starting again), waits for it to end and returns
+// DescribeExecution's answer in PascalCase, Input and Output as JSON text
+// (.sync) or values (.sync:2; AWS added it for that: "the JSON output is
+// parsed"). A child that does not succeed fails the task with
+// States.TaskFailed and that same description, as JSON, for cause, as Step
+// Functions does for a job that does not succeed (and as LocalStack's
+// AWS-validated snapshots show for states:startExecution.sync). If the
+// task is aborted while it waits (the parent stopped or timed out, its
+// TimeoutSeconds elapsed, a sibling failed), the child is stopped, as Step
+// Functions stops the job a run-a-job task managed (the IAM policy it
+// documents for .sync grants states:StopExecution); a host shutting down
+// (Detach) leaves it running, to be waited for again on resume.
+func (in integrations) startExecutionSync(ctx context.Context, req *TaskRequest, input any, parsed bool) (any, error) {
+	p, err := startParameters(req, input)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := req.submit(func() (any, error) { return in.startOne(ctx, p) })
+	if err != nil {
+		return nil, err
+	}
+	m, _ := sub.(map[string]any)
+	arn, _ := m["ExecutionArn"].(string)
+	if arn == "" {
+		return nil, &TaskFailure{Name: ErrTaskFailed, Cause: "StartExecution answered no ExecutionArn"}
+	}
+	var d *ExecutionDescription
+	req.blocking(func() { d, err = in.wait(ctx, arn) })
+	if err != nil {
+		if ctx.Err() != nil {
+			in.abandon(ctx, req, arn)
+			return nil, err
+		}
+		return nil, serviceError(ctx, "StepFunctions", err)
+	}
+	out, err := d.result(parsed)
+	if err != nil {
+		return nil, err
+	}
+	if d.Status != StatusSucceeded {
+		cause, err := json.Marshal(out)
+		if err != nil {
+			return nil, &TaskFailure{Name: ErrRuntime, Cause: "cannot encode the child execution's description"}
+		}
+		return nil, &TaskFailure{Name: ErrTaskFailed, Cause: string(cause)}
+	}
+	return out, nil
+}
+
+// abandon stops the child of a .sync task that was aborted, unless the
+// execution is only being detached. Its error is dropped: the task has
+// ended either way, and a child that ended meanwhile cannot be stopped.
+func (in integrations) abandon(ctx context.Context, req *TaskRequest, arn string) {
+	if in.stop == nil || errors.Is(context.Cause(ctx), errDetached) {
+		return
+	}
+	cause := fmt.Sprintf("The Task state in AWS Step Functions execution [%s] which was managing this resource was aborted", req.Execution)
+	_ = in.stop(context.WithoutCancel(ctx), arn, "", cause)
+}
+
+// result shapes d as the .sync integrations return it: DescribeExecution's
+// members in PascalCase, dates in epoch milliseconds; with parsed, Input
+// and Output decoded. The redrive members of a succeeded execution are
+// those AWS reports for one (a Standard execution that succeeded cannot be
+// redriven); for others they are left out, as this endpoint redrives
+// nothing.
+func (d *ExecutionDescription) result(parsed bool) (map[string]any, error) {
+	out := map[string]any{
+		"ExecutionArn": d.ExecutionARN, "StateMachineArn": d.StateMachineARN, "Name": d.Name, "Status": d.Status,
+		"StartDate": float64(d.StartDate.UnixMilli()), "RedriveCount": float64(0),
+	}
+	if !d.StopDate.IsZero() {
+		out["StopDate"] = float64(d.StopDate.UnixMilli())
+	}
+	for _, f := range []struct {
+		key, text string
+	}{{"Input", d.Input}, {"Output", d.Output}} {
+		if f.text == "" {
+			continue
+		}
+		var v any = f.text
+		if parsed {
+			if err := json.Unmarshal([]byte(f.text), &v); err != nil {
+				return nil, &TaskFailure{Name: ErrRuntime, Cause: fmt.Sprintf("The child execution's %s is not valid JSON", f.key)}
+			}
+		}
+		out[f.key], out[f.key+"Details"] = v, map[string]any{"Included": true}
+	}
+	if d.Error != "" {
+		out["Error"] = d.Error
+	}
+	if d.Cause != "" {
+		out["Cause"] = d.Cause
+	}
+	if d.Status == StatusSucceeded {
+		out["RedriveStatus"], out["RedriveStatusReason"] = "NOT_REDRIVABLE", "Execution is SUCCEEDED and cannot be redriven"
+	}
+	return out, nil
 }
 
 // serviceError names a service's error as the integrations do:

@@ -9,9 +9,9 @@ import (
 )
 
 // Journal makes an execution durable. Everything an execution depends on
-// that is not a function of its definition and input (task results, the
-// times states were entered and retries are due, random numbers and UUIDs)
-// is recorded under a key derived from where it happens (the branch, the
+// that is not a function of its definition and input (task results, what
+// starting a run-a-job task's job answered, the times states were entered
+// and retries are due, random numbers and UUIDs) is recorded under a key derived from where it happens (the branch, the
 // state, how many times that state was entered in that branch, the
 // attempt), and so is every history event.
 //

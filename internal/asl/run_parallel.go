@@ -18,6 +18,9 @@ func (x *Execution) parallel(ctx context.Context, s *State, env *evalEnv, b *bra
 		if input, err = s.Parameters.eval(env); err != nil {
 			return nil, err
 		}
+		if err := checkSize(input, "The input of state '%s' after Parameters", s.Name); err != nil {
+			return nil, err
+		}
 	}
 	b.emit("ParallelStateStarted", "", nil)
 	results := make([]any, len(s.Branches))
@@ -26,6 +29,9 @@ func (x *Execution) parallel(ctx context.Context, s *State, env *evalEnv, b *bra
 		results[i] = out
 		return err
 	})
+	if err == nil {
+		err = checkSize(results, "The result of state '%s'", s.Name)
+	}
 	if err != nil {
 		if !errors.Is(err, errAborted) {
 			b.emit("ParallelStateFailed", "", nil)
@@ -76,6 +82,9 @@ func (x *Execution) mapState(ctx context.Context, s *State, env *evalEnv, b *bra
 			if inputs[i], err = selector.eval(&evalEnv{input: env.input, x: x, st: &st}); err != nil {
 				return nil, err
 			}
+			if err := checkSize(inputs[i], "The input of an iteration of state '%s' after ItemSelector", s.Name); err != nil {
+				return nil, err
+			}
 		}
 	}
 	b.add(Event{Type: "MapStateStarted", DetailsKey: "mapStateStartedEventDetails", kind: kindMapStarted, n: int64(len(items))})
@@ -98,6 +107,10 @@ func (x *Execution) mapState(ctx context.Context, s *State, env *evalEnv, b *bra
 		}
 		return err
 	})
+	if err == nil {
+		// Each iteration's output is within the limit; their sum may not be.
+		err = checkSize(results, "The result of state '%s'", s.Name)
+	}
 	if err != nil {
 		if !errors.Is(err, errAborted) {
 			b.emit("MapStateFailed", "", nil)

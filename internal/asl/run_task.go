@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,8 +24,12 @@ func (x *Execution) task(ctx context.Context, s *State, env *evalEnv, b *branch,
 			return nil, err
 		}
 	}
-	if n := jsonSize(input); n > MaxPayload {
-		return nil, &stateError{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The state input after Parameters is %d bytes, over the %d-byte limit", n, MaxPayload)}
+	// Without Parameters the input is part of the state's raw input, which
+	// was checked as the previous state's output.
+	if s.Parameters != nil {
+		if err := checkSize(input, "The input of state '%s' after Parameters", s.Name); err != nil {
+			return nil, err
+		}
 	}
 	timeout := time.Duration(s.TimeoutSeconds) * time.Second
 	if s.TimeoutSecondsPath != nil {
@@ -41,7 +47,9 @@ func (x *Execution) task(ctx context.Context, s *State, env *evalEnv, b *branch,
 	if x.eng.tasks == nil {
 		return nil, x.taskFailed(b, ev, &stateError{name: ErrTaskFailed, cause: "no task runner is configured"})
 	}
-	req := &TaskRequest{Resource: s.Resource, State: s.Name, Attempt: attempt, Execution: x.arn}
+	call := &taskCall{job: taskJob{x: x, b: b, ev: ev, st: env.st, attempt: attempt}}
+	job, req := &call.job, &call.req
+	*req = TaskRequest{Resource: s.Resource, State: s.Name, Attempt: attempt, Execution: x.arn, job: job}
 	var result any
 	var err error
 	if x.journal != nil {
@@ -49,6 +57,9 @@ func (x *Execution) task(ctx context.Context, s *State, env *evalEnv, b *branch,
 	} else {
 		result, err = x.callTask(ctx, req, input, timeout)
 	}
+	// A runner still going after a timeout must not add events or draw
+	// numbers any more: this goroutine goes on with the state.
+	job.end()
 	if err != nil {
 		if errors.Is(err, errAborted) {
 			return nil, err
@@ -65,8 +76,8 @@ func (x *Execution) task(ctx context.Context, s *State, env *evalEnv, b *branch,
 		}
 		return nil, x.taskFailed(b, ev, se)
 	}
-	if n := jsonSize(result); n > MaxPayload {
-		return nil, &stateError{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The task result is %d bytes, over the %d-byte limit", n, MaxPayload)}
+	if err := checkSize(result, "The result of task '%s'", s.Name); err != nil {
+		return nil, err
 	}
 	b.add(Event{Type: ev.succeeded, DetailsKey: ev.succeededKey, kind: kindTaskSucceeded, task: ev, data: result})
 	return result, nil
@@ -78,6 +89,105 @@ func (x *Execution) taskFailed(b *branch, ev *taskEvent, se *stateError) error {
 }
 
 var errTaskTimeout = errors.New("task timed out")
+
+// taskCall holds a task attempt's request and job in one allocation.
+type taskCall struct {
+	req TaskRequest
+	job taskJob
+}
+
+// taskJob is what the engine lends a service integration for one task
+// attempt: the run-a-job integrations (.sync) record what starting their
+// job answered, and wait for it without holding a virtual clock still.
+type taskJob struct {
+	x       *Execution
+	b       *branch
+	ev      *taskEvent
+	st      *stateRun
+	attempt int
+
+	mu    sync.Mutex
+	ended bool // the task returned (or timed out): nothing more is recorded
+}
+
+func (j *taskJob) end() {
+	j.mu.Lock()
+	j.ended = true
+	j.mu.Unlock()
+}
+
+// submit returns what starting a job answered, running start unless a
+// resumed execution recorded it before, and records TaskSubmitted with it
+// (Step Functions' event between TaskStarted and the task's end for the
+// run-a-job pattern). In a journaled execution the answer is stored before
+// the event, so that once a job is known to have started, a restart waits
+// for that job instead of starting another.
+func (r *TaskRequest) submit(start func() (any, error)) (any, error) {
+	j := r.job
+	if j == nil {
+		return start()
+	}
+	x := j.x
+	var out any
+	if x.journal == nil {
+		var err error
+		if out, err = start(); err != nil {
+			return nil, err
+		}
+	} else {
+		key := "submit:" + j.st.key + "@" + strconv.Itoa(j.attempt)
+		v, err := x.effect(key, func() ([]byte, error) {
+			o, err := start()
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(o)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(v, &out); err != nil {
+			return nil, fmt.Errorf("journal entry %s: %w", key, err)
+		}
+	}
+	j.mu.Lock()
+	if !j.ended {
+		j.b.add(Event{Type: "TaskSubmitted", DetailsKey: "taskSubmittedEventDetails", kind: kindTaskSubmitted, task: j.ev, data: out})
+	}
+	j.mu.Unlock()
+	return out, nil
+}
+
+// blocking runs wait, which blocks until another execution (or anything
+// outside this one) acts, with the calling goroutine counted idle on a
+// VirtualClock: otherwise virtual time would stand still for the execution
+// being waited for. The clock may move on between that execution ending
+// and this goroutine counting as busy again.
+func (r *TaskRequest) blocking(wait func()) {
+	if r.job == nil {
+		wait()
+		return
+	}
+	c := r.job.x.eng.clock
+	untrack(c)
+	defer track(c)
+	wait()
+}
+
+// stableName returns a UUID drawn for this attempt (journaled, so the same
+// after a restart), or "" outside an execution or once the task has ended.
+func (r *TaskRequest) stableName() string {
+	j := r.job
+	if j == nil {
+		return ""
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.ended {
+		return ""
+	}
+	return j.x.drawUUID(j.st)
+}
 
 type taskResult struct {
 	out any

@@ -1,10 +1,21 @@
 package asl
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"unicode/utf8"
 )
+
+// checkSize fails with States.DataLimitExceeded when v's JSON is larger
+// than MaxPayload; what, a format taking the state's name, says which
+// payload it is.
+func checkSize(v any, what, state string) error {
+	if n := jsonSize(v); n > MaxPayload {
+		return &stateError{name: ErrDataLimitExceeded, cause: fmt.Sprintf(what+" is %d bytes, over the %d-byte limit", state, n, MaxPayload)}
+	}
+	return nil
+}
 
 // jsonSize returns the length of v's compact JSON encoding (as
 // encoding/json writes it) without building it, so payload limits can be

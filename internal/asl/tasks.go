@@ -26,6 +26,10 @@ type TaskRequest struct {
 	Attempt int
 	// Execution is the execution's ARN.
 	Execution string
+
+	// job is what the engine lends the service integrations for this
+	// attempt (nil when a runner is called outside an execution).
+	job *taskJob
 }
 
 // TaskFailure is a task error with the name Retry and Catch match.

@@ -8,7 +8,8 @@
 //
 //   - secretsmanager: Secrets Manager (awsJson1.1, backed by smstore);
 //   - stepfunctions: Step Functions (awsJson1.0, run by internal/asl, whose
-//     asl.Services implements the Lambda and SNS integrations);
+//     asl.Services implements the Lambda, SNS and Step Functions
+//     integrations);
 //   - sns: SNS topics, subscriptions and Publish (query protocol);
 //   - lambda: Lambda Invoke (REST, routed to in-process handlers or to
 //     function binaries under the Lambda Runtime Interface Emulator) and
@@ -151,6 +152,9 @@ type Server struct {
 	// (at once without Options.AwaitFunctions).
 	functionsReady chan struct{}
 	readyOnce      sync.Once
+	// sfnBuilt is closed once SFN is set (or failed to build): executions
+	// stepfunctions.New resumes run before it returns.
+	sfnBuilt chan struct{}
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -273,7 +277,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, handlers: map[string]service{}, allowed: allowed, functionsReady: make(chan struct{})}
+	s := &Server{opts: opts, handlers: map[string]service{}, allowed: allowed, functionsReady: make(chan struct{}), sfnBuilt: make(chan struct{})}
 	if !opts.AwaitFunctions {
 		close(s.functionsReady)
 	}
@@ -317,8 +321,11 @@ func (s *Server) build() error {
 	s.register("sns", s.SNS)
 	s.Lambda = lambda.New(s.env)
 	s.register("lambda", s.Lambda)
-	tasks := asl.Services{Invoke: s.invokeForStates, Publish: s.SNS.Publish, StartExecution: s.startForStates}
-	if s.SFN, err = stepfunctions.New(s.env, stepfunctions.Options{Tasks: tasks, Jitter: s.opts.Jitter}); err != nil {
+	tasks := asl.Services{Invoke: s.invokeForStates, Publish: s.SNS.Publish,
+		StartExecution: s.startForStates, WaitExecution: s.waitForStates, StopExecution: s.stopForStates}
+	s.SFN, err = stepfunctions.New(s.env, stepfunctions.Options{Tasks: tasks, Jitter: s.opts.Jitter})
+	close(s.sfnBuilt)
+	if err != nil {
 		return err
 	}
 	s.register("states", s.SFN)

@@ -13,13 +13,14 @@ import (
 	"github.com/rotorhq/rotor/internal/asl"
 	"github.com/rotorhq/rotor/internal/localaws/events"
 	"github.com/rotorhq/rotor/internal/localaws/lambda"
+	"github.com/rotorhq/rotor/internal/localaws/stepfunctions"
 	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 // The services call one another only through the function values wired
-// here: Step Functions' tasks invoke functions, publish to SNS and start
-// executions (through asl.Services), EventBridge's deliveries start executions and invoke
-// functions, STS looks access keys up in IAM (iam.NewSTS, in build), and
+// here: Step Functions' tasks invoke functions, publish to SNS and start,
+// wait for and stop executions (through asl.Services), EventBridge's
+// deliveries start executions and invoke functions, STS looks access keys up in IAM (iam.NewSTS, in build), and
 // function URLs invoke within Lambda. Each translates the callee's errors
 // into the caller's contract.
 
@@ -43,19 +44,57 @@ func (s *Server) invokeForStates(ctx context.Context, fn string, payload []byte)
 	return out, err
 }
 
+// states returns the Step Functions service once build has set it: the
+// executions stepfunctions.New resumes may start, wait for or stop others
+// before New has returned.
+func (s *Server) states(ctx context.Context) (*stepfunctions.Service, error) {
+	select {
+	case <-s.sfnBuilt:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if s.SFN == nil {
+		return nil, errors.New("the endpoint's Step Functions failed to start")
+	}
+	return s.SFN, nil
+}
+
 // startForStates is Step Functions' asl.StartExecutionFunc: it starts an
-// execution on the service itself (a child execution, which the parent
-// does not wait for); refusals keep their code (ExecutionAlreadyExists,
-// StateMachineDoesNotExist, ...).
+// execution on the service itself (a child execution); refusals keep
+// their code (ExecutionAlreadyExists, StateMachineDoesNotExist, ...).
 func (s *Server) startForStates(ctx context.Context, machine, name, input string) (string, time.Time, error) {
+	sf, err := s.states(ctx)
+	if err != nil {
+		return "", time.Time{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return "", time.Time{}, err
 	}
-	out, err := s.SFN.StartExecution(&sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String(name), Input: aws.String(input)})
+	out, err := sf.StartExecution(&sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String(name), Input: aws.String(input)})
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	return aws.ToString(out.ExecutionArn), aws.ToTime(out.StartDate), nil
+}
+
+// waitForStates is Step Functions' asl.WaitExecutionFunc (the .sync
+// integrations waiting for a child).
+func (s *Server) waitForStates(ctx context.Context, arn string) (*asl.ExecutionDescription, error) {
+	sf, err := s.states(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sf.WaitExecution(ctx, arn)
+}
+
+// stopForStates is Step Functions' asl.StopExecutionFunc (a .sync task
+// aborted stops its child).
+func (s *Server) stopForStates(ctx context.Context, arn, errName, cause string) error {
+	sf, err := s.states(ctx)
+	if err != nil {
+		return err
+	}
+	return sf.StopExecution(ctx, arn, errName, cause)
 }
 
 // startForEvents starts executions for EventBridge targets. Step

@@ -7,9 +7,21 @@
 //
 // Task states run through Options.Tasks: the server passes asl.Services,
 // the one implementation of Step Functions' service integrations (Lambda
-// function ARNs, lambda:invoke, sns:publish), over function values wired to
-// its own Lambda and SNS; with the server's Options.AwaitFunctions, Lambda
-// calls wait for Server.FunctionsReady.
+// function ARNs, lambda:invoke, sns:publish, states:startExecution and its
+// .sync and .sync:2 forms), over function values wired to its own Lambda,
+// SNS and this service (StartExecution, WaitExecution, StopExecution); with
+// the server's Options.AwaitFunctions, Lambda calls wait for
+// Server.FunctionsReady.
+//
+// StartExecution is idempotent as AWS's is for STANDARD workflows: the
+// name of a running execution with the same input is that execution;
+// otherwise a name already used is ExecutionAlreadyExists. An input whose
+// top-level asl.StartedByKey names the execution that started it records
+// the link (StartedBy, Children); a value there that is not an execution
+// ARN is InvalidExecutionInput. WaitExecution waits on a channel per
+// execution, holding no lock, so a parent in .sync waits for days at no
+// cost, and waits again for the same child when both resume after a
+// restart.
 //
 // State machines and executions persist in the data file's buckets
 // "sfn-machines" and "sfn-executions" (JSON by ARN), and every execution is

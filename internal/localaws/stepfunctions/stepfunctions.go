@@ -1,6 +1,7 @@
 package stepfunctions
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,7 +39,15 @@ type Service struct {
 	machines map[string]*stateMachine // by ARN
 	execs    map[string]*execution    // by ARN
 	wg       sync.WaitGroup
+	// closing is closed by Close: waiters return, the executions they wait
+	// for resume on the next start.
+	closing   chan struct{}
+	closeOnce sync.Once
+	shutdown  bool // Close has begun: no execution starts any more
 }
+
+// errClosing is WaitExecution's answer once Close has begun.
+var errClosing = errors.New("the local endpoint's Step Functions is shutting down")
 
 type stateMachine struct {
 	ARN        string    `json:"arn"`
@@ -60,8 +69,25 @@ type execution struct {
 	Output     json.RawMessage `json:"output,omitempty"`
 	Error      string          `json:"error,omitempty"`
 	Cause      string          `json:"cause,omitempty"`
+	// StartedBy is the execution that started this one, as its input named
+	// it in asl.StartedByKey.
+	StartedBy string `json:"startedBy,omitempty"`
 
-	x *asl.Execution
+	x     *asl.Execution
+	ended chan struct{} // closed once the execution has ended (see endedChan)
+}
+
+// endedChan returns a channel closed once ex has ended; the caller holds
+// sf.mu. Made on first use, closed at once for an execution that ended
+// before, so that a waiter never polls.
+func (ex *execution) endedChan() chan struct{} {
+	if ex.ended == nil {
+		ex.ended = make(chan struct{})
+		if ex.status() != asl.StatusRunning {
+			close(ex.ended)
+		}
+	}
+	return ex.ended
 }
 
 // Options are what the engine runs tasks with.
@@ -77,7 +103,7 @@ type Options struct {
 // New builds the service and resumes the executions env.DB holds as
 // running.
 func New(env wire.Env, opts Options) (*Service, error) {
-	sf := &Service{env: env, machines: map[string]*stateMachine{}, execs: map[string]*execution{}}
+	sf := &Service{env: env, machines: map[string]*stateMachine{}, execs: map[string]*execution{}, closing: make(chan struct{})}
 	sf.engine = asl.New(asl.Options{Tasks: opts.Tasks, Clock: asl.RealClock{}, Random: opts.Jitter})
 	if err := sf.load(); err != nil {
 		return nil, err
@@ -271,14 +297,26 @@ func (sf *Service) StartExecution(in *sfn.StartExecutionInput) (*sfn.StartExecut
 	if err := checkExecutionInput(input); err != nil {
 		return nil, err
 	}
+	startedBy, err := startedBy(input)
+	if err != nil {
+		return nil, err
+	}
 	ex := &execution{ARN: strings.Replace(sm.ARN, ":stateMachine:", ":execution:", 1) + ":" + name, Name: name,
-		MachineARN: sm.ARN, Input: input, Start: sf.env.Now(), Status: asl.StatusRunning}
+		MachineARN: sm.ARN, Input: input, Start: sf.env.Now(), Status: asl.StatusRunning, StartedBy: startedBy}
 	sf.mu.Lock()
-	if old, ok := sf.execs[ex.ARN]; ok {
+	if sf.shutdown {
 		sf.mu.Unlock()
+		// Close detaches the executions it saw; one started after would run on.
+		return nil, &wire.Error{Code: "ServiceUnavailable", Message: "the local endpoint is shutting down", Status: http.StatusServiceUnavailable}
+	}
+	if old, ok := sf.execs[ex.ARN]; ok {
 		// AWS: the same name and input while it runs is the same call again.
-		if old.status() == asl.StatusRunning && string(old.Input) == string(input) {
-			return &sfn.StartExecutionOutput{ExecutionArn: aws.String(old.ARN), StartDate: aws.Time(old.Start)}, nil
+		// Read under the lock: the execution may be ending right now.
+		same := old.status() == asl.StatusRunning && string(old.Input) == string(input)
+		start := old.Start
+		sf.mu.Unlock()
+		if same {
+			return &sfn.StartExecutionOutput{ExecutionArn: aws.String(old.ARN), StartDate: aws.Time(start)}, nil
 		}
 		return nil, &wire.Error{Code: "ExecutionAlreadyExists", Message: "Execution Already Exists: '" + ex.ARN + "'"}
 	}
@@ -302,6 +340,33 @@ func checkExecutionInput(input []byte) error {
 	}
 	return nil
 }
+
+// startedBy returns the execution ARN input names in asl.StartedByKey (""
+// when it names none). A value that is not an execution ARN is
+// InvalidExecutionInput: the link would lead nowhere (AWS's own check of
+// the value is not documented). Only a top-level member counts, where the
+// developer guide puts it; the input is decoded only when it holds the key
+// at all.
+func startedBy(input []byte) (string, error) {
+	if !bytes.Contains(input, []byte(asl.StartedByKey)) {
+		return "", nil
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(input, &top); err != nil {
+		return "", nil // not an object: the key is text in a string or an array
+	}
+	raw, ok := top[asl.StartedByKey]
+	if !ok {
+		return "", nil
+	}
+	var arn string
+	if err := json.Unmarshal(raw, &arn); err != nil || !executionARN.MatchString(arn) {
+		return "", &wire.Error{Code: "InvalidExecutionInput", Message: "Invalid State Machine Execution Input: " + asl.StartedByKey + " must be the ARN of an execution (arn:aws:states:REGION:ACCOUNT:execution:STATE_MACHINE:NAME)"}
+	}
+	return arn, nil
+}
+
+var executionARN = regexp.MustCompile(`^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:execution:[^:]+:[^:]+$`)
 
 // run starts (or, with past events, resumes) an execution and records how
 // it ends.
@@ -333,8 +398,10 @@ func (sf *Service) run(sm *stateMachine, ex *execution, past []asl.Event) {
 			return // a shutdown, not an ending: resume on the next start
 		}
 		sf.mu.Lock()
+		ended := ex.endedChan() // made while still running: open
 		ex.Status, ex.Output, ex.Error, ex.Cause, ex.Stop = res.Status, res.Output, res.Error, res.Cause, sf.env.Now()
 		err := sf.put(bucketExecutions, ex.ARN, ex)
+		close(ended) // after the record: a waiter reads the ending
 		sf.mu.Unlock()
 		if err != nil {
 			sf.env.Log.Error("persist execution", "execution", ex.ARN, "error", err)
@@ -378,8 +445,12 @@ func (sf *Service) describeExecution(in *sfn.DescribeExecutionInput) (*sfn.Descr
 			out.Output = aws.String(string(ex.Output))
 			out.OutputDetails = &types.CloudWatchEventsExecutionDataDetails{Included: true}
 		}
+		// StopExecution takes an error and a cause independently.
 		if ex.Error != "" {
-			out.Error, out.Cause = aws.String(ex.Error), aws.String(ex.Cause)
+			out.Error = aws.String(ex.Error)
+		}
+		if ex.Cause != "" {
+			out.Cause = aws.String(ex.Cause)
 		}
 	}
 	return out, nil
@@ -504,6 +575,7 @@ func withoutData(d map[string]any) map[string]any {
 // restart on the same data file resumes them.
 func (sf *Service) Close() error {
 	sf.mu.Lock()
+	sf.shutdown = true
 	var running []*asl.Execution
 	for _, ex := range sf.execs {
 		if ex.x != nil && ex.status() == asl.StatusRunning {
@@ -514,6 +586,9 @@ func (sf *Service) Close() error {
 	for _, x := range running {
 		x.Detach()
 	}
+	// Only now: a parent waiting in .sync must see its own detachment, not
+	// the closing, or it would fail its task instead of resuming it.
+	sf.closeOnce.Do(func() { close(sf.closing) })
 	sf.wg.Wait()
 	return nil
 }
@@ -522,18 +597,95 @@ func (sf *Service) Close() error {
 func (sf *Service) StateMachineARN(name string) string { return sf.arn("stateMachine", name) }
 
 // Wait blocks until an execution ends (or ctx does) and returns its
-// status: an in-process host's way to follow an execution without polling.
+// status (RUNNING when ctx ended first): an in-process host's way to
+// follow an execution without polling.
 func (sf *Service) Wait(ctx context.Context, arn string) (string, error) {
+	d, err := sf.WaitExecution(ctx, arn)
+	switch {
+	case errors.Is(err, errClosing), err != nil && ctx.Err() != nil:
+		return asl.StatusRunning, nil
+	case err != nil:
+		return "", err
+	}
+	return d.Status, nil
+}
+
+// WaitExecution blocks until the execution arn has ended, then describes
+// it; if ctx ends first it returns ctx's error, and if the service is
+// closed first an error saying so. It is the asl.WaitExecutionFunc of the
+// states:startExecution.sync integrations: it waits on a channel, holding
+// no lock, and an execution resumed after a restart is waited for the same
+// way. An unknown execution is ExecutionDoesNotExist (*wire.Error).
+func (sf *Service) WaitExecution(ctx context.Context, arn string) (*asl.ExecutionDescription, error) {
+	ex, err := sf.execution(arn)
+	if err != nil {
+		return nil, err
+	}
+	sf.mu.Lock()
+	ended := ex.endedChan()
+	sf.mu.Unlock()
+	select {
+	case <-ended:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-sf.closing:
+		return nil, errClosing
+	}
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	return &asl.ExecutionDescription{ExecutionARN: ex.ARN, StateMachineARN: ex.MachineARN, Name: ex.Name, Status: ex.status(),
+		StartDate: ex.Start, StopDate: ex.Stop, Input: string(ex.Input), Output: string(ex.Output), Error: ex.Error, Cause: ex.Cause}, nil
+}
+
+// StopExecution stops a running execution, as the API does: the
+// asl.StopExecutionFunc of the .sync integrations. An execution that is
+// not running is ValidationException (*wire.Error).
+func (sf *Service) StopExecution(_ context.Context, arn, errName, cause string) error {
+	_, err := sf.stopExecution(&sfn.StopExecutionInput{ExecutionArn: aws.String(arn), Error: aws.String(errName), Cause: aws.String(cause)})
+	return err
+}
+
+// StartedBy returns the execution that started arn, as its input named it
+// in asl.StartedByKey ("" when it named none). Step Functions' API has no
+// such call: on AWS, read the member from DescribeExecution's input.
+func (sf *Service) StartedBy(arn string) (string, error) {
 	ex, err := sf.execution(arn)
 	if err != nil {
 		return "", err
 	}
 	sf.mu.Lock()
-	x := ex.x
-	sf.mu.Unlock()
-	if x == nil {
-		return ex.status(), nil
+	defer sf.mu.Unlock()
+	return ex.StartedBy, nil
+}
+
+// Children lists the executions whose input named parentARN in
+// asl.StartedByKey, oldest first (then by name), as ListExecutions
+// describes them. Step Functions' API has no such call: on AWS, the
+// parent's history holds each child's ARN (the TaskSucceeded or
+// TaskSubmitted output of its startExecution tasks).
+func (sf *Service) Children(parentARN string) []types.ExecutionListItem {
+	sf.mu.Lock()
+	var kids []*execution
+	for _, ex := range sf.execs {
+		if ex.StartedBy == parentARN {
+			kids = append(kids, ex)
+		}
 	}
-	res := x.Wait(ctx)
-	return res.Status, nil
+	sort.Slice(kids, func(i, j int) bool {
+		if !kids[i].Start.Equal(kids[j].Start) {
+			return kids[i].Start.Before(kids[j].Start)
+		}
+		return kids[i].Name < kids[j].Name
+	})
+	out := make([]types.ExecutionListItem, 0, len(kids))
+	for _, ex := range kids {
+		item := types.ExecutionListItem{ExecutionArn: aws.String(ex.ARN), Name: aws.String(ex.Name),
+			StateMachineArn: aws.String(ex.MachineARN), Status: types.ExecutionStatus(ex.status()), StartDate: aws.Time(ex.Start)}
+		if ex.status() != asl.StatusRunning {
+			item.StopDate = aws.Time(ex.Stop)
+		}
+		out = append(out, item)
+	}
+	sf.mu.Unlock()
+	return out
 }
