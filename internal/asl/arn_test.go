@@ -10,7 +10,8 @@ import (
 
 func TestJSONSizeMatchesEncoding(t *testing.T) {
 	for _, doc := range []string{
-		`null`, `true`, `false`, `0`, `-1.5`, `1e21`, `123456789`, `""`, `"a\"b\\c\n\t<>&é\u2028😀"`,
+		`null`, `true`, `false`, `0`, `-0`, `-1.5`, `1e21`, `123456789`, `-10`, `9`, `10`, `999999999999999999`, `1e18`, `1e20`,
+		`-123456789012345678`, `0.000001`, `1e-7`, `""`, `"a\"b\\c\n\t<>&é\u2028😀"`,
 		`[]`, `{}`, `[1,"x",null,{"a":[true]}]`, `{"k\"ey":{"n":[1,2,3]},"z":"<script>"}`,
 	} {
 		var v any
@@ -20,6 +21,16 @@ func TestJSONSizeMatchesEncoding(t *testing.T) {
 		b, _ := json.Marshal(v)
 		if got := jsonSize(v); got != len(b) {
 			t.Errorf("jsonSize(%s) = %d, encoding/json writes %d bytes", doc, got, len(b))
+		}
+	}
+	// Integers go by their digits: every length, both signs, both sides of
+	// each power of ten and of the fast path's bound.
+	for p := 1.0; p <= 1e22; p *= 10 {
+		for _, f := range []float64{p - 1, p, p + 1, -p, -(p - 1), p / 2} {
+			b, _ := json.Marshal(f)
+			if got := jsonSize(f); got != len(b) {
+				t.Errorf("jsonSize(%v) = %d, encoding/json writes %s", f, got, b)
+			}
 		}
 	}
 }

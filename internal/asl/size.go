@@ -30,6 +30,18 @@ func jsonSize(v any) int {
 		}
 		return 5
 	case float64:
+		// Integers, the common case, by their digits: formatting a float
+		// costs more than most of what is measured.
+		if x == math.Trunc(x) && math.Abs(x) < 1e18 {
+			n := 1
+			if math.Signbit(x) {
+				n++ // encoding/json writes -0 as "-0"
+			}
+			for i := int64(math.Abs(x)); i >= 10; i /= 10 {
+				n++
+			}
+			return n
+		}
 		// encoding/json's float format: 'f', or 'e' with a trimmed
 		// exponent for very small and very large magnitudes.
 		var buf [32]byte
