@@ -268,6 +268,9 @@ func TestFleetOverlappingSweepsRotateOnce(t *testing.T) {
 		page, err := p.NextPage(t.Context())
 		e.must(t, err)
 		for _, s := range page.SecretList {
+			if !strings.HasPrefix(aws.ToString(s.Name), "fleet/") {
+				continue
+			}
 			vs, err := e.h.SecretsManager().ListSecretVersionIds(t.Context(), &secretsmanager.ListSecretVersionIdsInput{SecretId: s.ARN, IncludeDeprecated: aws.Bool(true)})
 			e.must(t, err)
 			if len(vs.Versions) != 2 {
