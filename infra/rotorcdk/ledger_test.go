@@ -75,20 +75,21 @@ func TestFunctionEnvironment(t *testing.T) {
 }
 
 // TestLedgerAccess evaluates every role of the stack for the ledger's item
-// operations under each key prefix: resolve reads revoked#, create and
-// expire write revoked#, the webhook writes and deletes delivery#; nothing
+// operations under each key prefix: resolve reads revoked# and writes and
+// reads plan#, create and expire write revoked#, the webhook writes and
+// deletes delivery#; nothing
 // else, and no other role touches the table at all.
 func TestLedgerAccess(t *testing.T) {
 	d := synth(t, testConfig)
 	table := "arn:test:" + d.ofType("AWS::DynamoDB::Table")[0]
 	want := map[string][]string{
-		"resolve": {"GetItem " + ledger.RevokedPrefix},
+		"resolve": {"GetItem " + ledger.RevokedPrefix, "GetItem " + ledger.PlanPrefix, "PutItem " + ledger.PlanPrefix},
 		"create":  {"PutItem " + ledger.RevokedPrefix},
 		"expire":  {"PutItem " + ledger.RevokedPrefix},
 		"webhook": {"PutItem " + ledger.DeliveryPrefix, "DeleteItem " + ledger.DeliveryPrefix},
 	}
 	actions := []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "BatchGetItem", "Query"}
-	keys := []string{ledger.RevokedPrefix + "keyid#AKIAEXAMPLE", ledger.DeliveryPrefix + "9f86d081"}
+	keys := []string{ledger.RevokedPrefix + "keyid#AKIAEXAMPLE", ledger.DeliveryPrefix + "9f86d081", ledger.PlanPrefix + "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b#0"}
 	got := map[string][]string{}
 	for _, id := range d.ofType("AWS::IAM::Role") {
 		name := id
