@@ -113,7 +113,7 @@ func pageKey(plan string, page int) string {
 }
 
 // storePlan splits items into pages, stores them, and sets the plan's
-// page references and preview.
+// page references.
 func (s *Service) storePlan(ctx context.Context, plan *Plan, items []Item) error {
 	store, err := s.pages()
 	if err != nil {
@@ -141,7 +141,7 @@ func (s *Service) storePlan(ctx context.Context, plan *Plan, items []Item) error
 		page, size = page[:0], 2
 		return nil
 	}
-	for i, it := range items {
+	for _, it := range items {
 		b, err := json.Marshal(it)
 		if err != nil {
 			return err
@@ -152,9 +152,6 @@ func (s *Service) storePlan(ctx context.Context, plan *Plan, items []Item) error
 			}
 		}
 		page, size = append(page, b), size+len(b)+1
-		if i < PreviewItems {
-			plan.Preview = append(plan.Preview, it.Name)
-		}
 	}
 	return flush()
 }

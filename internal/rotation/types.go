@@ -91,7 +91,7 @@ type Plan struct {
 	// Pace is how fast page executions start children, so that the fleet's
 	// Secrets Manager writes stay within the write budget.
 	Pace Pace `json:"pace"`
-	// Preview names the first items of a fan-out plan (a dry run's answer
+	// Preview names the first items of a dry run's fan-out plan (its answer
 	// to "what would this rotate?"); at most PreviewItems.
 	Preview []string `json:"preview,omitempty"`
 	// OutOfScope counts managed secrets the sweep skipped because their

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -59,21 +57,10 @@ func benchFleet(b *testing.B, n int, file bool) {
 	}
 	defer h.Close()
 	e.h = h
-	// Seed through the store itself: 10,000 CreateSecret calls at the
-	// write quota would take minutes and measure nothing of rotor's.
-	st := h.Server.SM.Store()
-	for i := 0; i < n; i++ {
+	e.createFleet(b, n, func(i int) string {
 		name := fmt.Sprintf("fleet/bench-%05d/", i)
-		name += strings.Repeat("n", 512-len(name))
-		if _, err := st.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(name),
-			SecretString: aws.String(fmt.Sprintf("initial-value-%06d-abcdef", i)), ClientRequestToken: aws.String(rotatedAgo(61 * 24 * time.Hour)),
-			Tags: []smtypes.Tag{{Key: aws.String("rotor:provider"), Value: aws.String("random")}, {Key: aws.String("rotor:grace-period"), Value: aws.String("0s")}}}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := h.Server.SM.Save(); err != nil {
-		b.Fatal(err)
-	}
+		return name + strings.Repeat("n", 512-len(name))
+	}, map[string]string{"rotor:grace-period": "0s"})
 	window := 60 * time.Second
 	if n <= 1000 {
 		window = 10 * time.Minute // the whole sweep
