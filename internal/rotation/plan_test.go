@@ -251,3 +251,20 @@ func TestOverlappingSweepsRotateOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestDryRunSweepStoresNothing: a dry run of a sweep answers with the
+// count and the first names, and stores no page.
+func TestDryRunSweepStoresNothing(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 30; i++ {
+		e.createSecret(fmt.Sprintf("svc/dry-%02d", i), "value-123456", map[string]string{"rotor:provider": "random"})
+	}
+	e.clock.Advance(61 * 24 * time.Hour)
+	plan := e.must(rotation.FuncResolve, `{"trigger":"sweep","dryRun":true}`)
+	if plan["count"] != float64(32) || plan["pages"] != nil || plan["items"] != nil {
+		t.Fatalf("dry run = %v, want count 32, no pages, no items", plan)
+	}
+	if preview := plan["preview"].([]any); len(preview) != rotation.PreviewItems {
+		t.Errorf("preview has %d names, want %d", len(preview), rotation.PreviewItems)
+	}
+}
