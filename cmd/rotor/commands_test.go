@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/google/uuid"
 
 	"github.com/rotorhq/rotor/internal/rotorlocal"
 )
@@ -52,7 +55,7 @@ func TestRotateWaitAndHistory(t *testing.T) {
 	}
 
 	code, out, _ = cli(t, "history", res.ExecutionArn, "--endpoint", h.URL)
-	for _, want := range []string{"Resolve", "[0] Create", "[0] Expire", "SUCCEEDED in"} {
+	for _, want := range []string{"Resolve", "RotateOne", "Create", "Expire", "SUCCEEDED in"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("history lacks %q:\n%s", want, out)
 		}
@@ -64,6 +67,49 @@ func TestRotateWaitAndHistory(t *testing.T) {
 	code, out, _ = cli(t, "status", "--secret", "app/token", "--endpoint", h.URL)
 	if code != 0 || !strings.Contains(out, "AWSCURRENT") || !strings.Contains(out, "AWSPREVIOUS, ROTOR_REVOKED") || !strings.Contains(out, "rotor:provider") {
 		t.Errorf("status: exit %d\n%s", code, out)
+	}
+}
+
+// TestHistoryOfASweep: history follows a sweep into its page execution
+// and the rotations it started, and counts them by outcome.
+func TestHistoryOfASweep(t *testing.T) {
+	h := localHost(t)
+	ctx := context.Background()
+	for _, name := range []string{"app/a", "app/b", "app/c"} {
+		u := uuid.Must(uuid.NewV7())
+		ms := uint64(time.Now().Add(-61 * 24 * time.Hour).UnixMilli()) // rotated by rotor 61 days ago
+		for i := 0; i < 6; i++ {
+			u[i] = byte(ms >> (40 - 8*i))
+		}
+		if _, err := h.SecretsManager().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name),
+			SecretString: aws.String("initial-token-value-0000000000"), ClientRequestToken: aws.String(u.String()),
+			Tags: []smtypes.Tag{{Key: aws.String("rotor:provider"), Value: aws.String("random")}, {Key: aws.String("rotor:grace-period"), Value: aws.String("0s")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x, err := h.StepFunctions().StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(h.StateMachineARN), Input: aws.String(`{"trigger":"sweep"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sweep := aws.ToString(x.ExecutionArn)
+	if st, err := h.Server.SFN.Wait(ctx, sweep); err != nil || st != "SUCCEEDED" {
+		t.Fatalf("sweep: %s %v", st, err)
+	}
+	for _, c := range h.Server.SFN.Children(sweep) {
+		for _, r := range h.Server.SFN.Children(aws.ToString(c.ExecutionArn)) {
+			if st, err := h.Server.SFN.Wait(ctx, aws.ToString(r.ExecutionArn)); err != nil || st != "SUCCEEDED" {
+				t.Fatalf("rotation %s: %s %v", aws.ToString(r.ExecutionArn), st, err)
+			}
+		}
+	}
+	code, out, errOut := cli(t, "history", sweep, "--endpoint", h.URL, "--children")
+	for _, want := range []string{"StartPages", "Swept", "children: 1 page execution(s), 3 rotation(s), 3 succeeded", "app/a", "app/b", "app/c"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("history lacks %q:\n%s\n%s", want, out, errOut)
+		}
+	}
+	if code != 0 {
+		t.Errorf("history: exit %d", code)
 	}
 }
 
@@ -85,7 +131,7 @@ func TestRotateFailureExitsOne(t *testing.T) {
 
 func TestGraph(t *testing.T) {
 	code, out, _ := cli(t, "graph")
-	for _, want := range []string{"flowchart TD", "start((start)) --> Resolve", "subgraph RotateEach", "Verify -.->", "GracePeriod[/GracePeriod/]"} {
+	for _, want := range []string{"flowchart TD", "start((start)) --> Route", "subgraph StartChildren", "Verify -.->", "GracePeriod[/GracePeriod/]"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("graph lacks %q", want)
 		}
