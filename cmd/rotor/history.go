@@ -24,7 +24,7 @@ A sweep, or a leak matching several secrets, rotates each secret in its own
 child execution, started by page executions: history then counts those
 rotations by outcome (succeeded, skipped, running, failed) and lists the
 ones that did not succeed; --children lists every one.`,
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := g.check(); err != nil {
 				return err

@@ -260,4 +260,3 @@ func (t *timeline) summary() map[string]any {
 	}
 	return m
 }
-
