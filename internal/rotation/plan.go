@@ -40,8 +40,9 @@ const (
 // quota (PutSecretValue, UpdateSecretVersionStage and the like) one
 // rotation makes: create's PutSecretValue, switchover's move of AWSCURRENT
 // and release of AWSPENDING, expire's ROTOR_REVOKED label. Tag writes
-// (identities) have their own quota on AWS and are fewer. A test counts
-// them through the local endpoint's quota counters, so this cannot drift.
+// (identities) have their own quota on AWS and are fewer.
+// internal/rotorlocal's TestWritesPerRotation counts them in the requests
+// the local endpoint serves, so this figure cannot drift.
 const WritesPerRotation = 4
 
 // Pages stores the pages of fan-out plans where every child execution can

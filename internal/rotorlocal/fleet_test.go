@@ -302,3 +302,27 @@ func TestFleetLongNamesStayWithinLimits(t *testing.T) {
 		t.Fatalf("asl.MaxPayload = %d", asl.MaxPayload)
 	}
 }
+
+// TestWritesPerRotation: a rotation makes exactly
+// rotation.WritesPerRotation calls from Secrets Manager's shared write
+// quota, the figure the write budget's pacing divides by. Counted from the
+// requests the endpoint served, over two rotations of one secret.
+func TestWritesPerRotation(t *testing.T) {
+	e := startLeakEnv(t)
+	e.createSecret(t, "svc/counted", "initial-value-0123456789abcdefABCDEF", map[string]string{"rotor:provider": "random"})
+	for i := 0; i < 2; i++ {
+		n := e.reqs.len()
+		e.rotate(t, "svc/counted", 0)
+		writes := 0
+		for _, op := range e.reqs.since(n) {
+			switch op {
+			case "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage", "secretsmanager:UpdateSecret",
+				"secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret":
+				writes++
+			}
+		}
+		if writes != rotation.WritesPerRotation {
+			t.Errorf("rotation %d made %d writes from the shared quota, want rotation.WritesPerRotation = %d: %v", i+1, writes, rotation.WritesPerRotation, e.reqs.since(n))
+		}
+	}
+}
