@@ -95,6 +95,10 @@ type Options struct {
 	Quotas bool
 	// Faults are injected into matching operations.
 	Faults []Fault
+	// FunctionConcurrency bounds how many invocations of each in-process
+	// Lambda function run at once (lambda.Options.Concurrency); 0 means
+	// lambda.DefaultConcurrency (64). Beyond it invocations wait.
+	FunctionConcurrency int
 	// MaxRequestBody bounds request bodies. Default 7 MiB (Lambda takes
 	// synchronous payloads up to 6 MB).
 	MaxRequestBody int64
@@ -273,6 +277,9 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.FunctionConcurrency < 0 {
+		return nil, fmt.Errorf("function concurrency %d: want 0 (the default, %d) or more", opts.FunctionConcurrency, lambda.DefaultConcurrency)
+	}
 	s := &Server{opts: opts, handlers: map[string]service{}, allowed: allowed, functionsReady: make(chan struct{})}
 	if !opts.AwaitFunctions {
 		close(s.functionsReady)
@@ -315,7 +322,9 @@ func (s *Server) build() error {
 		return err
 	}
 	s.register("sns", s.SNS)
-	s.Lambda = lambda.New(s.env)
+	if s.Lambda, err = lambda.New(s.env, lambda.Options{Concurrency: s.opts.FunctionConcurrency}); err != nil {
+		return err
+	}
 	s.register("lambda", s.Lambda)
 	tasks := asl.Services{Invoke: s.invokeForStates, Publish: s.SNS.Publish, StartExecution: s.startForStates}
 	if s.SFN, err = stepfunctions.New(s.env, stepfunctions.Options{Tasks: tasks, Jitter: s.opts.Jitter}); err != nil {
