@@ -2,14 +2,17 @@ package smstore
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"iter"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
 
 // changed summarizes Changes: each name, and whether it still exists.
@@ -300,5 +303,100 @@ func TestPurgeOrder(t *testing.T) {
 				diff(t, fmt.Sprintf("secrets after %v", d), tc.want[i], e.names())
 			}
 		})
+	}
+}
+
+// TestListSecretsPagesAtScale: over 300 secrets created, changed and read
+// at random times, every sort and page size lists each matching secret
+// exactly once, in the order asked for (date, then name, then ARN), the
+// pages cut where the requested size says.
+func TestListSecretsPagesAtScale(t *testing.T) {
+	e := newEnv(t)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	const n = 300
+	tagged := map[string]bool{}
+	for i := range n {
+		name := fmt.Sprintf("fleet/s-%03d", rnd.IntN(1000)*1000+i)
+		var tg []types.Tag
+		if rnd.IntN(2) == 0 {
+			tg = tags("rotor:provider", "random")
+			tagged[name] = true
+		}
+		_, err := e.s.CreateSecret(ctx, &sm.CreateSecretInput{Name: ptr(name), SecretString: ptr(val(i)), Tags: tg})
+		e.must(err)
+		e.clk.Advance(time.Duration(rnd.IntN(3)) * time.Hour) // ties too
+		if rnd.IntN(3) == 0 {
+			e.put(name, i+n)
+		}
+		if rnd.IntN(3) == 0 {
+			_, err := e.get(&sm.GetSecretValueInput{SecretId: ptr(name)})
+			e.must(err)
+		}
+	}
+	for _, by := range types.SortByType("").Values() {
+		for _, order := range []types.SortOrderType{types.SortOrderTypeAsc, types.SortOrderTypeDesc} {
+			for _, size := range []int32{1, 7, 100} {
+				for _, filtered := range []bool{false, true} {
+					t.Run(fmt.Sprintf("%s %s by %d filtered %v", by, order, size, filtered), func(t *testing.T) {
+						in := &sm.ListSecretsInput{SortBy: by, SortOrder: order, MaxResults: ptr(size)}
+						if filtered {
+							in.Filters = []types.Filter{{Key: types.FilterNameStringTypeTagKey, Values: []string{"rotor:provider"}}}
+						}
+						var all []types.SecretListEntry
+						for pages := 0; ; pages++ {
+							out, err := e.s.ListSecrets(ctx, in)
+							e.must(err)
+							if out.NextToken != nil && len(out.SecretList) != int(size) {
+								t.Fatalf("page %d: %d secrets and a NextToken, want %d", pages, len(out.SecretList), size)
+							}
+							all = append(all, out.SecretList...)
+							if out.NextToken == nil {
+								break
+							}
+							if pages > n {
+								t.Fatalf("more than %d pages of %d", n, size)
+							}
+							in.NextToken = out.NextToken
+						}
+						want := n
+						if filtered {
+							want = len(tagged)
+						}
+						seen := map[string]bool{}
+						for i, s := range all {
+							if seen[*s.Name] || filtered && !tagged[*s.Name] {
+								t.Fatalf("%s listed twice or not matching", *s.Name)
+							}
+							seen[*s.Name] = true
+							if i == 0 {
+								continue
+							}
+							date := func(x types.SecretListEntry) time.Time {
+								switch by {
+								case types.SortByTypeLastChangedDate:
+									return *x.LastChangedDate
+								case types.SortByTypeLastAccessedDate:
+									return timeOrZero(x.LastAccessedDate)
+								case types.SortByTypeCreatedDate:
+									return *x.CreatedDate
+								}
+								return time.Time{} // by name
+							}
+							p := all[i-1]
+							c := cmp.Or(date(p).Compare(date(s)), strings.Compare(*p.Name, *s.Name), strings.Compare(*p.ARN, *s.ARN))
+							if order == types.SortOrderTypeDesc {
+								c = -c
+							}
+							if c >= 0 {
+								t.Fatalf("%s listed after %s", *s.Name, *p.Name)
+							}
+						}
+						if len(all) != want {
+							t.Errorf("%d secrets listed, want %d", len(all), want)
+						}
+					})
+				}
+			}
+		}
 	}
 }
