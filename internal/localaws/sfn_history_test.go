@@ -27,8 +27,9 @@ func TestHistoryWrittenInBatches(t *testing.T) {
 		name, definition string
 		values           int // journaled values: the start, each state's entry time, each task's result
 	}{
-		{"two tasks and a pass", `{"StartAt":"A","States":{"A":{` + task + `,"Next":"B"},
-		  "B":{"Type":"Pass","Next":"C"},"C":{` + task + `,"End":true}}}`, 1 + 3 + 2},
+		{"four tasks and three passes", `{"StartAt":"A","States":{"A":{` + task + `,"Next":"B"},
+		  "B":{"Type":"Pass","Next":"C"},"C":{` + task + `,"Next":"D"},"D":{"Type":"Pass","Next":"E"},
+		  "E":{` + task + `,"Next":"F"},"F":{"Type":"Pass","Next":"G"},"G":{` + task + `,"End":true}}}`, 1 + 7 + 4},
 		{"a map of 20 items, each two passes", `{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.items","MaxConcurrency":4,
 		  "ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","Next":"Q"},"Q":{"Type":"Pass","End":true}}},"End":true}}}`, 1 + 1 + 20*2},
 	}
