@@ -80,7 +80,9 @@ func (s *Store) Records() ([]Record, error) {
 //
 // What Changes returns is gone from the store's memory of changes: a host
 // that fails to write it must keep it and write it again, before what a
-// later call returns (which supersedes it for the same names).
+// later call returns (which supersedes it for the same names). A store
+// whose host never calls Changes remembers one name per secret ever
+// changed.
 func (s *Store) Changes() ([]Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
