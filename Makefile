@@ -132,6 +132,7 @@ check-asl: tools
 bench: tools
 	@echo "# make bench: $$(date -u +%Y-%m-%d), $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $$($(GO) env GOVERSION)"
 	@$(GO) test -run '^$$' -bench . -benchtime=2s -count=1 ./internal/rotation/ ./internal/asl/ | grep -E '^Benchmark'
+	@$(GO) test -run '^$$' -bench 'SecretsManagerWrites|SecretsManagerListFleet|StepFunctionsExecutions|LambdaInProcessConcurrency' -benchtime=2s -count=1 ./internal/localaws/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench 'LocalRotation|PostgresRotation' -benchtime=2s -count=1 ./internal/rotorlocal/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench PostgresUnderLoad -benchtime=1x -count=1 ./internal/rotorlocal/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench Bootstraps -benchtime=200x -count=1 ./test/e2e/ | grep -E '^Benchmark'

@@ -206,64 +206,188 @@ func TestLambdaDryRunAndEvent(t *testing.T) {
 	}
 }
 
-// TestLambdaSerialized checks calls to one function run one at a time and
-// calls to different functions concurrently.
-func TestLambdaSerialized(t *testing.T) {
-	ctx := t.Context()
-	srv, c := lambdaTestServer(t)
-	var running, maxRunning atomic.Int32
-	srv.Lambda.Register("one", func(context.Context, []byte) ([]byte, error) {
-		n := running.Add(1)
-		defer running.Add(-1)
-		for m := maxRunning.Load(); n > m && !maxRunning.CompareAndSwap(m, n); m = maxRunning.Load() {
-		}
-		time.Sleep(5 * time.Millisecond)
-		return []byte(`"ok"`), nil
-	})
-	var wg sync.WaitGroup
-	errs := make(chan error, 10)
-	for range 10 {
-		wg.Go(func() {
-			out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("one")})
-			if err == nil && string(out.Payload) != `"ok"` {
-				err = fmt.Errorf("payload %s", out.Payload)
+// closedAfter returns a channel closed after d, which every waiter sees.
+func closedAfter(d time.Duration) <-chan struct{} {
+	c := make(chan struct{})
+	time.AfterFunc(d, func() { close(c) })
+	return c
+}
+
+// TestLambdaConcurrency checks that calls to one in-process function run
+// concurrently up to its concurrency and wait beyond it (none refused),
+// and that calls to different functions run concurrently.
+func TestLambdaConcurrency(t *testing.T) {
+	// meet returns a handler that finishes only once n calls have entered
+	// it together (or fails after 5 s).
+	meet := func(n int) locallambda.Handler {
+		var mu sync.Mutex
+		arrived, all := 0, make(chan struct{})
+		expired := closedAfter(5 * time.Second) // for all calls, so that a failure takes 5 s, not 5 s a call
+		return func(ctx context.Context, _ []byte) ([]byte, error) {
+			mu.Lock()
+			if arrived++; arrived == n {
+				close(all)
 			}
-			errs <- err
+			mu.Unlock()
+			select {
+			case <-all:
+				return []byte(`"ok"`), nil
+			case <-expired:
+				return nil, &locallambda.FunctionError{Type: "Timeout", Message: "the other calls did not run concurrently"}
+			}
+		}
+	}
+	// counting returns a handler that records how many calls run at once;
+	// the first calls wait until bound of them run together, so that the
+	// bound is reached whatever the machine's speed.
+	counting := func(bound int32) func(maxRunning *atomic.Int32) locallambda.Handler {
+		return func(maxRunning *atomic.Int32) locallambda.Handler {
+			var running atomic.Int32
+			full := make(chan struct{})
+			var once sync.Once
+			expired := closedAfter(5 * time.Second)
+			return func(context.Context, []byte) ([]byte, error) {
+				n := running.Add(1)
+				defer running.Add(-1)
+				for m := maxRunning.Load(); n > m && !maxRunning.CompareAndSwap(m, n); m = maxRunning.Load() {
+				}
+				if n >= bound {
+					once.Do(func() { close(full) })
+				}
+				select {
+				case <-full:
+				case <-expired:
+					return nil, &locallambda.FunctionError{Type: "Timeout", Message: "the bound was never reached"}
+				}
+				time.Sleep(5 * time.Millisecond)
+				return []byte(`"ok"`), nil
+			}
+		}
+	}
+	cases := []struct {
+		name        string
+		opts        Options
+		fnOpts      locallambda.FunctionOptions
+		calls       int
+		handler     func(max *atomic.Int32) locallambda.Handler
+		wantRunning int32 // 0: not measured
+	}{
+		{"two calls of one function overlap (each waits for the other)", Options{}, locallambda.FunctionOptions{}, 2,
+			func(*atomic.Int32) locallambda.Handler { return meet(2) }, 0},
+		{"64 calls of one function run at once by default", Options{}, locallambda.FunctionOptions{}, 64,
+			func(*atomic.Int32) locallambda.Handler { return meet(64) }, 0},
+		{"Options.FunctionConcurrency bounds calls; the rest wait", Options{FunctionConcurrency: 3}, locallambda.FunctionOptions{}, 12,
+			counting(3), 3},
+		{"FunctionOptions.Concurrency bounds one function", Options{}, locallambda.FunctionOptions{Concurrency: 1}, 6,
+			counting(1), 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := New(tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			endpoint, err := srv.Start("127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := lambdaClient(sdkTestHTTPClient(t), endpoint)
+			var maxRunning atomic.Int32
+			if err := srv.Lambda.RegisterWith("one", tc.handler(&maxRunning), tc.fnOpts); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, tc.calls)
+			for range tc.calls {
+				wg.Go(func() {
+					out, err := c.Invoke(t.Context(), &lambda.InvokeInput{FunctionName: aws.String("one")})
+					if err == nil && (out.FunctionError != nil || string(out.Payload) != `"ok"`) {
+						err = fmt.Errorf("function error %s: %s", aws.ToString(out.FunctionError), out.Payload)
+					}
+					errs <- err
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if m := maxRunning.Load(); tc.wantRunning != 0 && m != tc.wantRunning {
+				t.Errorf("%d calls ran at once, want %d", m, tc.wantRunning)
+			}
 		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if m := maxRunning.Load(); m != 1 {
-		t.Fatalf("%d calls to one function ran at once, want 1", m)
-	}
 
-	// Two functions that each wait for the other to start: they finish
-	// only if they run concurrently.
-	a, b := make(chan struct{}), make(chan struct{})
-	meet := func(mine, theirs chan struct{}) locallambda.Handler {
-		return func(ctx context.Context, _ []byte) ([]byte, error) {
-			close(mine)
-			select {
-			case <-theirs:
-				return []byte("{}"), nil
-			case <-time.After(5 * time.Second):
-				return nil, &locallambda.FunctionError{Type: "Timeout", Message: "the other function did not run concurrently"}
+	t.Run("two functions that each wait for the other run concurrently", func(t *testing.T) {
+		srv, _ := lambdaTestServer(t)
+		a, b := make(chan struct{}), make(chan struct{})
+		meetOther := func(mine, theirs chan struct{}) locallambda.Handler {
+			return func(ctx context.Context, _ []byte) ([]byte, error) {
+				close(mine)
+				select {
+				case <-theirs:
+					return []byte("{}"), nil
+				case <-time.After(5 * time.Second):
+					return nil, &locallambda.FunctionError{Type: "Timeout", Message: "the other function did not run concurrently"}
+				}
 			}
 		}
-	}
-	srv.Lambda.Register("a", meet(a, b))
-	srv.Lambda.Register("b", meet(b, a))
-	errA := make(chan error, 1)
-	go func() { _, err := srv.Lambda.Invoke(ctx, "a", nil); errA <- err }()
-	_, errB := srv.Lambda.Invoke(ctx, "b", nil)
-	if err := errors.Join(<-errA, errB); err != nil {
-		t.Fatal(err)
-	}
+		srv.Lambda.Register("a", meetOther(a, b))
+		srv.Lambda.Register("b", meetOther(b, a))
+		errA := make(chan error, 1)
+		go func() { _, err := srv.Lambda.Invoke(t.Context(), "a", nil); errA <- err }()
+		_, errB := srv.Lambda.Invoke(t.Context(), "b", nil)
+		if err := errors.Join(<-errA, errB); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a call beyond the bound waits for its context", func(t *testing.T) {
+		srv, _ := lambdaTestServer(t)
+		entered, release := make(chan struct{}, 1), make(chan struct{})
+		if err := srv.Lambda.RegisterWith("busy", func(context.Context, []byte) ([]byte, error) {
+			entered <- struct{}{}
+			<-release
+			return []byte("{}"), nil
+		}, locallambda.FunctionOptions{Concurrency: 1}); err != nil {
+			t.Fatal(err)
+		}
+		first := make(chan error, 1)
+		go func() { _, err := srv.Lambda.Invoke(t.Context(), "busy", nil); first <- err }()
+		<-entered // the first call holds the only slot
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		if _, err := srv.Lambda.Invoke(ctx, "busy", nil); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a second call while the first held the only slot: %v, want it to wait until its context ended", err)
+		}
+		if len(entered) != 0 {
+			t.Error("the second call ran")
+		}
+		close(release)
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a negative concurrency is an error", func(t *testing.T) {
+		if srv, err := New(Options{FunctionConcurrency: -1}); err == nil || !strings.Contains(err.Error(), "function concurrency -1") {
+			if srv != nil {
+				srv.Close()
+			}
+			t.Errorf("New with FunctionConcurrency -1: %v, want an error naming it", err)
+		}
+		srv, _ := lambdaTestServer(t)
+		err := srv.Lambda.RegisterWith("f", echoHandler, locallambda.FunctionOptions{Concurrency: -2})
+		if err == nil || !strings.Contains(err.Error(), "concurrency -2") {
+			t.Errorf("RegisterWith with Concurrency -2: %v, want an error naming it", err)
+		}
+		if _, err := srv.Lambda.Invoke(t.Context(), "f", nil); err == nil {
+			t.Error("the refused function was registered")
+		}
+	})
 }
 
 // fakeEmulator answers invocations as the Runtime Interface Emulator does,

@@ -168,12 +168,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.opts.Log.Debug("request", "service", svcName, "operation", op)
-	if s.quota != nil {
-		if retryAfter, ok := s.quota.take(svcName, op); !ok {
-			w.Header().Set("Retry-After", fmt.Sprintf("%d", int(retryAfter.Seconds())+1))
-			answerError(w, svc, "ThrottlingException", "Rate exceeded", http.StatusBadRequest)
-			return
-		}
+	if retryAfter, ok := s.quota.take(svcName, op); !ok {
+		w.Header().Set("Retry-After", fmt.Sprintf("%d", int(retryAfter.Seconds())+1))
+		answerError(w, svc, "ThrottlingException", "Rate exceeded", http.StatusBadRequest)
+		return
 	}
 	switch s.fault(svcName, op) {
 	case "error":
@@ -192,12 +190,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	svc.Serve(w, r, op, body)
 }
 
-// serveAdmin answers rotor's own endpoints under /_rotor/: health, and
-// whatever services expose (recorded SNS messages).
+// serveAdmin answers rotor's own endpoints under /_rotor/: health, the
+// quotas' counts, and whatever services expose (recorded SNS messages).
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/_rotor/health" {
+	switch r.URL.Path {
+	case "/_rotor/health":
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
+		return
+	case "/_rotor/quotas":
+		s.serveQuotas(w, r)
 		return
 	}
 	for _, svc := range s.handlers {

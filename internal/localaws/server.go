@@ -49,8 +49,10 @@
 // (what the SDK signs with), falling back to X-Amz-Target and the REST path.
 // Signatures are not verified here, except by STS, whose GetCallerIdentity
 // checks them against the access keys IAM issued.
-// AWS's quotas can be enforced (Options.Quotas) and faults injected per
-// operation (Options.Faults), both for tests.
+// AWS's quotas can be enforced (Options.Quotas; what each bucket allowed
+// and throttled is counted either way, Server.Quotas and GET
+// /_rotor/quotas) and faults injected per operation (Options.Faults), both
+// for tests.
 package localaws
 
 import (
@@ -87,15 +89,23 @@ type Options struct {
 	DataFile string
 	// Now is the wall clock; nil means time.Now.
 	Now func() time.Time
-	// Quotas enforces AWS's request-rate quotas (Secrets Manager: 50 writes
-	// per second shared across its write operations, 10,000 GetSecretValue
-	// and 40,000 DescribeSecret per second), answering ThrottlingException,
-	// which the SDK retries. Other services have none here: DynamoDB's
-	// on-demand tables, for one, have no per-second quota low enough for
-	// rotor to reach.
+	// Quotas enforces AWS's request-rate quotas, in AWS's buckets
+	// (Secrets Manager: 50 per second shared by PutSecretValue,
+	// UpdateSecret and UpdateSecretVersionStage, 50 shared by TagResource
+	// and UntagResource, 50 for CreateSecret, 100 for ListSecrets, 10,000
+	// GetSecretValue and 40,000 DescribeSecret; quota.go lists them all),
+	// answering ThrottlingException, which the SDK retries. Each throttled
+	// request is logged at debug level, and a warning at most every 10 s
+	// per bucket. Requests are counted in their buckets either way
+	// (Server.Quotas, GET /_rotor/quotas). Other services have no quota
+	// here.
 	Quotas bool
 	// Faults are injected into matching operations.
 	Faults []Fault
+	// FunctionConcurrency bounds how many invocations of each in-process
+	// Lambda function run at once (lambda.Options.Concurrency); 0 means
+	// lambda.DefaultConcurrency (64). Beyond it invocations wait.
+	FunctionConcurrency int
 	// MaxRequestBody bounds request bodies. Default 7 MiB (Lambda takes
 	// synchronous payloads up to 6 MB).
 	MaxRequestBody int64
@@ -277,13 +287,14 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.FunctionConcurrency < 0 {
+		return nil, fmt.Errorf("function concurrency %d: want 0 (the default, %d) or more", opts.FunctionConcurrency, lambda.DefaultConcurrency)
+	}
 	s := &Server{opts: opts, handlers: map[string]service{}, allowed: allowed, functionsReady: make(chan struct{}), sfnBuilt: make(chan struct{})}
 	if !opts.AwaitFunctions {
 		close(s.functionsReady)
 	}
-	if opts.Quotas {
-		s.quota = newQuotas(opts.Now)
-	}
+	s.quota = newQuotas(opts.Quotas, opts.Now, opts.Log)
 	if opts.DataFile != "" {
 		// NoSync: a write reaches the operating system before the request
 		// is answered, so the data survives the process being killed
@@ -319,7 +330,9 @@ func (s *Server) build() error {
 		return err
 	}
 	s.register("sns", s.SNS)
-	s.Lambda = lambda.New(s.env)
+	if s.Lambda, err = lambda.New(s.env, lambda.Options{Concurrency: s.opts.FunctionConcurrency}); err != nil {
+		return err
+	}
 	s.register("lambda", s.Lambda)
 	tasks := asl.Services{Invoke: s.invokeForStates, Publish: s.SNS.Publish,
 		StartExecution: s.startForStates, WaitExecution: s.waitForStates, StopExecution: s.stopForStates}

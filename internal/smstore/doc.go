@@ -31,6 +31,10 @@
 //     pagination, with opaque NextTokens.
 //   - Snapshot and Load: a deterministic JSON image of the whole state,
 //     secret values included, for persistence.
+//   - Header, Records, Changes and LoadRecords: the same state as one
+//     record per secret, for a host that keeps it in a key-value file and
+//     writes, after each call, only the records of the secrets that call
+//     changed (Changes), so that a write costs that secret, not the store.
 //
 // # What it deliberately does not model
 //
@@ -55,6 +59,10 @@
 // performs at its front end and reports as ValidationException (which the
 // SDK has no type for) is reported as InvalidParameterException. No error
 // message ever contains a secret value.
+//
+// Lookups by name and by ARN are map lookups, and the purge scans the
+// secrets only once a deletion date has passed, so an operation's cost
+// does not grow with the number of secrets (ListSecrets excepted).
 //
 // Every output is a fresh copy: callers may modify what they get back, and
 // what they passed in, without touching the store. A *Store is safe for

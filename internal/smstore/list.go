@@ -365,13 +365,7 @@ func (s *Store) ListSecrets(ctx context.Context, in *sm.ListSecretsInput, _ ...f
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	var list []*secret
-	for _, sec := range s.secrets {
-		if (planned || sec.deleted == nil) && matches(sec, filters) {
-			list = append(list, sec)
-		}
-	}
-	slices.SortFunc(list, func(a, b *secret) int {
+	order1 := func(a, b *secret) int {
 		var c int
 		switch by {
 		case types.SortByTypeCreatedDate:
@@ -386,10 +380,38 @@ func (s *Store) ListSecrets(ctx context.Context, in *sm.ListSecretsInput, _ ...f
 			c = -c
 		}
 		return c
-	})
-	secs, next, err := page(list, func(s *secret) string { return s.arn }, after, size, op, query)
-	if err != nil {
-		return nil, err
+	}
+	listed := func(sec *secret) bool { return (planned || sec.deleted == nil) && matches(sec, filters) }
+	// The page is what paginate.Page would cut from the whole sorted
+	// listing (the size secrets after the token's, the token the ARN of
+	// the last): the order is total, so "after the token's secret" is
+	// "greater than it", and the page is the size smallest of those, kept
+	// in a sorted slice of size+1 (the extra one tells that more follow)
+	// rather than by sorting every secret for every page.
+	var anchor *secret
+	if after != "" {
+		if anchor = s.byARN[after]; anchor == nil || !listed(anchor) {
+			return nil, invalidNextToken()
+		}
+	}
+	secs := make([]*secret, 0, size+1)
+	for _, sec := range s.secrets {
+		if !listed(sec) || anchor != nil && order1(sec, anchor) <= 0 {
+			continue
+		}
+		if len(secs) == size+1 && order1(sec, secs[size]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(secs, sec, order1)
+		if len(secs) == size+1 {
+			secs = secs[:size]
+		}
+		secs = slices.Insert(secs, i, sec)
+	}
+	var next *string
+	if len(secs) > size {
+		secs = secs[:size]
+		next = encodeToken(op, secs[size-1].arn, query)
 	}
 	out := &sm.ListSecretsOutput{NextToken: next, SecretList: []types.SecretListEntry{}}
 	for _, sec := range secs {

@@ -105,7 +105,7 @@ func (s *Store) CreateSecret(ctx context.Context, in *sm.CreateSecretInput, _ ..
 		sec.versions = []*version{{id: id, str: str, bin: bin, stages: []string{stageCurrent}, created: now}}
 		out.VersionId = ptr(id)
 	}
-	s.secrets[name] = sec
+	s.add(sec)
 	return out, nil
 }
 
@@ -188,8 +188,11 @@ func (s *Store) GetSecretValue(ctx context.Context, in *sm.GetSecretValueInput, 
 		}
 	}
 	d := day(now)
-	sec.lastAccessed = ptr(d)
-	v.lastAccessed = ptr(d)
+	if sec.lastAccessed == nil || !sec.lastAccessed.Equal(d) || v.lastAccessed == nil || !v.lastAccessed.Equal(d) {
+		sec.lastAccessed = ptr(d)
+		v.lastAccessed = ptr(d)
+		s.touch(sec)
+	}
 	return &sm.GetSecretValueOutput{
 		ARN:           ptr(sec.arn),
 		Name:          ptr(sec.name),
@@ -278,6 +281,7 @@ func (s *Store) PutSecretValue(ctx context.Context, in *sm.PutSecretValueInput, 
 	}
 	sec.pruneVersions()
 	sec.lastChanged = now
+	s.touch(sec)
 	return &sm.PutSecretValueOutput{
 		ARN: ptr(sec.arn), Name: ptr(sec.name), VersionId: ptr(nv.id), VersionStages: cloneStages(nv.stages),
 	}, nil
@@ -340,6 +344,7 @@ func (s *Store) UpdateSecretVersionStage(ctx context.Context, in *sm.UpdateSecre
 		removeFrom.remove(label)
 		sec.pruneVersions()
 		sec.lastChanged = now
+		s.touch(sec)
 		return out, nil
 	}
 	if holder == moveTo {
@@ -363,6 +368,7 @@ func (s *Store) UpdateSecretVersionStage(ctx context.Context, in *sm.UpdateSecre
 	}
 	sec.pruneVersions()
 	sec.lastChanged = now
+	s.touch(sec)
 	return out, nil
 }
 
@@ -401,6 +407,7 @@ func (s *Store) TagResource(ctx context.Context, in *sm.TagResourceInput, _ ...f
 	}
 	sec.tags = merged
 	sec.lastChanged = now
+	s.touch(sec)
 	return &sm.TagResourceOutput{}, nil
 }
 
@@ -436,6 +443,7 @@ func (s *Store) UntagResource(ctx context.Context, in *sm.UntagResourceInput, _ 
 		delete(sec.tags, k)
 	}
 	sec.lastChanged = now
+	s.touch(sec)
 	return &sm.UntagResourceOutput{}, nil
 }
 
@@ -481,7 +489,7 @@ func (s *Store) DeleteSecret(ctx context.Context, in *sm.DeleteSecretInput, _ ..
 		return out, nil
 	}
 	if force {
-		delete(s.secrets, sec.name)
+		s.remove(sec)
 		return &sm.DeleteSecretOutput{ARN: ptr(sec.arn), Name: ptr(sec.name), DeletionDate: ptr(now)}, nil
 	}
 	if sec.deleted != nil {
@@ -495,6 +503,8 @@ func (s *Store) DeleteSecret(ctx context.Context, in *sm.DeleteSecretInput, _ ..
 	when := now.Add(time.Duration(days) * 24 * time.Hour)
 	sec.deleted = ptr(when)
 	sec.lastChanged = now
+	s.scheduled(sec)
+	s.touch(sec)
 	return &sm.DeleteSecretOutput{ARN: ptr(sec.arn), Name: ptr(sec.name), DeletionDate: ptr(when)}, nil
 }
 
@@ -527,6 +537,7 @@ func (s *Store) RestoreSecret(ctx context.Context, in *sm.RestoreSecretInput, _ 
 	if sec.deleted != nil {
 		sec.deleted = nil
 		sec.lastChanged = now
+		s.touch(sec)
 	}
 	return &sm.RestoreSecretOutput{ARN: ptr(sec.arn), Name: ptr(sec.name)}, nil
 }

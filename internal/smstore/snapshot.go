@@ -67,33 +67,7 @@ func (s *Store) Snapshot() ([]byte, error) {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		sec := s.secrets[n]
-		sj := secretJSON{
-			ARN:              sec.arn,
-			CreatedDate:      sec.created,
-			DeletedDate:      cloneTime(sec.deleted),
-			Description:      cloneStr(sec.description),
-			KmsKeyID:         cloneStr(sec.kmsKeyID),
-			LastAccessedDate: cloneTime(sec.lastAccessed),
-			LastChangedDate:  sec.lastChanged,
-			Name:             sec.name,
-			Tags:             []tagJSON{},
-			Versions:         []versionJSON{},
-		}
-		for _, t := range sec.tagList() {
-			sj.Tags = append(sj.Tags, tagJSON{Key: *t.Key, Value: *t.Value})
-		}
-		for _, v := range sec.versions {
-			sj.Versions = append(sj.Versions, versionJSON{
-				CreatedDate:      v.created,
-				LastAccessedDate: cloneTime(v.lastAccessed),
-				SecretBinary:     slices.Clone(v.bin),
-				SecretString:     cloneStr(v.str),
-				VersionID:        v.id,
-				VersionStages:    append([]string{}, v.stages...),
-			})
-		}
-		snap.Secrets = append(snap.Secrets, sj)
+		snap.Secrets = append(snap.Secrets, s.secrets[n].toJSON())
 	}
 	b, err := json.MarshalIndent(snap, "", "  ")
 	if err != nil {
@@ -118,19 +92,10 @@ func Load(o Options, snapshot []byte) (*Store, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("smstore: load: trailing data after the snapshot")
 	}
-	if snap.Format != snapshotFormat {
-		return nil, fmt.Errorf("smstore: load: snapshot format %d, want %d", snap.Format, snapshotFormat)
+	o, err := o.fromHeader("snapshot", snapshotFormat, snap.Format, snap.Region, snap.Account)
+	if err != nil {
+		return nil, err
 	}
-	if snap.Region == "" || snap.Account == "" {
-		return nil, fmt.Errorf("smstore: load: snapshot has no region or account")
-	}
-	if o.Region != "" && o.Region != snap.Region {
-		return nil, fmt.Errorf("smstore: load: snapshot is of region %q, options say %q", snap.Region, o.Region)
-	}
-	if o.Account != "" && o.Account != snap.Account {
-		return nil, fmt.Errorf("smstore: load: snapshot is of account %q, options say %q", snap.Account, o.Account)
-	}
-	o.Region, o.Account = snap.Region, snap.Account
 	s := New(o)
 	for i, sj := range snap.Secrets {
 		sec, err := s.loadSecret(sj)
@@ -140,9 +105,59 @@ func Load(o Options, snapshot []byte) (*Store, error) {
 		if s.secrets[sec.name] != nil {
 			return nil, fmt.Errorf("smstore: load: secret %d: duplicate name %q", i, sec.name)
 		}
-		s.secrets[sec.name] = sec
+		s.add(sec)
 	}
+	clear(s.changed) // the snapshot holds what was loaded
 	return s, nil
+}
+
+// fromHeader checks the format, region and account a snapshot or a
+// header names, and returns o with that region and account.
+func (o Options) fromHeader(what string, want, format int, region, account string) (Options, error) {
+	if format != want {
+		return o, fmt.Errorf("smstore: load: %s format %d, want %d", what, format, want)
+	}
+	if region == "" || account == "" {
+		return o, fmt.Errorf("smstore: load: %s has no region or account", what)
+	}
+	if o.Region != "" && o.Region != region {
+		return o, fmt.Errorf("smstore: load: %s is of region %q, options say %q", what, region, o.Region)
+	}
+	if o.Account != "" && o.Account != account {
+		return o, fmt.Errorf("smstore: load: %s is of account %q, options say %q", what, account, o.Account)
+	}
+	o.Region, o.Account = region, account
+	return o, nil
+}
+
+// toJSON is the secret as a snapshot or a record holds it.
+func (sec *secret) toJSON() secretJSON {
+	sj := secretJSON{
+		ARN:              sec.arn,
+		CreatedDate:      sec.created,
+		DeletedDate:      cloneTime(sec.deleted),
+		Description:      cloneStr(sec.description),
+		KmsKeyID:         cloneStr(sec.kmsKeyID),
+		LastAccessedDate: cloneTime(sec.lastAccessed),
+		LastChangedDate:  sec.lastChanged,
+		Name:             sec.name,
+		Tags:             []tagJSON{},
+		Versions:         []versionJSON{},
+	}
+	for _, t := range sec.tagList() {
+		sj.Tags = append(sj.Tags, tagJSON{Key: *t.Key, Value: *t.Value})
+	}
+	for _, v := range sec.versions {
+		sj.Versions = append(sj.Versions, versionJSON{
+			CreatedDate:      v.created,
+			LastAccessedDate: cloneTime(v.lastAccessed),
+			SecretBinary:     slices.Clone(v.bin),
+			SecretString:     cloneStr(v.str),
+			VersionID:        v.id,
+			VersionStages:    append([]string{}, v.stages...),
+		})
+	}
+	return sj
 }
 
 func (s *Store) loadSecret(sj secretJSON) (*secret, error) {

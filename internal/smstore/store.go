@@ -78,6 +78,13 @@ type Store struct {
 	now     func() time.Time
 	rand    io.Reader
 	secrets map[string]*secret // by name
+	byARN   map[string]*secret // the same secrets, by full ARN
+	// purgeAt is no later than the earliest scheduled deletion date (zero:
+	// none scheduled), so that most calls skip the purge's scan.
+	purgeAt time.Time
+	// changed holds the names of the secrets created, changed or removed
+	// since the last Changes.
+	changed map[string]bool
 }
 
 // New returns an empty store.
@@ -89,6 +96,34 @@ func New(o Options) *Store {
 		now:     o.Now,
 		rand:    o.Rand,
 		secrets: map[string]*secret{},
+		byARN:   map[string]*secret{},
+		changed: map[string]bool{},
+	}
+}
+
+// add puts sec in the store (its name is free) and records the change.
+func (s *Store) add(sec *secret) {
+	s.secrets[sec.name] = sec
+	s.byARN[sec.arn] = sec
+	s.scheduled(sec)
+	s.touch(sec)
+}
+
+// remove takes sec out of the store and records the change.
+func (s *Store) remove(sec *secret) {
+	delete(s.secrets, sec.name)
+	delete(s.byARN, sec.arn)
+	s.touch(sec)
+}
+
+// touch records that sec changed, for Changes.
+func (s *Store) touch(sec *secret) { s.changed[sec.name] = true }
+
+// scheduled keeps purgeAt a lower bound of the deletion dates once sec
+// may have one.
+func (s *Store) scheduled(sec *secret) {
+	if sec.deleted != nil && (s.purgeAt.IsZero() || sec.deleted.Before(s.purgeAt)) {
+		s.purgeAt = *sec.deleted
 	}
 }
 
@@ -206,9 +241,17 @@ func day(t time.Time) time.Time {
 // purge look immediate to callers. Guess: a secret whose deletion date is
 // exactly now still exists ("when the clock passes DeletedDate").
 func (s *Store) purge(now time.Time) {
-	for name, sec := range s.secrets {
-		if sec.deleted != nil && now.After(*sec.deleted) {
-			delete(s.secrets, name)
+	if s.purgeAt.IsZero() || !now.After(s.purgeAt) {
+		return // no deletion date has passed
+	}
+	s.purgeAt = time.Time{}
+	for _, sec := range s.secrets {
+		switch {
+		case sec.deleted == nil:
+		case now.After(*sec.deleted):
+			s.remove(sec)
+		default:
+			s.scheduled(sec)
 		}
 	}
 }
@@ -261,10 +304,8 @@ func (s *Store) lookup(id string) (*secret, error) {
 		if !ok {
 			return nil, errSecretNotFound()
 		}
-		for _, sec := range s.secrets {
-			if sec.arn == id {
-				return sec, nil
-			}
+		if sec := s.byARN[id]; sec != nil {
+			return sec, nil
 		}
 		if sec := s.secrets[name]; sec != nil {
 			return sec, nil // partial ARN

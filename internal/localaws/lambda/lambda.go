@@ -29,9 +29,11 @@ type Service struct {
 	env    wire.Env
 	client *http.Client // to emulators
 
+	concurrency int // Options.Concurrency, defaulted
+
 	mu     sync.Mutex
 	fns    map[string]*lambdaFunction
-	locks  map[string]chan struct{} // by target: "handler:NAME" or "url:URL"
+	locks  map[string]chan struct{} // by emulator URL
 	closed bool
 
 	// Invocations that outlive their caller (Event invocations, and
@@ -79,35 +81,84 @@ type lambdaFunction struct {
 	name    string
 	handler Handler // or
 	url     string  // an emulator's invocations URL
-	lock    chan struct{}
+	// lock holds one token per invocation running: as many as the
+	// function's concurrency for a handler, one for an emulator.
+	lock chan struct{}
 }
 
-// New builds the service; functions are registered afterwards.
-func New(env wire.Env) *Service {
+// DefaultConcurrency is how many invocations of one in-process function
+// run at once unless Options or FunctionOptions say otherwise.
+const DefaultConcurrency = 64
+
+// Options configure the service.
+type Options struct {
+	// Concurrency bounds how many invocations of each in-process function
+	// run at once, as a function's reserved concurrency does on Lambda; 0
+	// means DefaultConcurrency. Beyond it an invocation waits for one to
+	// end (or for its context to end), where Lambda would refuse it with
+	// TooManyRequestsException: locally a wait gives the same throughput
+	// without the retries and backoff every caller (rotor's state
+	// machine retries that error) would add to a test. Functions under
+	// the emulator run one invocation at a time whatever this says.
+	Concurrency int
+}
+
+// FunctionOptions configure one in-process function.
+type FunctionOptions struct {
+	// Concurrency is Options.Concurrency for this function alone; 0
+	// means the service's.
+	Concurrency int
+}
+
+// New builds the service; functions are registered afterwards. A negative
+// concurrency is an error.
+func New(env wire.Env, o Options) (*Service, error) {
+	if o.Concurrency < 0 {
+		return nil, fmt.Errorf("lambda: concurrency %d: want 0 (the default, %d) or more", o.Concurrency, DefaultConcurrency)
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = DefaultConcurrency
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil // emulators are on loopback
 	return &Service{
-		env:      env,
-		client:   &http.Client{Transport: tr},
-		fns:      map[string]*lambdaFunction{},
-		locks:    map[string]chan struct{}{},
-		bgCtx:    ctx,
-		bgCancel: cancel,
-	}
+		env:         env,
+		client:      &http.Client{Transport: tr},
+		concurrency: o.Concurrency,
+		fns:         map[string]*lambdaFunction{},
+		locks:       map[string]chan struct{}{},
+		bgCtx:       ctx,
+		bgCancel:    cancel,
+	}, nil
 }
 
 // Register plugs an in-process function in under name (a name or an ARN,
-// see Invoke), replacing whatever was there; a nil h removes it.
+// see Invoke), replacing whatever was there; a nil h removes it. Its
+// invocations run concurrently, up to the service's concurrency.
 func (l *Service) Register(name string, h Handler) {
+	_ = l.RegisterWith(name, h, FunctionOptions{}) // zero options are valid
+}
+
+// RegisterWith is Register with options. A negative concurrency is an
+// error, and registers nothing. Invocations running when a function is
+// replaced finish under the old bound; the new one counts only its own.
+func (l *Service) RegisterWith(name string, h Handler, o FunctionOptions) error {
 	name = awsarn.FunctionName(name)
+	if o.Concurrency < 0 {
+		return fmt.Errorf("lambda: function %s: concurrency %d: want 0 (the service's, %d) or more", name, o.Concurrency, l.concurrency)
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = l.concurrency
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if h == nil {
 		delete(l.fns, name)
-		return
+		return nil
 	}
-	l.fns[name] = &lambdaFunction{name: name, handler: h, lock: l.lockLocked("handler:" + name)}
+	l.fns[name] = &lambdaFunction{name: name, handler: h, lock: make(chan struct{}, o.Concurrency)}
+	return nil
 }
 
 // RegisterURL routes name to a function running under the Runtime
@@ -123,7 +174,7 @@ func (l *Service) RegisterURL(name, invokeURL string) {
 		delete(l.fns, name)
 		return
 	}
-	l.fns[name] = &lambdaFunction{name: name, url: invokeURL, lock: l.lockLocked("url:" + invokeURL)}
+	l.fns[name] = &lambdaFunction{name: name, url: invokeURL, lock: l.lockLocked(invokeURL)}
 }
 
 func (l *Service) lockLocked(key string) chan struct{} {

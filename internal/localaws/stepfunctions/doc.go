@@ -27,7 +27,14 @@
 // "sfn-machines" and "sfn-executions" (JSON by ARN), and every execution is
 // journaled ("sfn-journal" and "sfn-events", one sub-bucket per execution
 // ARN), so that executions still running when the server stopped resume
-// when it starts again, their history as it was. List operations page with
+// when it starts again, their history as it was. History events are
+// written in batches (with the next journaled value, after 10 ms, and
+// before the execution's ending is recorded): a crash loses at most the
+// last moments of history, which the resumed execution records again as
+// it re-runs from the last journaled value. Asl's Journal asks Event to be
+// durable on return; this journal trades that for a batch, keeping the
+// order that makes it safe (an event is never in the file without the
+// values journaled before it). List operations page with
 // paginate.Page: a NextToken is the ARN (or event id) of the last item of the
 // previous page.
 package stepfunctions

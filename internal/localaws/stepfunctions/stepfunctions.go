@@ -374,8 +374,9 @@ func (sf *Service) run(sm *stateMachine, ex *execution, past []asl.Event) {
 	opts := asl.ExecutionOptions{Name: ex.Name, ARN: ex.ARN, StateMachineName: sm.Name, StateMachineARN: sm.ARN, RoleARN: sm.RoleARN}
 	ctx := context.Background()
 	var x *asl.Execution
+	var journal *boltJournal
 	if sf.env.DB != nil {
-		journal := &boltJournal{db: sf.env.DB, exec: []byte(ex.ARN)}
+		journal = newJournal(sf.env.DB, ex.ARN, sf.env.Log, past == nil)
 		if past == nil {
 			x = sf.engine.StartJournaled(ctx, sm.def, ex.Input, opts, journal)
 		} else {
@@ -391,6 +392,12 @@ func (sf *Service) run(sm *stateMachine, ex *execution, past []asl.Event) {
 	go func() {
 		defer sf.wg.Done()
 		res := x.Wait(context.Background())
+		if journal != nil {
+			// The history is complete in the file before the ending is.
+			if err := journal.end(); err != nil {
+				sf.env.Log.Error("persist execution history", "execution", ex.ARN, "error", err)
+			}
+		}
 		if res.Status == asl.StatusRunning {
 			return
 		}
