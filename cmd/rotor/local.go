@@ -67,7 +67,7 @@ tunnel's that delivers webhooks.`,
 	f.StringVar(&opts.data, "data", "rotor-local.db", `data file ("" keeps state in memory)`)
 	f.StringVar(&opts.bootstraps, "bootstraps", "", "directory of <function>/bootstrap binaries to run under the Lambda Runtime Interface Emulator")
 	f.StringVar(&opts.emulator, "emulator", "", "aws-lambda-rie path (default $ROTOR_RIE, .tools/bin, then PATH)")
-	f.BoolVar(&opts.quotas, "quotas", false, "enforce AWS quotas (Secrets Manager: 50 writes/s, 10,000 GetSecretValue/s)")
+	f.BoolVar(&opts.quotas, "quotas", false, "enforce AWS quotas in AWS's buckets (Secrets Manager: 50 writes/s, tags 50/s apart, ListSecrets 100/s, GetSecretValue 10,000/s); counts at GET /_rotor/quotas")
 	f.StringArrayVar(&opts.faults, "fault", nil, "inject faults: SERVICE:OPERATION:error|lost[:RATE] (repeatable)")
 	f.StringArrayVar(&opts.env, "env", nil, "KEY=VALUE for the functions' environment, e.g. ROTOR_LOCK_TTL=5m (repeatable)")
 	f.StringArrayVar(&opts.routes, "lambda", nil, "NAME=URL: send a function's invokes to an emulator already running at URL (repeatable)")

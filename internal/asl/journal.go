@@ -28,8 +28,11 @@ type Journal interface {
 	// Store records a value; it must be durable when Store returns.
 	Store(key string, value []byte) error
 	// Event records a history event and, in the same atomic write, that
-	// Load("ev:"+key) returns its id in decimal; it must be durable when
-	// Event returns. Events arrive in id order.
+	// Load("ev:"+key) returns its id in decimal. Events arrive in id order.
+	// A journal may buffer events briefly (the local endpoint writes them
+	// in batches) provided none becomes durable before a value Stored
+	// before it: an event lost in a crash is recorded again on resume,
+	// since the values that decide the replay are durable.
 	Event(key string, e Event) error
 }
 
