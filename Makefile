@@ -109,7 +109,7 @@ lint:
 	$(GO) run $(STATICCHECK) -tags chaos ./...
 
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/infra')
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/infra')
 
 ## chaos: the chaos test: three seeds, each 60 executions with
 ## overlaps and leak races, 20 % faults on every Secrets Manager write, IAM,
