@@ -51,7 +51,7 @@ func TestLedgerTable(t *testing.T) {
 // TestFunctionEnvironment: the ledger table reaches the functions that use
 // it, and the secret name prefixes (comma-joined) every rotation function.
 func TestFunctionEnvironment(t *testing.T) {
-	usesLedger := map[string]bool{"resolve": true, "create": true, "expire": true, "webhook": true}
+	usesLedger := map[string]bool{"resolve": true, "create": true, "switchover": true, "expire": true, "webhook": true}
 	for _, c := range []struct {
 		config, prefixes string
 	}{{testConfig, ""}, {prefixConfig, "prod/,shared/masters/"}} {
@@ -76,20 +76,22 @@ func TestFunctionEnvironment(t *testing.T) {
 
 // TestLedgerAccess evaluates every role of the stack for the ledger's item
 // operations under each key prefix: resolve reads revoked# and writes and
-// reads plan#, create and expire write revoked#, the webhook writes and
-// deletes delivery#; nothing
+// reads plan#, create and expire write revoked#, create takes lock# and
+// switchover and expire release it, the webhook writes and deletes
+// delivery#; nothing
 // else, and no other role touches the table at all.
 func TestLedgerAccess(t *testing.T) {
 	d := synth(t, testConfig)
 	table := "arn:test:" + d.ofType("AWS::DynamoDB::Table")[0]
 	want := map[string][]string{
-		"resolve": {"GetItem " + ledger.RevokedPrefix, "GetItem " + ledger.PlanPrefix, "PutItem " + ledger.PlanPrefix},
-		"create":  {"PutItem " + ledger.RevokedPrefix},
-		"expire":  {"PutItem " + ledger.RevokedPrefix},
-		"webhook": {"PutItem " + ledger.DeliveryPrefix, "DeleteItem " + ledger.DeliveryPrefix},
+		"resolve":    {"GetItem " + ledger.RevokedPrefix, "GetItem " + ledger.PlanPrefix, "PutItem " + ledger.PlanPrefix},
+		"create":     {"GetItem " + ledger.LockPrefix, "PutItem " + ledger.RevokedPrefix, "PutItem " + ledger.LockPrefix, "DeleteItem " + ledger.LockPrefix},
+		"switchover": {"DeleteItem " + ledger.LockPrefix},
+		"expire":     {"PutItem " + ledger.RevokedPrefix, "DeleteItem " + ledger.LockPrefix},
+		"webhook":    {"PutItem " + ledger.DeliveryPrefix, "DeleteItem " + ledger.DeliveryPrefix},
 	}
 	actions := []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "BatchGetItem", "Query"}
-	keys := []string{ledger.RevokedPrefix + "keyid#AKIAEXAMPLE", ledger.DeliveryPrefix + "9f86d081", ledger.PlanPrefix + "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b#0"}
+	keys := []string{ledger.RevokedPrefix + "keyid#AKIAEXAMPLE", ledger.DeliveryPrefix + "9f86d081", ledger.PlanPrefix + "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b#0", ledger.LockPrefix + "arn:aws:secretsmanager:us-east-1:111111111111:secret:prod/x-AbCdEf"}
 	got := map[string][]string{}
 	for _, id := range d.ofType("AWS::IAM::Role") {
 		name := id

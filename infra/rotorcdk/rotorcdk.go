@@ -536,13 +536,16 @@ type ledgerGrant struct {
 // ledgerAccess is what each function may do in the ledger table: resolve
 // reads revoked credentials and writes and reads plan pages (a child
 // execution's first step is resolve reading its item), create and expire
-// record revoked credentials, the webhook claims and releases deliveries.
+// record revoked credentials, create takes a secret's rotation lock and
+// switchover and expire (undo) release it, the webhook claims and releases
+// deliveries.
 // No other function, and nothing else, touches it.
 var ledgerAccess = map[string][]ledgerGrant{
-	"resolve": {{ledger.RevokedPrefix, []string{"dynamodb:GetItem"}}, {ledger.PlanPrefix, []string{"dynamodb:GetItem", "dynamodb:PutItem"}}},
-	"create":  {{ledger.RevokedPrefix, []string{"dynamodb:PutItem"}}},
-	"expire":  {{ledger.RevokedPrefix, []string{"dynamodb:PutItem"}}},
-	"webhook": {{ledger.DeliveryPrefix, []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}}},
+	"resolve":    {{ledger.RevokedPrefix, []string{"dynamodb:GetItem"}}, {ledger.PlanPrefix, []string{"dynamodb:GetItem", "dynamodb:PutItem"}}},
+	"create":     {{ledger.RevokedPrefix, []string{"dynamodb:PutItem"}}, {ledger.LockPrefix, []string{"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"}}},
+	"switchover": {{ledger.LockPrefix, []string{"dynamodb:DeleteItem"}}},
+	"expire":     {{ledger.RevokedPrefix, []string{"dynamodb:PutItem"}}, {ledger.LockPrefix, []string{"dynamodb:DeleteItem"}}},
+	"webhook":    {{ledger.DeliveryPrefix, []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}}},
 }
 
 func (r *Rotor) ledgerPolicy(fn string, role awsiam.Role) {

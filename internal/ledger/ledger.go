@@ -13,6 +13,11 @@
 //     alert for it is answered "already revoked" instead of "unmanaged".
 //     Written with Put by the functions that revoke, read with Get by
 //     resolve.
+//   - lock#<secret ARN>: the rotation lock of a secret, held by one
+//     rotation (its token) from create until switchover or its undo, taken
+//     with Lock (a conditional write, so two rotations racing for it
+//     cannot both win, which labels alone cannot promise) and expiring
+//     after the lock TTL if its holder dies.
 //   - plan#<plan id>#<page>: one page of a fan-out plan (a sweep, or a leak
 //     matching several secrets), written by resolve and read by each child
 //     execution's first step, so that executions pass ids, not lists.
@@ -54,6 +59,7 @@ const (
 	DeliveryPrefix = "delivery#"
 	RevokedPrefix  = "revoked#"
 	PlanPrefix     = "plan#"
+	LockPrefix     = "lock#"
 )
 
 // API is the part of the DynamoDB client the ledger uses.
@@ -178,6 +184,63 @@ func (l *Ledger) Get(ctx context.Context, key string) (map[string]string, error)
 	return attrs, nil
 }
 
+// ownerAttr holds a lock's owner.
+const ownerAttr = "owner"
+
+// Lock takes key for owner until ttl unless another owner holds a live
+// lock on it, and returns that other owner ("" when owner holds it now).
+// Taking a lock one already holds renews it: a retried step wins its own
+// lock again.
+func (l *Ledger) Lock(ctx context.Context, key, owner string, ttl time.Duration) (string, error) {
+	it, err := l.item(key, ttl, nil)
+	if err != nil {
+		return "", err
+	}
+	it[ownerAttr] = &types.AttributeValueMemberS{Value: owner}
+	_, err = l.Client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(l.Table),
+		Item:                     it,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk) OR #exp < :now OR #own = :own"),
+		ExpressionAttributeNames: map[string]string{"#pk": KeyAttr, "#exp": ExpiresAttr, "#own": ownerAttr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(l.now().Unix(), 10)},
+			":own": &types.AttributeValueMemberS{Value: owner},
+		},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		held, gerr := l.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.Table), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{KeyAttr: &types.AttributeValueMemberS{Value: key}}})
+		if gerr != nil {
+			return "", fmt.Errorf("ledger %s: read %s: %w", l.Table, kind(key), gerr)
+		}
+		if o, ok := held.Item[ownerAttr].(*types.AttributeValueMemberS); ok && o.Value != owner {
+			return o.Value, nil
+		}
+		return "", fmt.Errorf("ledger %s: %s: held, then released; try again", l.Table, kind(key))
+	}
+	if err != nil {
+		return "", fmt.Errorf("ledger %s: lock %s: %w", l.Table, kind(key), err)
+	}
+	return "", nil
+}
+
+// Unlock releases key if owner holds it; a lock another owner holds (or
+// none) is left alone, so repeating an Unlock is harmless.
+func (l *Ledger) Unlock(ctx context.Context, key, owner string) error {
+	_, err := l.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.Table),
+		Key:                       map[string]types.AttributeValue{KeyAttr: &types.AttributeValueMemberS{Value: key}},
+		ConditionExpression:       aws.String("#own = :own"),
+		ExpressionAttributeNames:  map[string]string{"#own": ownerAttr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":own": &types.AttributeValueMemberS{Value: owner}},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("ledger %s: unlock %s: %w", l.Table, kind(key), err)
+	}
+	return nil
+}
+
 // Release deletes key's record, so that what it blocked is let through
 // again (a delivery the webhook could not act on, for its redelivery).
 func (l *Ledger) Release(ctx context.Context, key string) error {
@@ -192,7 +255,7 @@ func (l *Ledger) Release(ctx context.Context, key string) error {
 // kind names a key in errors by its prefix only: keys hold fingerprints and
 // signature digests, harmless but noisy.
 func kind(key string) string {
-	for _, p := range []string{DeliveryPrefix, RevokedPrefix, PlanPrefix} {
+	for _, p := range []string{DeliveryPrefix, RevokedPrefix, PlanPrefix, LockPrefix} {
 		if len(key) >= len(p) && key[:len(p)] == p {
 			return "a " + p[:len(p)-1] + " record"
 		}

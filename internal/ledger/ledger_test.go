@@ -289,3 +289,65 @@ func TestServerError(t *testing.T) {
 		})
 	}
 }
+
+// TestLock: a lock has one owner at a time; its owner takes it again (a
+// retried step); it expires; Unlock by anyone but the owner does nothing.
+func TestLock(t *testing.T) {
+	e := start(t, localaws.Options{}, nil)
+	ctx := t.Context()
+	key := ledger.LockPrefix + "arn:aws:secretsmanager:us-east-1:000000000000:secret:app/x-AbCdEf"
+	steps := []struct {
+		name    string
+		advance time.Duration
+		op      string // lock, unlock
+		owner   string
+		want    string // the other holder Lock reports
+	}{
+		{"a takes it", 0, "lock", "a", ""},
+		{"b is refused, told a holds it", 0, "lock", "b", "a"},
+		{"a takes it again (a retry)", 0, "lock", "a", ""},
+		{"b's unlock does nothing", 0, "unlock", "b", ""},
+		{"b is still refused", 0, "lock", "b", "a"},
+		{"after the ttl b takes it", 31 * time.Minute, "lock", "b", ""},
+		{"a's late unlock does nothing", 0, "unlock", "a", ""},
+		{"a is refused", 0, "lock", "a", "b"},
+		{"b unlocks", 0, "unlock", "b", ""},
+		{"a takes it", 0, "lock", "a", ""},
+	}
+	for _, s := range steps {
+		e.clk.Advance(s.advance)
+		switch s.op {
+		case "lock":
+			got, err := e.l.Lock(ctx, key, s.owner, 30*time.Minute)
+			if err != nil || got != s.want {
+				t.Errorf("%s: Lock = %q, %v; want %q", s.name, got, err, s.want)
+			}
+		case "unlock":
+			if err := e.l.Unlock(ctx, key, s.owner); err != nil {
+				t.Errorf("%s: Unlock: %v", s.name, err)
+			}
+		}
+	}
+}
+
+// TestLockConcurrent: of 20 owners racing for one lock, exactly one wins.
+func TestLockConcurrent(t *testing.T) {
+	e := start(t, localaws.Options{}, nil)
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			other, err := e.l.Lock(t.Context(), ledger.LockPrefix+"same", string(rune('a'+i)), time.Hour)
+			if err != nil {
+				t.Errorf("Lock: %v", err)
+			}
+			if other == "" {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := wins.Load(); n != 1 {
+		t.Errorf("%d of 20 concurrent locks won, want exactly 1", n)
+	}
+}

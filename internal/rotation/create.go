@@ -11,6 +11,7 @@ import (
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/rotorhq/rotor/internal/ledger"
 	"github.com/rotorhq/rotor/internal/provider"
 	"github.com/rotorhq/rotor/internal/redact"
 	"github.com/rotorhq/rotor/internal/rotorerr"
@@ -52,25 +53,60 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 			"secret %q: version %s was already rolled back or cleaned up (labels %v); start a new rotation", sec.name, in.Token, sec.stages[in.Token]))
 	}
 
+	// The master's consent first: for a secret it does not serve, nothing
+	// changes anywhere, not even the rotation lock or the reclaim of an
+	// abandoned AWSPENDING.
+	master, err := s.masterValue(ctx, sec)
+	if err != nil {
+		return nil, err
+	}
 	// A planned rotation whose secret moved on since resolve is skipped, not
 	// run a second time: overlapping sweeps, a manual rotation during a
 	// sweep. An emergency item has no planned version: a leaked
 	// credential is never left to another rotation's grace period.
-	if in.PlannedVersionID != nil && in.Mode != ModeEmergency {
+	planned := in.PlannedVersionID != nil && in.Mode != ModeEmergency
+	// The rotation lock first, atomically: two creates racing past the
+	// label checks below would both store AWSPENDING, the second taking
+	// the label from the first.
+	if holder, err := s.lock(ctx, sec, in.Token); err != nil {
+		return nil, err
+	} else if holder != "" {
+		reason := fmt.Sprintf("another rotation (version %s) holds the rotation lock of secret %q", holder, sec.name)
+		if planned {
+			result.Outcome, result.Reason = "skipped", reason
+			return result, nil
+		}
+		return nil, rotorerr.New(rotorerr.Conflict, reason)
+	}
+	stored := false
+	defer func() {
+		if err != nil && !stored {
+			// Nothing recorded holds this rotation's place: the next one may
+			// start (the clean-up still revokes by token whatever the
+			// provider minted, and touches only this rotation's own).
+			if uerr := s.unlock(context.WithoutCancel(ctx), sec, in.Token); uerr != nil {
+				s.log().WarnContext(ctx, "rotation lock not released; it expires after the lock TTL", "secretId", sec.arn, "error", uerr)
+			}
+		}
+	}()
+	if s.Ledger != nil {
+		// Taken: what was read before may have changed while another
+		// rotation held it.
+		if err := s.refresh(ctx, sec); err != nil {
+			return nil, err
+		}
+		current = sec.holder(LabelCurrent)
+		result.PreviousVersionID = current
+	}
+	if planned {
 		reason, err := s.stale(ctx, sec, in.Token, *in.PlannedVersionID)
 		if err != nil {
 			return nil, err
 		}
 		if reason != "" {
 			result.Outcome, result.Reason = "skipped", reason
-			return result, nil
+			return result, s.unlock(ctx, sec, in.Token)
 		}
-	}
-	// The master's consent first: for a secret it does not serve, nothing
-	// changes anywhere, not even the reclaim of an abandoned lock.
-	master, err := s.masterValue(ctx, sec)
-	if err != nil {
-		return nil, err
 	}
 	// One rotation at a time: AWSPENDING on any other version is another
 	// rotation's lock, also when that version is already AWSCURRENT (its
@@ -117,7 +153,9 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 			return nil, s.compensateValue(ctx, sec, in.Token, resp.Value, cur, master, err)
 		}
 	}
-	// Recorded: a failure from here on is retried or cleaned up by token.
+	// Recorded: a failure from here on is retried or cleaned up by token,
+	// and the lock is held until then.
+	stored = true
 	if err := s.recordIdentity(ctx, sec, in.Token, resp.Value); err != nil {
 		return nil, err
 	}
@@ -214,6 +252,31 @@ func (s *Service) reapply(ctx context.Context, sec *secret, token, current strin
 	if err := a.Apply(ctx, &provider.ApplyRequest{SecretID: sec.arn, Token: token, Value: value, Current: cur,
 		Master: master, Options: sec.pol.options}); err != nil {
 		return fmt.Errorf("secret %q: apply new credential: %w", sec.name, err)
+	}
+	return nil
+}
+
+// lock takes the secret's rotation lock in the ledger for token and
+// returns the other rotation holding it, if any. Without a ledger (unit
+// tests) there is no lock, only the labels.
+func (s *Service) lock(ctx context.Context, sec *secret, token string) (string, error) {
+	if s.Ledger == nil {
+		return "", nil
+	}
+	holder, err := s.Ledger.Lock(ctx, ledger.LockPrefix+sec.arn, token, s.lockTTL())
+	if err != nil {
+		return "", rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("secret %q: take the rotation lock: %w", sec.name, err))
+	}
+	return holder, nil
+}
+
+// unlock releases the rotation lock if token holds it.
+func (s *Service) unlock(ctx context.Context, sec *secret, token string) error {
+	if s.Ledger == nil {
+		return nil
+	}
+	if err := s.Ledger.Unlock(ctx, ledger.LockPrefix+sec.arn, token); err != nil {
+		return rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("secret %q: release the rotation lock: %w", sec.name, err))
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func (s *Service) SwitchOver(ctx context.Context, in StepInput) (out *StepOutput
 	if err := s.removeLabel(ctx, sec, LabelPending, in.Token); err != nil {
 		return nil, err
 	}
-	return result, nil
+	return result, s.unlock(ctx, sec, in.Token)
 }
 
 // Verify proves that the current credential is the token's and works. It
@@ -179,14 +179,25 @@ func (s *Service) RevokeLeaked(ctx context.Context, in StepInput) (out *StepOutp
 // labelled ROTOR_FAILED.
 func (s *Service) Rollback(ctx context.Context, in StepInput) (out *StepOutput, err error) {
 	defer s.logStep(ctx, "rollback", in, &out, &err)
-	return s.undo(ctx, in, ActionRollback)
+	return s.undoUnlock(ctx, in, ActionRollback)
 }
 
 // Cleanup undoes a rotation that failed before switchover: it revokes what
 // create made for the token, recorded or not, and releases AWSPENDING.
 func (s *Service) Cleanup(ctx context.Context, in StepInput) (out *StepOutput, err error) {
 	defer s.logStep(ctx, "cleanup", in, &out, &err)
-	return s.undo(ctx, in, ActionCleanup)
+	return s.undoUnlock(ctx, in, ActionCleanup)
+}
+
+// undoUnlock undoes and then releases the rotation lock the token may
+// hold: after an undo (a roll-forward too, whose next create takes the
+// lock with a new token) the rotation holds nothing.
+func (s *Service) undoUnlock(ctx context.Context, in StepInput, action string) (*StepOutput, error) {
+	out, err := s.undo(ctx, in, action)
+	if err != nil || s.Ledger == nil {
+		return out, err
+	}
+	return out, s.unlock(ctx, &secret{arn: out.SecretID, name: in.SecretID}, in.Token)
 }
 
 func (s *Service) undo(ctx context.Context, in StepInput, action string) (*StepOutput, error) {
