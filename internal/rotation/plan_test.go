@@ -2,12 +2,16 @@ package rotation_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
@@ -266,5 +270,42 @@ func TestDryRunSweepStoresNothing(t *testing.T) {
 	}
 	if preview := plan["preview"].([]any); len(preview) != rotation.PreviewItems {
 		t.Errorf("preview has %d names, want %d", len(preview), rotation.PreviewItems)
+	}
+}
+
+// racingMarker moves ROTOR_REVOKED off its version just before the first
+// call that moves it, as another rotation's expire or undo running at the
+// same moment would.
+type racingMarker struct {
+	rotation.SecretsManager
+	once sync.Once
+}
+
+func (r *racingMarker) UpdateSecretVersionStage(ctx context.Context, in *sm.UpdateSecretVersionStageInput, opts ...func(*sm.Options)) (*sm.UpdateSecretVersionStageOutput, error) {
+	if aws.ToString(in.VersionStage) == rotation.LabelRevoked && in.RemoveFromVersionId != nil {
+		r.once.Do(func() {
+			_, _ = r.SecretsManager.UpdateSecretVersionStage(ctx, &sm.UpdateSecretVersionStageInput{SecretId: in.SecretId,
+				VersionStage: in.VersionStage, RemoveFromVersionId: in.RemoveFromVersionId})
+		})
+	}
+	return r.SecretsManager.UpdateSecretVersionStage(ctx, in, opts...)
+}
+
+// TestExpireChasesAMovedMarker: expire's move of ROTOR_REVOKED names the
+// version it read the label on; when another rotation moved the label in
+// between, expire moves it again from where it is, instead of failing
+// with the old credential reported NOT revoked.
+func TestExpireChasesAMovedMarker(t *testing.T) {
+	e := newEnv(t)
+	if r := e.rotate(`{"secretId":"` + rndSecret + `","trigger":"manual"}`); r.failedAt != "" {
+		t.Fatalf("first rotation failed at %s", r.failedAt)
+	}
+	e.svc.SM = &racingMarker{SecretsManager: e.svc.SM}
+	r := e.rotate(`{"secretId":"` + rndSecret + `","trigger":"manual"}`)
+	if r.failedAt != "" {
+		t.Fatalf("second rotation failed at %s: %s", r.failedAt, r.errType)
+	}
+	if got := e.holder(rndSecret, rotation.LabelRevoked); got != r.previous {
+		t.Errorf("ROTOR_REVOKED is on %q, want the previous version %q", got, r.previous)
 	}
 }

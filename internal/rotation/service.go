@@ -358,24 +358,45 @@ func valueOf(out *sm.GetSecretValueOutput) ([]byte, error) {
 // was lost, and the resent move names a RemoveFromVersionId that no longer
 // holds the label, which Secrets Manager refuses although the first send did
 // the move.
+//
+// ROTOR_REVOKED and ROTOR_FAILED only mark the last version retired or
+// abandoned, and two rotations of one secret may move them at once (one's
+// expire after its grace period, the next one's undo): a move refused
+// because the marker moved on since it was read is made again from where
+// it is now. AWSCURRENT and AWSPENDING are never moved again that way: a
+// concurrent move of those is another rotation's, which the steps check.
 func (s *Service) moveLabel(ctx context.Context, sec *secret, label, version string) error {
-	if sec.has(version, label) {
-		return nil
-	}
-	in := &sm.UpdateSecretVersionStageInput{SecretId: aws.String(sec.arn), VersionStage: aws.String(label), MoveToVersionId: aws.String(version)}
-	if from := sec.holder(label); from != "" {
-		in.RemoveFromVersionId = aws.String(from)
-	}
-	if _, err := s.SM.UpdateSecretVersionStage(ctx, in); err != nil {
+	for attempt := 1; ; attempt++ {
+		if sec.has(version, label) {
+			return nil
+		}
+		in := &sm.UpdateSecretVersionStageInput{SecretId: aws.String(sec.arn), VersionStage: aws.String(label), MoveToVersionId: aws.String(version)}
+		from := sec.holder(label)
+		if from != "" {
+			in.RemoveFromVersionId = aws.String(from)
+		}
+		_, err := s.SM.UpdateSecretVersionStage(ctx, in)
+		if err == nil {
+			return s.refresh(ctx, sec)
+		}
 		err = smError(err, "move %s of secret %q to version %s", label, sec.name, version)
-		if s.refresh(ctx, sec) == nil && sec.has(version, label) {
+		if s.refresh(ctx, sec) != nil {
+			return err
+		}
+		if sec.has(version, label) {
 			s.log().InfoContext(ctx, "label already moved", "secretId", sec.arn, "label", label, "version", version)
 			return nil
 		}
-		return err
+		marker := label == LabelRevoked || label == LabelFailed
+		if !marker || sec.holder(label) == from || attempt == markerMoves {
+			return err
+		}
 	}
-	return s.refresh(ctx, sec)
 }
+
+// markerMoves bounds how often moveLabel chases a marker label that other
+// rotations keep moving.
+const markerMoves = 5
 
 // removeLabel takes label off version if it is there; like moveLabel, it
 // reads the labels again after a failed call and succeeds if the label is
