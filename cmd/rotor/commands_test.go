@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/google/uuid"
 
+	"github.com/rotorhq/rotor/internal/rotation"
 	"github.com/rotorhq/rotor/internal/rotorlocal"
 )
 
@@ -76,13 +76,12 @@ func TestHistoryOfASweep(t *testing.T) {
 	h := localHost(t)
 	ctx := context.Background()
 	for _, name := range []string{"app/a", "app/b", "app/c"} {
-		u := uuid.Must(uuid.NewV7())
-		ms := uint64(time.Now().Add(-61 * 24 * time.Hour).UnixMilli()) // rotated by rotor 61 days ago
-		for i := 0; i < 6; i++ {
-			u[i] = byte(ms >> (40 - 8*i))
+		tok, err := rotation.NewToken(time.Now().Add(-61 * 24 * time.Hour)) // rotated by rotor 61 days ago
+		if err != nil {
+			t.Fatal(err)
 		}
 		if _, err := h.SecretsManager().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name),
-			SecretString: aws.String("initial-token-value-0000000000"), ClientRequestToken: aws.String(u.String()),
+			SecretString: aws.String("initial-token-value-0000000000"), ClientRequestToken: aws.String(tok),
 			Tags: []smtypes.Tag{{Key: aws.String("rotor:provider"), Value: aws.String("random")}, {Key: aws.String("rotor:grace-period"), Value: aws.String("0s")}}}); err != nil {
 			t.Fatal(err)
 		}

@@ -258,14 +258,19 @@ func (s *Service) versionAge(ctx context.Context, e types.SecretListEntry, now t
 	return cur, now.Sub(created), err
 }
 
-// newToken mints a version id: a UUIDv7 whose time is the service's clock
-// (the functions' real time; a test's virtual one).
-func (s *Service) newToken() (string, error) {
+// newToken mints a version id dated by the service's clock (the functions'
+// real time; a test's virtual one).
+func (s *Service) newToken() (string, error) { return NewToken(s.now()) }
+
+// NewToken mints a version id as resolve does: a UUIDv7 whose time is at,
+// so that a sweep reads a version's age from its id. Tests use it to seed
+// secrets as a rotation at that time would have left them.
+func NewToken(at time.Time) (string, error) {
 	u, err := uuid.NewV7()
 	if err != nil {
 		return "", fmt.Errorf("mint version id: %w", err)
 	}
-	ms := uint64(s.now().UnixMilli())
+	ms := uint64(at.UnixMilli())
 	for i := 0; i < 6; i++ {
 		u[i] = byte(ms >> (40 - 8*i))
 	}

@@ -15,7 +15,6 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/uuid"
 
 	"github.com/rotorhq/rotor/internal/asl"
 	"github.com/rotorhq/rotor/internal/rotation"
@@ -46,12 +45,11 @@ func startFleet(t *testing.T) *leakEnv {
 // ago: the state a rotation that long ago leaves, so a sweep finds the
 // secret due from ListSecrets alone.
 func rotatedAgo(age time.Duration) string {
-	u := uuid.Must(uuid.NewV7())
-	ms := uint64(time.Now().Add(-age).UnixMilli())
-	for i := 0; i < 6; i++ {
-		u[i] = byte(ms >> (40 - 8*i))
+	tok, err := rotation.NewToken(time.Now().Add(-age))
+	if err != nil {
+		panic(err)
 	}
-	return u.String()
+	return tok
 }
 
 // createFleet creates n managed random-provider secrets last rotated 61
