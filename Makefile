@@ -135,6 +135,7 @@ bench: tools
 	@$(GO) test -run '^$$' -bench 'SecretsManagerWrites|SecretsManagerListFleet|StepFunctionsExecutions|LambdaInProcessConcurrency' -benchtime=2s -count=1 ./internal/localaws/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench 'LocalRotation|PostgresRotation' -benchtime=2s -count=1 ./internal/rotorlocal/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench PostgresUnderLoad -benchtime=1x -count=1 ./internal/rotorlocal/ | grep -E '^Benchmark'
+	@$(GO) test -run '^$$' -bench Fleet -benchtime=1x -count=1 -timeout 30m ./internal/rotorlocal/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench Bootstraps -benchtime=200x -count=1 ./test/e2e/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench LeakToRevoke -benchtime=100x -count=1 ./test/e2e/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench Chaos -benchtime=1x -count=1 -timeout 45m ./test/chaos/ | grep -E '^(Benchmark|chaos)'
