@@ -73,8 +73,7 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 	} else if holder != "" {
 		reason := fmt.Sprintf("another rotation (version %s) holds the rotation lock of secret %q", holder, sec.name)
 		if planned {
-			result.Outcome, result.Reason = "skipped", reason
-			return result, nil
+			return s.skip(ctx, sec, in.Token, master, result, reason)
 		}
 		return nil, rotorerr.New(rotorerr.Conflict, reason)
 	}
@@ -104,8 +103,10 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 			return nil, err
 		}
 		if reason != "" {
-			result.Outcome, result.Reason = "skipped", reason
-			return result, s.unlock(ctx, sec, in.Token)
+			if err := s.unlock(ctx, sec, in.Token); err != nil {
+				return nil, err
+			}
+			return s.skip(ctx, sec, in.Token, master, result, reason)
 		}
 	}
 	// One rotation at a time: AWSPENDING on any other version is another
@@ -254,6 +255,26 @@ func (s *Service) reapply(ctx context.Context, sec *secret, token, current strin
 		return fmt.Errorf("secret %q: apply new credential: %w", sec.name, err)
 	}
 	return nil
+}
+
+// skip ends a planned create that must not run. An earlier attempt of the
+// same create may have minted a credential and failed before recording it
+// (its answer lost, its own revocation failed), and a skipped rotation
+// runs no clean-up: whatever the provider holds under the token is
+// revoked here, or the create fails and its clean-up does it.
+func (s *Service) skip(ctx context.Context, sec *secret, token string, master []byte, result *StepOutput, reason string) (*StepOutput, error) {
+	if tr, ok := sec.pol.prov.(provider.TokenRevoker); ok {
+		n, err := tr.RevokeToken(ctx, &provider.RevokeTokenRequest{SecretID: sec.arn, Token: token, Master: master,
+			Options: sec.pol.options, Holders: s.holders})
+		if err != nil {
+			return nil, fmt.Errorf("secret %q: skipped (%s), but revoking what an earlier attempt minted for token %s failed: %w", sec.name, reason, token, err)
+		}
+		if n > 0 {
+			s.log().WarnContext(ctx, "revoked what an earlier attempt minted before skipping", "secretId", sec.arn, "token", token, "count", n)
+		}
+	}
+	result.Outcome, result.Reason = "skipped", reason
+	return result, nil
 }
 
 // lock takes the secret's rotation lock in the ledger for token and

@@ -309,3 +309,24 @@ func TestExpireChasesAMovedMarker(t *testing.T) {
 		t.Errorf("ROTOR_REVOKED is on %q, want the previous version %q", got, r.previous)
 	}
 }
+
+// TestSkippedCreateRevokesWhatAnEarlierAttemptMinted: create's first
+// attempt minted a key under its token and failed before recording it (its
+// own revocation failed too); meanwhile another rotation took the secret.
+// The retried create is skipped, and the key minted under its token is
+// revoked all the same: a skipped rotation runs no clean-up.
+func TestSkippedCreateRevokesWhatAnEarlierAttemptMinted(t *testing.T) {
+	e := newEnv(t)
+	item := e.resolve(`{"secretId":"` + apiSecret + `","trigger":"manual"}`)[0]
+	planned := item["currentVersionId"].(string)
+	token := item["token"].(string)
+	orphan := e.ks.Mint("rotor-" + token) // what the first attempt left
+	e.must(rotation.FuncCreate, step(item, uuid.NewString()))
+	out, ierr := e.invoke(rotation.FuncCreate, step(item, token, "plannedVersionId", planned))
+	if ierr != nil || out["outcome"] != "skipped" {
+		t.Fatalf("create = %v %+v, want skipped", out, ierr)
+	}
+	if e.ks.Accepts(orphan.Secret) {
+		t.Error("the key the first attempt minted under the skipped token is still live")
+	}
+}
