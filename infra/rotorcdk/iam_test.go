@@ -178,7 +178,7 @@ func TestSecretsStatementsAreScoped(t *testing.T) {
 		n := 0
 		for _, id := range d.ofType("AWS::IAM::Role") {
 			for _, st := range d.policies(t, id) {
-				for _, a := range st.actions() {
+				for _, a := range actionsOf(st) {
 					if !strings.HasPrefix(strings.ToLower(a), "secretsmanager:") || st.Effect != "Allow" {
 						continue
 					}
@@ -211,7 +211,7 @@ func TestStateMachineRole(t *testing.T) {
 		if st.Effect != "Allow" {
 			t.Errorf("unexpected %s statement %v", st.Effect, st)
 		}
-		for _, a := range st.actions() {
+		for _, a := range actionsOf(st) {
 			switch {
 			case a == "lambda:InvokeFunction":
 				for _, r := range list(st.Resource) {
@@ -295,7 +295,7 @@ func TestWebhookRole(t *testing.T) {
 		t.Fatalf("secrets %v, buses %v", keys, bus)
 	}
 	for _, st := range sts {
-		for _, a := range st.actions() {
+		for _, a := range actionsOf(st) {
 			switch {
 			case strings.HasPrefix(a, "secretsmanager:"):
 				if r := list(st.Resource); len(r) != 1 || ref(r[0]) != keys[0] {

@@ -3,9 +3,11 @@ package rotorcdk_test
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rotorhq/rotor/internal/iampolicy"
 )
 
 // This file is a small IAM policy evaluator for the tests: the statements
@@ -25,20 +27,8 @@ const (
 )
 
 // statement is an IAM policy statement as synthesized or as written in a
-// policy file; Action, Resource and Principal are a string, a list or (for
-// Principal) a map, and any value may hold Fn::Join, Ref and Fn::GetAtt.
-type statement struct {
-	Sid       string                    `json:"Sid"`
-	Effect    string                    `json:"Effect"`
-	Principal any                       `json:"Principal"`
-	Action    any                       `json:"Action"`
-	Resource  any                       `json:"Resource"`
-	Condition map[string]map[string]any `json:"Condition"`
-	// Elements rotor's policies do not use: present, they fail the test.
-	NotAction    any `json:"NotAction"`
-	NotResource  any `json:"NotResource"`
-	NotPrincipal any `json:"NotPrincipal"`
-}
+// policy file (internal/iampolicy evaluates it).
+type statement = iampolicy.Statement
 
 func list(v any) []any {
 	if l, ok := v.([]any); ok {
@@ -50,7 +40,7 @@ func list(v any) []any {
 	return []any{v}
 }
 
-func (s statement) actions() []string {
+func actionsOf(s statement) []string {
 	var out []string
 	for _, a := range list(s.Action) {
 		out = append(out, a.(string))
@@ -135,165 +125,68 @@ type request struct {
 	sourceArn     string            // aws:SourceArn
 }
 
-// contextValues returns a condition key's values in the request, and
-// whether the key is present; a key this evaluator does not know fails the
-// test.
-func (r request) contextValues(t *testing.T, sid, key string) ([]string, bool) {
+// knownKeys are the condition keys the policy tests build requests with:
+// a statement conditioned on any other key fails the test, so that a new
+// condition cannot pass unexamined (internal/iampolicy would treat it as
+// absent, as IAM does).
+var knownKeys = []string{"aws:TagKeys", "dynamodb:LeadingKeys", "aws:RequestedRegion", "aws:PrincipalArn",
+	"aws:SourceAccount", "aws:SourceArn", "aws:ResourceTag/", "secretsmanager:ResourceTag/", "iam:ResourceTag/"}
+
+func checkKeys(t *testing.T, st statement) {
 	t.Helper()
-	one := func(v string) ([]string, bool) { return []string{v}, v != "" }
-	switch key {
-	case "aws:TagKeys":
-		return r.tagKeys, len(r.tagKeys) > 0
-	case "dynamodb:LeadingKeys":
-		return r.leadingKeys, len(r.leadingKeys) > 0
-	case "aws:RequestedRegion":
-		if r.region == "" {
-			return one(testRegion)
-		}
-		return one(r.region)
-	case "aws:PrincipalArn":
-		return one(r.principal)
-	case "aws:SourceAccount":
-		return one(r.sourceAccount)
-	case "aws:SourceArn":
-		return one(r.sourceArn)
-	}
-	for _, p := range []string{"aws:ResourceTag/", "secretsmanager:ResourceTag/", "iam:ResourceTag/"} {
-		if tag, ok := strings.CutPrefix(key, p); ok {
-			v, present := r.resourceTags[tag]
-			return []string{v}, present
-		}
-	}
-	t.Fatalf("statement %q: condition key %s: the test cannot evaluate it", sid, key)
-	return nil, false
-}
-
-// glob matches IAM's wildcards: * any run of characters (/ and : too), ?
-// one character; case-sensitive.
-func glob(pattern, s string) bool {
-	re := "^" + strings.ReplaceAll(strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*"), `\?`, ".") + "$"
-	return regexp.MustCompile(re).MatchString(s)
-}
-
-// arnLike compares ARNs as ArnLike does: each of the six :-separated
-// parts on its own, with wildcards.
-func arnLike(pattern, s string) bool {
-	p, v := strings.SplitN(pattern, ":", 6), strings.SplitN(s, ":", 6)
-	if len(p) != 6 || len(v) != 6 {
-		return false
-	}
-	for i := range p {
-		if !glob(p[i], v[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// operators maps each condition operator this evaluator knows to how it
-// compares one policy value with one request value, and whether it is
-// negated (true when no policy value matches).
-var operators = map[string]struct {
-	match   func(pattern, value string) bool
-	negated bool
-}{
-	"StringEquals":              {func(p, v string) bool { return p == v }, false},
-	"StringNotEquals":           {func(p, v string) bool { return p == v }, true},
-	"StringEqualsIgnoreCase":    {strings.EqualFold, false},
-	"StringNotEqualsIgnoreCase": {strings.EqualFold, true},
-	"StringLike":                {glob, false},
-	"StringNotLike":             {glob, true},
-	"ArnEquals":                 {arnLike, false},
-	"ArnLike":                   {arnLike, false},
-	"ArnNotEquals":              {arnLike, true},
-	"ArnNotLike":                {arnLike, true},
-}
-
-// conditionHolds evaluates a statement's Condition block: every operator,
-// every key in it.
-func conditionHolds(t *testing.T, st statement, r request) bool {
-	t.Helper()
-	for op, keys := range st.Condition {
-		set, base := "", op
-		if prefix, rest, ok := strings.Cut(op, ":"); ok {
-			set, base = prefix, rest
-		}
-		o, known := operators[base]
-		if !known || (set != "" && set != "ForAnyValue" && set != "ForAllValues") {
-			t.Fatalf("statement %q: condition operator %s: the test cannot evaluate it", st.Sid, op)
-		}
-		for key, want := range keys {
-			patterns := resolveAll(t, want)
-			one := func(v string) bool {
-				for _, p := range patterns {
-					if o.match(p, v) {
-						return !o.negated
-					}
-				}
-				return o.negated
+	for _, keys := range st.Condition {
+		for key := range keys {
+			known := false
+			for _, k := range knownKeys {
+				known = known || key == k || (strings.HasSuffix(k, "/") && strings.HasPrefix(key, k))
 			}
-			values, present := r.contextValues(t, st.Sid, key)
-			var holds bool
-			switch set {
-			case "":
-				// A key missing from the request fails a positive operator
-				// and satisfies a negated one.
-				if !present {
-					holds = o.negated
-					break
-				}
-				if len(values) != 1 {
-					t.Fatalf("statement %q: %s on the multivalued key %s without ForAnyValue/ForAllValues", st.Sid, op, key)
-				}
-				holds = one(values[0])
-			case "ForAnyValue": // some request value matches; none: false
-				for _, v := range values {
-					holds = holds || one(v)
-				}
-			case "ForAllValues": // every request value matches; none: true
-				holds = true
-				for _, v := range values {
-					holds = holds && one(v)
-				}
-			}
-			if !holds {
-				return false
+			if !known {
+				t.Fatalf("statement %q: condition key %s: the test cannot evaluate it", st.Sid, key)
 			}
 		}
 	}
-	return true
+}
+
+// iam turns the test's request into the evaluator's.
+func (r request) iam() iampolicy.Request {
+	ctx := map[string][]string{"aws:RequestedRegion": {testRegion}}
+	set := func(k string, vs ...string) {
+		if len(vs) > 0 && vs[0] != "" {
+			ctx[k] = vs
+		}
+	}
+	set("aws:TagKeys", r.tagKeys...)
+	set("dynamodb:LeadingKeys", r.leadingKeys...)
+	set("aws:RequestedRegion", r.region)
+	set("aws:PrincipalArn", r.principal)
+	set("aws:SourceAccount", r.sourceAccount)
+	set("aws:SourceArn", r.sourceArn)
+	for k, v := range r.resourceTags {
+		for _, p := range []string{"aws:ResourceTag/", "secretsmanager:ResourceTag/", "iam:ResourceTag/"} {
+			ctx[p+k] = []string{v}
+		}
+	}
+	return iampolicy.Request{Action: r.action, Resource: r.resource, Service: r.service, Context: ctx}
+}
+
+func resolver(t *testing.T) iampolicy.Resolver {
+	return func(v any) (string, error) { return resolve(t, v), nil }
 }
 
 func actionMatches(t *testing.T, st statement, action string) bool {
 	t.Helper()
-	if st.NotAction != nil || st.NotResource != nil || st.NotPrincipal != nil {
-		t.Fatalf("statement %q: NotAction, NotResource or NotPrincipal: the test cannot evaluate it", st.Sid)
+	st.Resource, st.Condition = "*", nil
+	ok, err := iampolicy.Applies(st, iampolicy.Request{Action: action, Resource: "*"}, resolver(t))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, a := range st.actions() {
-		if glob(strings.ToLower(a), strings.ToLower(action)) {
-			return true
-		}
-	}
-	return false
+	return ok
 }
 
 func resourceMatches(t *testing.T, st statement, arn string) bool {
 	t.Helper()
 	for _, r := range resolveAll(t, st.Resource) {
-		if glob(r, arn) {
-			return true
-		}
-	}
-	return false
-}
-
-// principalMatches applies a resource policy's Principal to a request from
-// a service principal (only those: the account root's statements are not
-// what these tests look at).
-func principalMatches(st statement, r request) bool {
-	p, _ := st.Principal.(map[string]any)
-	for _, s := range list(p["Service"]) {
-		if s == r.service && r.service != "" {
+		if iampolicy.Glob(r, arn) {
 			return true
 		}
 	}
@@ -303,31 +196,30 @@ func principalMatches(st statement, r request) bool {
 // applies reports whether a statement covers the request.
 func applies(t *testing.T, st statement, r request) bool {
 	t.Helper()
-	return actionMatches(t, st, r.action) && resourceMatches(t, st, r.resource) && conditionHolds(t, st, r)
+	checkKeys(t, st)
+	ok, err := iampolicy.Applies(st, r.iam(), resolver(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }
 
-// decide is IAM's rule within one set of statements: an explicit Deny
-// wins, otherwise some Allow must cover the request.
+// decide is IAM's rule within one set of statements (internal/iampolicy).
 func decide(t *testing.T, sts []statement, r request) bool {
 	t.Helper()
-	allow := false
 	for _, st := range sts {
-		if r.service != "" && !principalMatches(st, r) {
-			continue
-		}
-		if !applies(t, st, r) {
-			continue
-		}
-		switch st.Effect {
-		case "Deny":
-			return false
-		case "Allow":
-			allow = true
-		default:
-			t.Fatalf("statement %q: Effect %q", st.Sid, st.Effect)
+		// Only the statements that can apply: a resource policy's
+		// statements for other principals are not evaluated (by IAM either).
+		p, _ := st.Principal.(map[string]any)
+		if r.service == "" || slices.Contains(list(p["Service"]), any(r.service)) {
+			checkKeys(t, st)
 		}
 	}
-	return allow
+	ok, err := iampolicy.Evaluate(sts, r.iam(), resolver(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }
 
 // scpPermits is a service control policy's verdict: the SCP is attached
