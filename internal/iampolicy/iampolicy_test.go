@@ -28,7 +28,9 @@ func req(ctx map[string][]string) iampolicy.Request {
 // TestEvaluate: each operator and set operator decides as IAM documents.
 func TestEvaluate(t *testing.T) {
 	tags := func(keys ...string) map[string][]string { return map[string][]string{"aws:TagKeys": keys} }
-	rt := func(k, v string) map[string][]string { return map[string][]string{"secretsmanager:ResourceTag/" + k: {v}} }
+	rt := func(k, v string) map[string][]string {
+		return map[string][]string{"secretsmanager:ResourceTag/" + k: {v}}
+	}
 	cases := []struct {
 		name, cond string
 		ctx        map[string][]string
