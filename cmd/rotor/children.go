@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -98,7 +99,7 @@ func describeRotation(ctx context.Context, client *sfn.Client, arn string) (chil
 	if err != nil {
 		return childRun{}, fmt.Errorf("describe %s: %w", arn, err)
 	}
-	r := childRun{ExecutionArn: arn, Status: lower(d.Status), Error: aws.ToString(d.Error)}
+	r := childRun{ExecutionArn: arn, Status: strings.ToLower(string(d.Status)), Error: aws.ToString(d.Error)}
 	if d.Status == types.ExecutionStatusSucceeded {
 		var out struct{ SecretID, Status, Reason string }
 		if json.Unmarshal([]byte(aws.ToString(d.Output)), &out) == nil && out.Status != "" {
@@ -106,16 +107,6 @@ func describeRotation(ctx context.Context, client *sfn.Client, arn string) (chil
 		}
 	}
 	return r, nil
-}
-
-func lower(s types.ExecutionStatus) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // print writes the fan-out under an execution's timeline.

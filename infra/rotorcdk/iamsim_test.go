@@ -21,7 +21,8 @@ func toolsDir() string {
 	return abs
 }
 
-// simCase is one request for testdata/iamsim.mjs.
+// simCase is one request for internal/iampolicy/testdata/iamsim.mjs, the
+// one runner of @cloud-copilot/iam-simulate.
 type simCase struct {
 	Name      string         `json:"name"`
 	Principal string         `json:"principal"`
@@ -141,7 +142,7 @@ func TestSCPWithIAMSimulate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(node, filepath.Join("testdata", "iamsim.mjs"))
+	cmd := exec.Command(node, filepath.Join("..", "..", "internal", "iampolicy", "testdata", "iamsim.mjs"))
 	cmd.Env = append(os.Environ(), "ROTOR_TOOLS="+tools)
 	cmd.Stdin = bytes.NewReader(input)
 	var stderr bytes.Buffer

@@ -187,7 +187,7 @@ func TestAgreesWithIAMSimulate(t *testing.T) {
 		in = append(in, simCase{Name: c.name, Principal: c.context["aws:PrincipalArn"][0], Action: c.action, Resource: diffARN,
 			Account: diffAccount, Context: ctx, Identity: c.identity})
 	}
-	body, _ := json.Marshal(in)
+	body, _ := json.Marshal(map[string]any{"cases": in})
 	cmd := exec.Command(node, filepath.Join("testdata", "iamsim.mjs"))
 	cmd.Env = append(os.Environ(), "ROTOR_TOOLS="+tools)
 	cmd.Stdin = bytes.NewReader(body)

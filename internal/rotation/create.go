@@ -83,7 +83,7 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 			// Nothing recorded holds this rotation's place: the next one may
 			// start (the clean-up still revokes by token whatever the
 			// provider minted, and touches only this rotation's own).
-			if uerr := s.unlock(context.WithoutCancel(ctx), sec, in.Token); uerr != nil {
+			if uerr := s.unlock(context.WithoutCancel(ctx), sec.arn, in.Token); uerr != nil {
 				s.log().WarnContext(ctx, "rotation lock not released; it expires after the lock TTL", "secretId", sec.arn, "error", uerr)
 			}
 		}
@@ -103,7 +103,7 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 			return nil, err
 		}
 		if reason != "" {
-			if err := s.unlock(ctx, sec, in.Token); err != nil {
+			if err := s.unlock(ctx, sec.arn, in.Token); err != nil {
 				return nil, err
 			}
 			return s.skip(ctx, sec, in.Token, master, result, reason)
@@ -291,13 +291,13 @@ func (s *Service) lock(ctx context.Context, sec *secret, token string) (string, 
 	return holder, nil
 }
 
-// unlock releases the rotation lock if token holds it.
-func (s *Service) unlock(ctx context.Context, sec *secret, token string) error {
+// unlock releases the rotation lock of the secret arn if token holds it.
+func (s *Service) unlock(ctx context.Context, arn, token string) error {
 	if s.Ledger == nil {
 		return nil
 	}
-	if err := s.Ledger.Unlock(ctx, ledger.LockPrefix+sec.arn, token); err != nil {
-		return rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("secret %q: release the rotation lock: %w", sec.name, err))
+	if err := s.Ledger.Unlock(ctx, ledger.LockPrefix+arn, token); err != nil {
+		return rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("secret %q: release the rotation lock: %w", arn, err))
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func (s *Service) SwitchOver(ctx context.Context, in StepInput) (out *StepOutput
 	if err := s.removeLabel(ctx, sec, LabelPending, in.Token); err != nil {
 		return nil, err
 	}
-	return result, s.unlock(ctx, sec, in.Token)
+	return result, s.unlock(ctx, sec.arn, in.Token)
 }
 
 // Verify proves that the current credential is the token's and works. It
@@ -197,7 +197,7 @@ func (s *Service) undoUnlock(ctx context.Context, in StepInput, action string) (
 	if err != nil || s.Ledger == nil {
 		return out, err
 	}
-	return out, s.unlock(ctx, &secret{arn: out.SecretID, name: in.SecretID}, in.Token)
+	return out, s.unlock(ctx, out.SecretID, in.Token)
 }
 
 func (s *Service) undo(ctx context.Context, in StepInput, action string) (*StepOutput, error) {

@@ -1,11 +1,14 @@
 // iamsim.mjs decides IAM requests with @cloud-copilot/iam-simulate, the
-// reference internal/iampolicy is checked against (differential_test.go).
+// reference internal/iampolicy is checked against (differential_test.go
+// here, and infra/rotorcdk/iamsim_test.go for the service control policy).
 //
 //   node iamsim.mjs < cases.json
 //
-// cases.json: [{"name", "principal", "action", "resource", "account",
-// "context": {KEY: VALUE|[VALUE]}, "identity": POLICY}]: one identity
-// policy, no SCP, no resource policy. One JSON line per case: {"name",
+// cases.json: {"scp": POLICY (optional), "cases": [{"name", "principal",
+// "action", "resource", "account", "context": {KEY: VALUE|[VALUE]},
+// "identity": POLICY}]}. Each case runs with its identity policy and no
+// resource policy; with "scp", FullAWSAccess and that SCP are attached to
+// the account's organization root. One JSON line per case: {"name",
 // "result" ("Allowed", "ImplicitlyDenied", "ExplicitlyDenied" or "error"),
 // "ignored": [context keys the simulator dropped], "errors"}.
 //
@@ -25,7 +28,13 @@ async function loadLibrary() {
 }
 
 const { runSimulation } = await loadLibrary();
-for (const c of JSON.parse(readFileSync(0, 'utf8'))) {
+const input = JSON.parse(readFileSync(0, 'utf8'));
+const fullAccess = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
+const scps = input.scp
+  ? [{ orgIdentifier: 'r-root', policies: [{ name: 'FullAWSAccess', policy: fullAccess }, { name: 'scp', policy: input.scp }] }]
+  : [];
+
+for (const c of input.cases) {
   const simulation = {
     request: {
       principal: c.principal,
@@ -34,7 +43,7 @@ for (const c of JSON.parse(readFileSync(0, 'utf8'))) {
       contextVariables: c.context,
     },
     identityPolicies: [{ name: 'identity', policy: c.identity }],
-    serviceControlPolicies: [],
+    serviceControlPolicies: scps,
     resourceControlPolicies: [],
   };
   let out;
