@@ -104,6 +104,8 @@ type Rotor struct {
 	// holding its signing keys.
 	WebhookURL  awslambda.FunctionUrl
 	WebhookKeys awssecretsmanager.Secret
+
+	schedulerRole awsiam.Role
 }
 
 // functionSpec is what differs between the functions.
@@ -280,6 +282,7 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 		r.Functions[f.name].GrantInvoke(r.StateMachine.Role())
 	}
 	r.Topic.GrantPublish(r.StateMachine.Role())
+	explain(r.StateMachine.Role(), stateMachineNeeds)
 	r.fanOutPolicy(stack, cfg.StateMachineName)
 	suppress(r.StateMachine.Role(), "AwsSolutions-IAM5", "lambda:InvokeFunction on each function's ARN and ARN:* (its versions and aliases), as CDK grants it; this state machine's own executions (execution:NAME:*), which it starts as children; log delivery and X-Ray actions have no resource-level permissions.")
 
@@ -369,6 +372,10 @@ func (r *Rotor) function(f functionSpec, assets string, retention awslogs.Retent
 		Role:          role,
 		Environment:   &env,
 	})
+	// Which of rotor's functions this is: what `rotor local serve
+	// --template` runs for it (the asset itself is built for arm64).
+	fn.Node().DefaultChild().(awslambda.CfnFunction).AddMetadata(jsii.String(MetadataFunction), f.name)
+	explain(role, functionNeeds)
 	return fn, role
 }
 
@@ -561,6 +568,21 @@ func (r *Rotor) ledgerPolicy(fn string, role awsiam.Role) {
 }
 
 func (r *Rotor) schedule(id, description, expr, tz string, input map[string]any) {
+	if r.schedulerRole == nil {
+		// One role for every schedule, as the CDK would make on its own,
+		// but ours, so that it carries MetadataNeeds.
+		stack := awscdk.Stack_Of(r.Construct)
+		r.schedulerRole = awsiam.NewRole(r.Construct, jsii.String("SchedulerRole"), &awsiam.RoleProps{
+			AssumedBy: awsiam.NewServicePrincipal(jsii.String("scheduler.amazonaws.com"), nil).WithConditions(&map[string]any{
+				"StringEquals": map[string]any{
+					"aws:SourceAccount": *stack.Account(),
+					"aws:SourceArn":     arn(stack, "scheduler", *stack.Region(), "schedule-group/default"),
+				},
+			}),
+			Description: jsii.String("rotor: EventBridge Scheduler starts rotations with this role"),
+		})
+		explain(r.schedulerRole, schedulerNeeds)
+	}
 	awsscheduler.NewSchedule(r.Construct, jsii.String(id), &awsscheduler.ScheduleProps{
 		Description: jsii.String(description),
 		Schedule:    awsscheduler.ScheduleExpression_Expression(jsii.String(expr), awscdk.TimeZone_Of(jsii.String(tz))),
@@ -569,6 +591,7 @@ func (r *Rotor) schedule(id, description, expr, tz string, input map[string]any)
 			RetryAttempts:   jsii.Number(5),
 			MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
 			DeadLetterQueue: r.DeadLetters,
+			Role:            r.schedulerRole,
 		}),
 	})
 }
@@ -741,4 +764,55 @@ func suppress(c constructs.IConstruct, rule, reason string) {
 	cdknag.NagSuppressions_AddResourceSuppressions(c, &[]*cdknag.NagPackSuppression{
 		{Id: jsii.String(rule), Reason: jsii.String(reason)},
 	}, jsii.Bool(true))
+}
+
+// Metadata keys the construct writes on resources, which `rotor local
+// serve --template` (internal/cfn) reads.
+const (
+	// MetadataFunction, on each function: resolve, create, ..., webhook.
+	MetadataFunction = "rotor:function"
+	// MetadataNeeds, on a role: action -> why the role needs it although
+	// no run on the local endpoint exercises it (the local endpoint has no
+	// CloudWatch Logs, X-Ray or SQS). Every other action of every role is
+	// shown needed by the least-privilege mutation test (test/template).
+	MetadataNeeds = "rotor:needs"
+)
+
+// Why the actions no local run exercises are granted.
+var (
+	functionNeeds = map[string]string{
+		"logs:CreateLogStream":     "Lambda writes the function's JSON logs to its own log group.",
+		"logs:PutLogEvents":        "Lambda writes the function's JSON logs to its own log group.",
+		"xray:PutTraceSegments":    "Active tracing: Lambda sends the function's trace segments to X-Ray.",
+		"xray:PutTelemetryRecords": "Active tracing: Lambda sends the function's trace telemetry to X-Ray.",
+	}
+	stateMachineNeeds = map[string]string{
+		"logs:CreateLogDelivery":        "Step Functions delivers execution logs (level ALL) to the state machine's log group through CloudWatch Logs' vended log delivery.",
+		"logs:GetLogDelivery":           "Execution logs: vended log delivery.",
+		"logs:UpdateLogDelivery":        "Execution logs: vended log delivery.",
+		"logs:DeleteLogDelivery":        "Execution logs: vended log delivery.",
+		"logs:ListLogDeliveries":        "Execution logs: vended log delivery.",
+		"logs:PutResourcePolicy":        "Execution logs: the log group's resource policy for vended delivery.",
+		"logs:DescribeResourcePolicies": "Execution logs: the log group's resource policy for vended delivery.",
+		"logs:DescribeLogGroups":        "Execution logs: vended log delivery checks the log group.",
+		"xray:PutTraceSegments":         "Tracing: Step Functions sends the executions' trace segments to X-Ray.",
+		"xray:PutTelemetryRecords":      "Tracing: X-Ray telemetry.",
+		"xray:GetSamplingRules":         "Tracing: X-Ray sampling rules.",
+		"xray:GetSamplingTargets":       "Tracing: X-Ray sampling targets.",
+		"events:PutTargets":             "startExecution.sync:2 (a sweep waiting for its pages) learns that a child ended through the managed rule StepFunctionsGetEventsForStepFunctionsExecutionRule, which Step Functions creates with the state machine's role; the local engine waits for the child directly.",
+		"events:PutRule":                "startExecution.sync:2: the managed rule, as above.",
+		"events:DescribeRule":           "startExecution.sync:2: the managed rule, as above.",
+		"states:StopExecution":          "A sweep that is stopped or times out stops the page execution it waits for (startExecution.sync:2); no end-to-end case stops a sweep.",
+	}
+	schedulerNeeds = map[string]string{
+		"sqs:SendMessage": "A schedule whose start fails is dead-lettered to the trigger queue; the local endpoint has no SQS.",
+	}
+)
+
+// explain records on role why it holds actions no local run exercises
+// (MetadataNeeds).
+func explain(role awsiam.IRole, needs map[string]string) {
+	if cfn, ok := role.Node().DefaultChild().(awsiam.CfnRole); ok {
+		cfn.AddMetadata(jsii.String(MetadataNeeds), needs)
+	}
 }

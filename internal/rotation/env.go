@@ -3,12 +3,14 @@ package rotation
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -40,22 +42,30 @@ func FromEnv(ctx context.Context) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	return FromConfig(cfg, os.Getenv, os.Stdout)
+}
+
+// FromConfig builds a Service as FromEnv does, from an AWS configuration,
+// an environment and a log destination given: rotor local runs the
+// functions in process through it, with the credentials of each
+// function's role and the environment its template declares.
+func FromConfig(cfg aws.Config, getenv func(string) string, logs io.Writer) (*Service, error) {
 	// Providers that call AWS use the same configuration: one load, one
 	// set of credentials and endpoints.
 	s := &Service{SM: secretsmanager.NewFromConfig(cfg), Providers: provider.NewSet(provider.Env{AWS: &cfg}).Lookup}
-	if err := Configure(s, os.Getenv); err != nil {
+	if err := Configure(s, getenv); err != nil {
 		return nil, err
 	}
-	if t := os.Getenv(ledger.EnvTable); t != "" {
+	if t := getenv(ledger.EnvTable); t != "" {
 		s.Ledger = ledger.New(dynamodb.NewFromConfig(cfg), t)
 	}
 	var level slog.Level
-	if v := os.Getenv(EnvLogLevel); v != "" {
+	if v := getenv(EnvLogLevel); v != "" {
 		if err := level.UnmarshalText([]byte(v)); err != nil {
 			return nil, fmt.Errorf("%s=%q is not debug, info, warn or error", EnvLogLevel, v)
 		}
 	}
-	s.Log = slog.New(redact.Handler(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})))
+	s.Log = slog.New(redact.Handler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})))
 	return s, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
@@ -99,6 +100,17 @@ func CachedKeys(sec SecretReader, id string, ttl time.Duration, now func() time.
 // environment and the SDK's default configuration (AWS_ENDPOINT_URL reaches
 // a local endpoint).
 func FromEnv(ctx context.Context, getenv func(string) string) (*Handler, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return FromConfig(cfg, getenv, os.Stderr)
+}
+
+// FromConfig builds the handler as FromEnv does, from an AWS configuration,
+// an environment and a log destination given (rotor local runs the webhook
+// in process through it).
+func FromConfig(cfg aws.Config, getenv func(string) string, logs io.Writer) (*Handler, error) {
 	id := getenv(EnvSecret)
 	if id == "" {
 		return nil, fmt.Errorf("%s is not set: it names the secret holding the webhook keys", EnvSecret)
@@ -111,16 +123,12 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*Handler, error) 
 	if bus == "" {
 		bus = leak.LeakBus
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
 	return New(Options{
 		Keys:      CachedKeys(sm.NewFromConfig(cfg), id, keysTTL, time.Now),
 		Publisher: &EventBridge{Client: eventbridge.NewFromConfig(cfg), Bus: bus},
 		Dedupe:    ledger.New(dynamodb.NewFromConfig(cfg), table),
 		GitHubAPI: getenv(EnvGitHubAPI),
-		Log:       slog.New(slog.NewJSONHandler(os.Stderr, nil)),
+		Log:       slog.New(slog.NewJSONHandler(logs, nil)),
 	})
 }
 
