@@ -387,6 +387,8 @@ func TestRefused(t *testing.T) {
 		{name: "duplicate name", template: `{"Resources": {"A": {"Type": "AWS::SNS::Topic"}, "A": {"Type": "AWS::SNS::Topic"}}}`, kind: ErrInvalid,
 			err: `template: duplicate member "/Resources/A"`},
 		{name: "no resources", template: `{"Outputs": {}}`, kind: ErrInvalid, err: "template: Resources: is required"},
+		{name: "empty resources", template: `{"Resources": {}}`, kind: ErrInvalid, err: "template: Resources: declares no resource"},
+		{name: "resources not an object", template: `{"Resources": []}`, kind: ErrInvalid, err: "template: Resources: must be an object"},
 		{name: "transform", template: `{"Transform": "AWS::Serverless-2016-10-31", "Resources": {"A": {"Type": "AWS::SNS::Topic"}}}`, kind: ErrUnsupported,
 			err: "template: Transform: is not supported: load the template CloudFormation processes (macros, SAM) or the stack without hooks"},
 		{name: "unknown section", template: `{"Resource": {}, "Resources": {"A": {"Type": "AWS::SNS::Topic"}}}`, kind: ErrInvalid,

@@ -176,10 +176,10 @@ func parse(template []byte, env Env) (*loader, error) {
 	l.conds = section("Conditions")
 	l.outputs = section("Outputs")
 	resources := section("Resources")
-	if len(resources) == 0 && top["Resources"] != nil {
-		errs = append(errs, invalid("template", "", "Resources", "declares no resource"))
-	} else if top["Resources"] == nil {
+	if _, ok := top["Resources"]; !ok {
 		errs = append(errs, invalid("template", "", "Resources", "is required"))
+	} else if resources != nil && len(resources) == 0 {
+		errs = append(errs, invalid("template", "", "Resources", "declares no resource"))
 	}
 	for id, v := range resources {
 		r, err := parseResource(id, v)
