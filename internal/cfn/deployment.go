@@ -50,8 +50,8 @@ type Role struct {
 	Name, Path, ARN  string
 	AssumeRolePolicy string            // JSON
 	Policies         map[string]string // policy name -> JSON document
-	// Explain is the role's metadata "rotor:statements": statement Sid ->
-	// why it is needed although no local run exercises it.
+	// Explain is the role's metadata "rotor:needs" (MetadataNeeds):
+	// action -> why the role needs it although no local run exercises it.
 	Explain map[string]string
 }
 
@@ -59,8 +59,9 @@ type Role struct {
 type Function struct {
 	LogicalID string
 	Name, ARN string
-	// Rotor is the resource's metadata "rotor:function": which of rotor's
-	// functions it is (resolve, create, ..., webhook); "" if absent.
+	// Rotor is the resource's metadata "rotor:function" (MetadataFunction):
+	// which of rotor's functions it is (resolve, create, ..., webhook); ""
+	// if absent.
 	Rotor               string
 	Env                 map[string]string
 	MemoryMB            int
