@@ -85,7 +85,7 @@ func ParseDocument(doc string) ([]Statement, error) {
 	switch d.Version {
 	case "", "2012-10-17", "2008-10-17":
 	default:
-		return nil, fmt.Errorf("Version %q is not 2012-10-17 or 2008-10-17", d.Version)
+		return nil, fmt.Errorf("the Version %q is not 2012-10-17 or 2008-10-17", d.Version)
 	}
 	raw := bytes.TrimSpace(d.Statement)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -151,11 +151,11 @@ func compile(st Statement, resolve Resolver) (compiled, error) {
 	var c compiled
 	switch {
 	case st.NotAction != nil || st.NotResource != nil || st.NotPrincipal != nil:
-		return c, errors.New("NotAction, NotResource and NotPrincipal are not modelled")
+		return c, errors.New("the elements NotAction, NotResource and NotPrincipal are not modelled")
 	case st.Principal != nil:
 		return c, errors.New("an identity-based policy has no Principal")
 	case st.Effect != "Allow" && st.Effect != "Deny":
-		return c, fmt.Errorf("Effect %q is not Allow or Deny", st.Effect)
+		return c, fmt.Errorf("the Effect %q is not Allow or Deny", st.Effect)
 	case st.Action == nil:
 		return c, errors.New("no Action")
 	case st.Resource == nil:
@@ -164,13 +164,13 @@ func compile(st Statement, resolve Resolver) (compiled, error) {
 	c.deny = st.Effect == "Deny"
 	actions, err := resolveAll(resolve, st.Action)
 	if err != nil {
-		return c, fmt.Errorf("Action: %w", err)
+		return c, fmt.Errorf("the Action: %w", err)
 	}
 	for _, a := range actions {
 		c.actions = append(c.actions, strings.ToLower(a))
 	}
 	if c.resources, err = resolveAll(resolve, st.Resource); err != nil {
-		return c, fmt.Errorf("Resource: %w", err)
+		return c, fmt.Errorf("the Resource: %w", err)
 	}
 	if len(c.actions) == 0 || len(c.resources) == 0 {
 		return c, errors.New("an empty Action or Resource")
@@ -191,7 +191,7 @@ func compile(st Statement, resolve Resolver) (compiled, error) {
 			}
 			if base == "Null" {
 				if set != "" || len(vals) != 1 || (vals[0] != "true" && vals[0] != "false") {
-					return c, fmt.Errorf("Null on %s wants \"true\" or \"false\"", key)
+					return c, fmt.Errorf("the Null operator on %s wants \"true\" or \"false\"", key)
 				}
 				cc.null, cc.wantNull = true, vals[0] == "true"
 			} else {

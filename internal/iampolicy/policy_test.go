@@ -159,7 +159,7 @@ func TestParsePolicyRefuses(t *testing.T) {
 		{"no statement", `{"Version": "2012-10-17"}`, "no Statement"},
 		{"empty statement list", `{"Statement": []}`, "no Statement"},
 		{"a version", `{"Version": "2020-01-01", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}`, "Version"},
-		{"an effect", `{"Statement": {"Sid": "E", "Effect": "allow", "Action": "*", "Resource": "*"}}`, `statement E: Effect "allow"`},
+		{"an effect", `{"Statement": {"Sid": "E", "Effect": "allow", "Action": "*", "Resource": "*"}}`, `statement E: the Effect "allow"`},
 		{"no action", `{"Statement": {"Effect": "Allow", "Resource": "*"}}`, "statement #1: no Action"},
 		{"no resource", `{"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Allow", "Action": "*"}]}`, "statement #2: no Resource"},
 		{"a principal", `{"Statement": {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}}`, "no Principal"},
@@ -167,7 +167,7 @@ func TestParsePolicyRefuses(t *testing.T) {
 		{"IfExists", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringEqualsIfExists": {"aws:x": "y"}}}}`, "StringEqualsIfExists is not modelled"},
 		{"Bool", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}}`, "Bool is not modelled"},
 		{"a number", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"aws:x": 1}}}}`, "not a string"},
-		{"Null yes", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"Null": {"aws:x": "yes"}}}}`, "Null on aws:x"},
+		{"Null yes", `{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"Null": {"aws:x": "yes"}}}}`, "Null operator on aws:x"},
 		{"a policy variable", `{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:iam::1:user/${aws:username}"}}`, "policy variables"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

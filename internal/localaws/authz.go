@@ -93,7 +93,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, svcName, op s
 	if aerr != nil {
 		code, status := aerr.Code, aerr.HTTPStatus()
 		if svcName != "iam" && svcName != "sts" && svcName != "sns" {
-			code, status = credentialErrors[aerr.Code], http.StatusBadRequest
+			code, status = aerr.Code, http.StatusBadRequest
+			if c, ok := credentialErrors[aerr.Code]; ok {
+				code = c
+			}
 			if svcName == "lambda" {
 				status = http.StatusForbidden
 			}

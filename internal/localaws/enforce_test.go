@@ -74,9 +74,17 @@ func newEnfEnv(t *testing.T, opts Options) *enfEnv {
 	return e
 }
 
-// putRoles puts the fixture's roles (unless the data file has them).
-func (e *enfEnv) putRoles(t *testing.T) {
+// putRoles puts the fixture's roles.
+func (e *enfEnv) putRoles(t testing.TB) {
 	t.Helper()
+	e.roles = putFixtureRoles(t, e.srv)
+}
+
+// putFixtureRoles puts the roles of testdata/iam_roles.json and returns
+// their ARNs by name.
+func putFixtureRoles(t testing.TB, srv *Server) map[string]string {
+	t.Helper()
+	roles := map[string]string{}
 	raw, err := os.ReadFile(filepath.Join("testdata", "iam_roles.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -96,12 +104,13 @@ func (e *enfEnv) putRoles(t *testing.T) {
 		for n, p := range r.Policies {
 			role.Policies[n] = string(p)
 		}
-		arn, err := e.srv.IAM.PutRole(role)
+		arn, err := srv.IAM.PutRole(role)
 		if err != nil {
 			t.Fatalf("PutRole(%s): %v", r.Name, err)
 		}
-		e.roles[r.Name] = arn
+		roles[r.Name] = arn
 	}
+	return roles
 }
 
 func (e *enfEnv) config(keyID, secret, token, region string) aws.Config {
