@@ -15,7 +15,7 @@ import (
 )
 
 // The differential test: generated policies and requests, decided by
-// iampolicy and by @cloud-copilot/iam-simulate (pinned in
+// iampolicy (Evaluate, and Policy.Decide on the same document as JSON) and by @cloud-copilot/iam-simulate (pinned in
 // test/package-lock.json, installed by `make tools`), must agree. The
 // generator covers every operator and set operator iampolicy models, on
 // single-valued keys (resource and request tags, the principal's ARN, the
@@ -234,6 +234,16 @@ func TestAgreesWithIAMSimulate(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: %v", c.name, err)
 			continue
+		}
+		doc, _ := json.Marshal(c.identity)
+		pol, err := iampolicy.ParsePolicy(string(doc))
+		if err != nil {
+			t.Errorf("%s: ParsePolicy: %v", c.name, err)
+			continue
+		}
+		// The compiled form the local endpoint evaluates must decide alike.
+		if d, err := pol.Decide(iampolicy.Request{Action: c.action, Resource: diffARN, Context: c.context}); err != nil || (d == iampolicy.Allowed) != got {
+			t.Errorf("%s: Policy.Decide = %v, %v; Evaluate says allowed=%v", c.name, d, err, got)
 		}
 		if got {
 			allowed++

@@ -504,7 +504,7 @@ func TestIAMWire(t *testing.T) {
 			`<DeleteUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ResponseMetadata><RequestId>`}},
 		{"not found", "Action=GetUser&Version=2010-05-08&UserName=wire", 404, []string{
 			`<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>The user with name wire cannot be found.</Message></Error><RequestId>`}},
-		{"an action IAM lacks", "Action=CreateRole&Version=2010-05-08&RoleName=r", 400, []string{`<Code>InvalidAction</Code>`}},
+		{"an action IAM lacks", "Action=CreateGroup&Version=2010-05-08&GroupName=g", 400, []string{`<Code>InvalidAction</Code>`}},
 		{"another version", "Action=ListUsers&Version=2009-01-01", 400, []string{`<Code>InvalidAction</Code>`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -136,7 +136,8 @@ func queryService(action string) string {
 	switch action {
 	case "GetCallerIdentity", "AssumeRole":
 		return "sts"
-	case "CreateTopic", "Subscribe", "Publish", "ListTopics", "ListSubscriptions", "Unsubscribe", "DeleteTopic":
+	case "CreateTopic", "Subscribe", "Publish", "ListTopics", "ListSubscriptions", "ListSubscriptionsByTopic", "Unsubscribe", "DeleteTopic",
+		"GetTopicAttributes", "SetTopicAttributes":
 		return "sns"
 	}
 	return "iam"
@@ -168,6 +169,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.opts.Log.Debug("request", "service", svcName, "operation", op)
+	if s.opts.EnforceIAM && !s.authorize(w, r, svcName, op, svc, body) {
+		return
+	}
 	if retryAfter, ok := s.quota.take(svcName, op); !ok {
 		w.Header().Set("Retry-After", fmt.Sprintf("%d", int(retryAfter.Seconds())+1))
 		answerError(w, svc, "ThrottlingException", "Rate exceeded", http.StatusBadRequest)

@@ -14,8 +14,8 @@
 //   - lambda: Lambda Invoke (REST, routed to in-process handlers or to
 //     function binaries under the Lambda Runtime Interface Emulator) and
 //     function URLs (lambda.FunctionURLPrefix);
-//   - iam: IAM users and access keys, and STS GetCallerIdentity (query
-//     protocol);
+//   - iam: IAM users and access keys, roles and their inline policies,
+//     and STS GetCallerIdentity and AssumeRole (query protocol);
 //   - events: EventBridge buses, rules and PutEvents delivering to state
 //     machines and functions (awsJson1.1, patterns matched by
 //     internal/eventpattern);
@@ -47,8 +47,12 @@
 //
 // Requests are routed by the service named in the SigV4 credential scope
 // (what the SDK signs with), falling back to X-Amz-Target and the REST path.
-// Signatures are not verified here, except by STS, whose GetCallerIdentity
-// checks them against the access keys IAM issued.
+// Signatures are verified by STS (against the access keys IAM issued and
+// the role sessions STS issued) and, under Options.EnforceIAM, for every
+// request signed with such a key, which then acts as its user or role:
+// every request is authorized against its principal's identity policies
+// (authz.go). Without EnforceIAM, and for any other key, signatures are
+// not verified.
 // AWS's quotas can be enforced (Options.Quotas; what each bucket allowed
 // and throttled is counted either way, Server.Quotas and GET
 // /_rotor/quotas) and faults injected per operation (Options.Faults), both
@@ -136,6 +140,22 @@ type Options struct {
 	// are registered before any execution starts, with no data file to
 	// resume from.
 	AwaitFunctions bool
+	// EnforceIAM authorizes every request, and every call a service makes
+	// on its own, against the identity policies of whoever makes it (see
+	// authz.go): a role session (iam.STS.Issue, AssumeRole) acts as its
+	// role, whose inline policies (iam.Service.PutRole) must allow it; an
+	// IAM user's key may do nothing but sts:GetCallerIdentity (user
+	// policies are not modelled); any other key, or none, is the
+	// account's root and may do everything. A state machine's tasks act as
+	// its RoleArn, an EventBridge target's deliveries to a state machine as
+	// the target's RoleArn. Refusals are answered with the service's
+	// AccessDenied error and change nothing. Off (the default), every
+	// caller may do everything, as before; AssumeRole and role sessions
+	// work either way.
+	EnforceIAM bool
+	// OnDenied, when set, is told of every refusal under EnforceIAM
+	// (each is also logged as a warning).
+	OnDenied func(Denial)
 }
 
 // Server is the local endpoint. Create it with New, then Start or Serve.
@@ -334,7 +354,7 @@ func (s *Server) build() error {
 		return err
 	}
 	s.register("lambda", s.Lambda)
-	tasks := asl.Services{Invoke: s.invokeForStates, Publish: s.SNS.Publish,
+	tasks := asl.Services{Invoke: s.invokeForStates, Publish: s.publishForStates,
 		StartExecution: s.startForStates, WaitExecution: s.waitForStates, StopExecution: s.stopForStates}
 	s.SFN, err = stepfunctions.New(s.env, stepfunctions.Options{Tasks: tasks, Jitter: s.opts.Jitter})
 	close(s.sfnBuilt)
@@ -346,7 +366,7 @@ func (s *Server) build() error {
 		return err
 	}
 	s.register("iam", s.IAM)
-	s.STS = iam.NewSTS(s.env, s.IAM.Credentials)
+	s.STS = iam.NewSTS(s.env, s.IAM)
 	s.register("sts", s.STS)
 	targets := events.Targets{StartExecution: s.startForEvents, Invoke: s.invokeForEvents}
 	if s.Events, err = events.New(s.env, targets); err != nil {

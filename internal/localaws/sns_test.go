@@ -314,9 +314,9 @@ func TestSNSWireFormat(t *testing.T) {
 	}
 
 	// An action SNS has but rotor does not is InvalidAction, in SNS's shape.
-	_, err = c.GetTopicAttributes(t.Context(), &sns.GetTopicAttributesInput{TopicArn: topic.TopicArn})
+	_, err = c.GetSubscriptionAttributes(t.Context(), &sns.GetSubscriptionAttributesInput{SubscriptionArn: aws.String(*topic.TopicArn + ":x")})
 	if err == nil || !strings.Contains(err.Error(), "InvalidAction") {
-		t.Fatalf("GetTopicAttributes: %v, want InvalidAction", err)
+		t.Fatalf("GetSubscriptionAttributes: %v, want InvalidAction", err)
 	}
 }
 

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/google/uuid"
 
 	"github.com/rotorhq/rotor/internal/asl"
+	"github.com/rotorhq/rotor/internal/iampolicy"
 	"github.com/rotorhq/rotor/internal/localaws/events"
 	"github.com/rotorhq/rotor/internal/localaws/lambda"
 	"github.com/rotorhq/rotor/internal/localaws/stepfunctions"
@@ -20,15 +23,43 @@ import (
 // The services call one another only through the function values wired
 // here: Step Functions' tasks invoke functions, publish to SNS and start,
 // wait for and stop executions (through asl.Services), EventBridge's
-// deliveries start executions and invoke functions, STS looks access keys up in IAM (iam.NewSTS, in build), and
-// function URLs invoke within Lambda. Each translates the callee's errors
-// into the caller's contract.
+// deliveries start executions and invoke functions, STS looks access keys
+// and roles up in IAM (iam.NewSTS, in build), and function URLs invoke
+// within Lambda. Each translates the callee's errors into the caller's
+// contract. Under Options.EnforceIAM each first authorizes the call as the
+// role the caller acts as (actAs): a state machine's RoleArn, an
+// EventBridge target's RoleArn; a refusal fails the call as AWS fails it
+// (the errors are named at each function).
+
+// awsRelay ends a message relaying another service's refusal, as Step
+// Functions' Lambda integration reports one.
+func awsRelay(service, code string, status int) string {
+	return fmt.Sprintf(" (Service: %s; Status Code: %d; Error Code: %s; Request ID: %s; Proxy: null)", service, status, code, uuid.NewString())
+}
+
+// refusal is a refused internal call as the callee would answer it (its
+// ErrorCode is what the Step Functions integrations name the task's error
+// after: SNS.AuthorizationErrorException, StepFunctions.AccessDeniedException).
+func refusal(d *Denial, a wire.Access, code string, status int) error {
+	msg := d.Message()
+	if a.DeniedCode != "" {
+		code, status, msg = a.DeniedCode, a.DeniedStatus, msg+kmsSuffix()
+	}
+	return &wire.Error{Code: code, Message: msg, Status: status}
+}
 
 // invokeForStates is Step Functions' asl.InvokeFunc: once the host's
 // functions are registered (Options.AwaitFunctions), it invokes on the
 // Lambda service, reporting a function's own error as *asl.FunctionError and
-// an unknown function as *asl.FunctionNotFoundError.
+// an unknown function as *asl.FunctionNotFoundError. A refused
+// lambda:InvokeFunction fails the task with Lambda.AWSLambdaException,
+// the error Step Functions reports for a Lambda task whose role may not
+// invoke the function, its cause Lambda's AccessDeniedException message.
 func (s *Server) invokeForStates(ctx context.Context, fn string, payload []byte) ([]byte, error) {
+	access := wire.Access{Request: iampolicy.Request{Action: "lambda:InvokeFunction", Resource: s.Lambda.InvokeARN(fn, "")}}
+	if d, _ := s.actAs(ctx, access); d != nil {
+		return nil, &asl.TaskFailure{Name: "Lambda.AWSLambdaException", Cause: d.Message() + awsRelay("AWSLambda", "AccessDeniedException", http.StatusForbidden)}
+	}
 	if err := s.awaitFunctions(ctx); err != nil {
 		return nil, err // the execution was stopped or detached meanwhile
 	}
@@ -59,10 +90,30 @@ func (s *Server) states(ctx context.Context) (*stepfunctions.Service, error) {
 	return s.SFN, nil
 }
 
+// publishForStates is Step Functions' asl.PublishFunc: a refused
+// sns:Publish is SNS's AuthorizationError (the task fails with
+// SNS.AuthorizationErrorException), a refused use of the topic's KMS key
+// KMSAccessDenied (SNS.KMSAccessDeniedException).
+func (s *Server) publishForStates(ctx context.Context, topic, subject, message string) (string, error) {
+	if d, a := s.actAs(ctx, s.SNS.PublishAccess(topic)...); d != nil {
+		return "", refusal(d, a, "AuthorizationError", http.StatusForbidden)
+	}
+	return s.SNS.Publish(ctx, topic, subject, message)
+}
+
+// statesAccess is a Step Functions permission an execution's tasks need.
+func statesAccess(action, resource string) wire.Access {
+	return wire.Access{Request: iampolicy.Request{Action: "states:" + action, Resource: resource}}
+}
+
 // startForStates is Step Functions' asl.StartExecutionFunc: it starts an
 // execution on the service itself (a child execution); refusals keep
-// their code (ExecutionAlreadyExists, StateMachineDoesNotExist, ...).
+// their code (ExecutionAlreadyExists, StateMachineDoesNotExist, ...), a
+// refused states:StartExecution is AccessDeniedException.
 func (s *Server) startForStates(ctx context.Context, machine, name, input string) (string, time.Time, error) {
+	if d, a := s.actAs(ctx, statesAccess("StartExecution", machine)); d != nil {
+		return "", time.Time{}, refusal(d, a, "AccessDeniedException", http.StatusBadRequest)
+	}
 	sf, err := s.states(ctx)
 	if err != nil {
 		return "", time.Time{}, err
@@ -80,6 +131,10 @@ func (s *Server) startForStates(ctx context.Context, machine, name, input string
 // waitForStates is Step Functions' asl.WaitExecutionFunc (the .sync
 // integrations waiting for a child).
 func (s *Server) waitForStates(ctx context.Context, arn string) (*asl.ExecutionDescription, error) {
+	// Step Functions follows the child with DescribeExecution as the role.
+	if d, a := s.actAs(ctx, statesAccess("DescribeExecution", arn)); d != nil {
+		return nil, refusal(d, a, "AccessDeniedException", http.StatusBadRequest)
+	}
 	sf, err := s.states(ctx)
 	if err != nil {
 		return nil, err
@@ -90,6 +145,9 @@ func (s *Server) waitForStates(ctx context.Context, arn string) (*asl.ExecutionD
 // stopForStates is Step Functions' asl.StopExecutionFunc (a .sync task
 // aborted stops its child).
 func (s *Server) stopForStates(ctx context.Context, arn, errName, cause string) error {
+	if d, a := s.actAs(ctx, statesAccess("StopExecution", arn)); d != nil {
+		return refusal(d, a, "AccessDeniedException", http.StatusBadRequest)
+	}
 	sf, err := s.states(ctx)
 	if err != nil {
 		return err
@@ -97,11 +155,15 @@ func (s *Server) stopForStates(ctx context.Context, arn, errName, cause string) 
 	return sf.StopExecution(ctx, arn, errName, cause)
 }
 
-// startForEvents starts executions for EventBridge targets. Step
-// Functions' refusals (no such state machine, invalid input) are permanent.
+// startForEvents starts executions for EventBridge targets, as the
+// target's role. Step Functions' refusals (no such state machine, invalid
+// input, a refused states:StartExecution) are permanent.
 func (s *Server) startForEvents(ctx context.Context, machine, name, input string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
+	}
+	if d, a := s.actAs(ctx, statesAccess("StartExecution", machine)); d != nil {
+		return "", events.Permanent(fmt.Errorf("states:StartExecution: %w", refusal(d, a, "AccessDeniedException", http.StatusBadRequest)))
 	}
 	out, err := s.SFN.StartExecution(&sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String(name), Input: aws.String(input)})
 	var we *wire.Error

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -554,3 +555,20 @@ func (s *secret) stagesMap() map[string][]string {
 	}
 	return m
 }
+
+// Resource resolves a SecretId (a name, a full or a partial ARN) as the
+// operations do, for authorization: the secret's ARN and a copy of its
+// tags. A secret that does not exist is not found.
+func (s *Store) Resource(id string) (arn string, tags map[string]string, found bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec, err := s.lookup(id)
+	if err != nil {
+		return "", nil, false
+	}
+	return sec.arn, maps.Clone(sec.tags), true
+}
+
+// ARNPrefix is the ARNs of this store's secrets up to the name:
+// arn:aws:secretsmanager:REGION:ACCOUNT:secret:.
+func (s *Store) ARNPrefix() string { return s.arnPrefix() }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rotorhq/rotor/internal/eventpattern"
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 // route is one delivery to make.
@@ -134,7 +135,9 @@ func (e *Service) send(rt route, eventID string, input []byte) (string, error) {
 		// Named after what is delivered, so that a retry after a lost
 		// answer finds the execution already started.
 		name := uuid.NewSHA1(uuid.NameSpaceURL, []byte(eventID+"\x00"+rt.rule.ARN+"\x00"+rt.target.ID)).String()
-		return e.targets.StartExecution(e.ctx, rt.target.ARN, name, string(input))
+		// EventBridge starts it as the target's role.
+		ctx := wire.WithActing(e.ctx, wire.Acting{RoleARN: rt.target.RoleARN, Session: wire.SessionName(eventID + "\x00" + rt.target.ID)})
+		return e.targets.StartExecution(ctx, rt.target.ARN, name, string(input))
 	default:
 		if e.targets.Invoke == nil {
 			return "", &permanentError{errors.New("no Lambda service to invoke " + rt.target.ARN)}

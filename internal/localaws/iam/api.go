@@ -155,6 +155,9 @@ func (i *Service) do(r *http.Request, op string, form url.Values) (any, error) {
 	case "ListUserTags":
 		return i.listUserTags(form)
 	}
+	if roleOps[op] {
+		return i.doRole(op, form)
+	}
 	return nil, &wire.Error{Code: "InvalidAction", Message: fmt.Sprintf("The action %s is not valid for this web service (rotor local endpoint).", op)}
 }
 

@@ -20,6 +20,12 @@ type Service struct {
 	mu    sync.Mutex
 	users map[string]*iamUser // by lower-case name
 	keys  map[string]string   // access key id -> lower-case user name
+
+	// Roles are read on every request under Options.EnforceIAM, hence a
+	// lock of their own, and one that readers share.
+	rmu        sync.RWMutex
+	roles      map[string]*iamRole // by lower-case name
+	rolesByARN map[string]*iamRole
 }
 
 type iamUser struct {
@@ -73,9 +79,21 @@ const iamUserKey = "user:"
 
 // New builds the service, loading its users from env.DB.
 func New(env wire.Env) (*Service, error) {
-	i := &Service{env: env, users: map[string]*iamUser{}, keys: map[string]string{}}
+	i := &Service{env: env, users: map[string]*iamUser{}, keys: map[string]string{},
+		roles: map[string]*iamRole{}, rolesByARN: map[string]*iamRole{}}
 	err := env.DB.View(func(b *bbolt.Bucket) error {
 		return b.ForEach(func(k, v []byte) error {
+			if strings.HasPrefix(string(k), iamRoleKey) {
+				var r iamRole
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("iam: record %q is not a role: %w", k, err)
+				}
+				if err := i.compileRole(&r); err != nil {
+					return fmt.Errorf("iam: record %q: %w", k, err)
+				}
+				i.indexRole(&r)
+				return nil
+			}
 			if !strings.HasPrefix(string(k), iamUserKey) {
 				return nil
 			}
@@ -191,23 +209,18 @@ func (i *Service) key(id string) (*iamUser, iamKey, bool) {
 	return nil, iamKey{}, false
 }
 
-// Caller is who signed a request: the user owning its access key.
-type Caller struct {
-	UserName, UserID, ARN string
-}
-
-// Credentials returns the user owning an active access key and that key's
-// secret: what STS verifies signatures with (the server wires it in as
-// STS's KeyLookup). Unknown and inactive keys are not found. The secret
-// goes nowhere else.
-func (i *Service) Credentials(id string) (Caller, string, bool) {
+// keyOwner returns the user owning an access key (active or not), as a
+// Principal, with the key's secret and status: what STS verifies
+// signatures with. The secret goes nowhere else.
+func (i *Service) keyOwner(id string) (Principal, string, string, bool) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	u, k, ok := i.key(id)
-	if !ok || k.Status != "Active" {
-		return Caller{}, "", false
+	if !ok {
+		return Principal{}, "", "", false
 	}
-	return Caller{UserName: u.Name, UserID: u.ID, ARN: i.arn(u)}, k.Secret, true
+	arn := i.arn(u)
+	return Principal{Kind: User, ARN: arn, UserID: u.ID, PrincipalARN: arn, Account: i.env.Account}, k.Secret, k.Status, true
 }
 
 func (i *Service) now() time.Time { return i.env.Now().UTC().Truncate(time.Second) }

@@ -110,6 +110,10 @@ func (n *Service) do(ctx context.Context, op string, form url.Values) (any, erro
 		return createTopicResult{TopicArn: arn}, nil
 	case "DeleteTopic":
 		return nil, n.deleteTopic(form.Get("TopicArn"))
+	case "GetTopicAttributes":
+		return n.getTopicAttributes(form.Get("TopicArn"))
+	case "SetTopicAttributes":
+		return nil, n.setTopicAttributes(form)
 	case "ListTopics":
 		n.mu.Lock()
 		arns := make([]string, 0, len(n.topics))

@@ -1,6 +1,13 @@
 // Package sns is the local endpoint's SNS. It answers the SNS query
 // protocol (form-encoded Action=...&Version=2010-03-31, XML answers): CreateTopic, DeleteTopic, ListTopics, Subscribe,
-// Unsubscribe, ListSubscriptions, ListSubscriptionsByTopic and Publish.
+// Unsubscribe, ListSubscriptions, ListSubscriptionsByTopic, GetTopicAttributes,
+// SetTopicAttributes and Publish.
+//
+// A topic's KmsMasterKeyId attribute (set by CreateTopic or
+// SetTopicAttributes) names its KMS key: no key is used, messages are kept
+// as they are, but under the server's Options.EnforceIAM a publisher needs
+// kms:GenerateDataKey and kms:Decrypt on the key besides sns:Publish
+// (PublishAccess), as on AWS.
 //
 // Every published message is recorded (Messages, and GET
 // /_rotor/sns/messages as a JSON array, optionally filtered with

@@ -372,7 +372,9 @@ var executionARN = regexp.MustCompile(`^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{1
 // it ends.
 func (sf *Service) run(sm *stateMachine, ex *execution, past []asl.Event) {
 	opts := asl.ExecutionOptions{Name: ex.Name, ARN: ex.ARN, StateMachineName: sm.Name, StateMachineARN: sm.ARN, RoleARN: sm.RoleARN}
-	ctx := context.Background()
+	// Its tasks act as the state machine's role, in a session of its own
+	// (the server authorizes them under Options.EnforceIAM).
+	ctx := wire.WithActing(context.Background(), wire.Acting{RoleARN: sm.RoleARN, Session: wire.SessionName(ex.ARN)})
 	var x *asl.Execution
 	var journal *boltJournal
 	if sf.env.DB != nil {

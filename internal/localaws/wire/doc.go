@@ -1,7 +1,9 @@
 // Package wire is what the local endpoint's services share: the AWS wire
 // protocols (awsJson 1.0 and 1.1, the query protocol with its XML answers),
-// AWS's error shapes, and the one storage helper over the bbolt data file
-// (List operations page with internal/paginate). Each service package is
+// AWS's error shapes, the one storage helper over the bbolt data file
+// (List operations page with internal/paginate), and the terms of IAM
+// authorization (Access, what a request needs; Acting, the role a service
+// acts as when it calls another on its own). Each service package is
 // built from an Env, which carries these shared parts and nothing of the
 // server or of the other services.
 //
