@@ -20,7 +20,7 @@ export ROTOR_TOOLS := $(TOOLS)
 FUNCTIONS := resolve create switchover verify expire webhook
 BOOTSTRAPS := $(FUNCTIONS:%=dist/%/bootstrap)
 
-.PHONY: all build build-local demo test tools vet lint fmt-check unit unit-infra chaos check-asl sizes bench synth diff deploy bootstrap clean FORCE
+.PHONY: all build build-local demo test tools template template-test vet lint fmt-check unit unit-infra chaos check-asl sizes bench synth diff deploy bootstrap clean FORCE
 all: build
 
 ## build: five linux/arm64 Lambda bootstraps, static, stripped, no RPC shim.
@@ -93,7 +93,7 @@ $(NPM_DIR)/.installed: test/package.json test/package-lock.json
 	@touch $@
 
 ## test: everything CI runs.
-test: tools build fmt-check vet lint unit unit-infra chaos check-asl synth
+test: tools build fmt-check vet lint unit unit-infra chaos check-asl synth template-test
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; \
@@ -109,7 +109,18 @@ lint:
 	$(GO) run $(STATICCHECK) -tags chaos ./...
 
 unit:
-	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/infra')
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e '/infra' -e '/test/template')
+
+## template-test: the end-to-end cases against the template `make synth`
+## wrote, IAM enforced; the least-privilege mutation test (its table is in
+## the output); the deny tests; the embedded template is the synthesized one.
+template-test: synth
+	$(GO) test -count=1 -v -timeout 15m ./test/template/
+
+## template: refresh internal/rotorlocal/Rotor.template.json, the template
+## rotor local deploys without --template, from `make synth`.
+template: synth
+	$(GO) test -count=1 -run '^TestEmbeddedTemplateIsCurrent$$' ./test/template/ -update
 
 ## chaos: the chaos test: three seeds, each 60 executions with
 ## overlaps and leak races, 20 % faults on every Secrets Manager write, IAM,

@@ -35,6 +35,8 @@ type localServeOptions struct {
 	routes     []string
 	allowHosts []string
 	verbose    bool
+	template   string
+	iam        string
 }
 
 func newLocalServeCmd(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -42,13 +44,27 @@ func newLocalServeCmd(io *IOStreams, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve Secrets Manager, Step Functions, SNS and Lambda locally, with rotor deployed",
-		Long: `Starts the local endpoint, creates the notification topic rotor-notifications and
-the state machine rotor-rotation, and serves until interrupted. The five
-functions run in this process, or, with --bootstraps, as the real binaries
+		Long: `Starts the local endpoint, deploys on it what a synthesized CloudFormation
+template declares (--template, e.g. cdk.out/Rotor.template.json after "make
+synth"; by default the template of rotor's own stack, built in): the roles and
+their policies, the six functions with their environment, the state machine
+rotor-rotation, the topic rotor-notifications, the leak bus and rules, the
+sweeper schedule, the ledger table and the webhook. It lists the resources it
+does not deploy (log groups, alarms, queues, ...) and serves until interrupted.
+
+IAM is enforced (--iam off turns it off): each function, the state machine,
+the rules and the schedules call AWS as their own role, with credentials the
+local STS issued, and every request is checked against that role's policies
+from the template; a refusal is AccessDeniedException, as on AWS. Credentials
+local IAM did not issue (yours) act as the account's root.
+
+The functions run in this process, or, with --bootstraps, as the real binaries
 under the Lambda Runtime Interface Emulator (build them for this machine with
 "make build-local"). State persists in --data: a rotation still running when
 the server stopped or was killed continues after a restart, its function calls
 held until every function is registered again.
+
+Fire a schedule now: curl -X POST <endpoint>/_rotor/schedules/<name>.
 
 Point the AWS CLI, the SDKs or rotor itself at it:
   export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1
@@ -58,6 +74,7 @@ Origin header, so that a web page cannot read secrets or mint keys through
 DNS rebinding or a cross-site form; --allow-host adds a name, such as a
 tunnel's that delivers webhooks.`,
 		Example: `  rotor local serve
+  make synth && rotor local serve --template cdk.out/Rotor.template.json
   rotor local serve --bootstraps dist/local --quotas --fault secretsmanager:PutSecretValue:lost:0.2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return localServe(cmd, opts) },
@@ -73,6 +90,8 @@ tunnel's that delivers webhooks.`,
 	f.StringArrayVar(&opts.routes, "lambda", nil, "NAME=URL: send a function's invokes to an emulator already running at URL (repeatable)")
 	f.StringArrayVar(&opts.allowHosts, "allow-host", nil, "also answer requests for this host name, e.g. a tunnel's for webhooks (repeatable; by default only localhost, 127.0.0.0/8 and ::1)")
 	f.BoolVarP(&opts.verbose, "verbose", "v", false, "log every request and the functions' output")
+	f.StringVar(&opts.template, "template", "", "synthesized CloudFormation template to deploy (JSON; default: rotor's own stack, built in)")
+	f.StringVar(&opts.iam, "iam", "on", "on: check every request against its role's IAM policies; off: allow everything (experiments only)")
 	return cmd
 }
 
@@ -113,6 +132,20 @@ func localServe(cmd *cobra.Command, o *localServeOptions) error {
 		}
 		hopts.Routes[name] = url
 	}
+	switch o.iam {
+	case "on":
+	case "off":
+		hopts.IAMOff = true
+	default:
+		return withCode(exitUsage, fmt.Errorf("--iam %q: want on or off", o.iam))
+	}
+	if o.template != "" {
+		b, err := os.ReadFile(o.template)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("--template: %w", err))
+		}
+		hopts.Template = b
+	}
 	if o.verbose {
 		hopts.FunctionLog = o.io.ErrOut
 		hopts.Log = newLogger(o.io.ErrOut)
@@ -129,7 +162,20 @@ func localServe(cmd *cobra.Command, o *localServeOptions) error {
 	}
 	fmt.Fprintf(o.io.Out, "rotor local endpoint on %s (%s)\n", host.URL, mode)
 	fmt.Fprintf(o.io.Out, "  state machine %s\n  topic         %s\n", host.StateMachineARN, host.TopicARN)
-	fmt.Fprintf(o.io.Out, "  leak webhook  %s{github,gitguardian,generic} (keys in secret %s)\n", host.WebhookURL, rotorlocal.WebhookKeysSecret)
+	template := "rotor's own stack (built in)"
+	if o.template != "" {
+		template = o.template
+	}
+	iamMode := "enforced"
+	if hopts.IAMOff {
+		iamMode = "OFF: every caller may do everything"
+	}
+	fmt.Fprintf(o.io.Out, "  template      %s; IAM %s\n", template, iamMode)
+	fmt.Fprintf(o.io.Out, "  not deployed  %s\n", host.Unmodelled())
+	fmt.Fprintf(o.io.Out, "  leak webhook  %s{github,gitguardian,generic} (keys in secret %s)\n", host.WebhookURL, host.WebhookKeys)
+	for _, s := range host.Deployment.Schedules {
+		fmt.Fprintf(o.io.Out, "  schedule      %s (%s): fire now with curl -X POST %s/_rotor/schedules/%s\n", s.Name, s.Expression, host.URL, s.Name)
+	}
 	fmt.Fprintf(o.io.Out, "  leak bus      %s; AWS services' events: POST %s/_rotor/events/emit\n", leak.LeakBus, host.URL)
 	if o.data != "" {
 		fmt.Fprintf(o.io.Out, "  data file     %s\n", o.data)

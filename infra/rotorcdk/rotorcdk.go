@@ -375,7 +375,7 @@ func (r *Rotor) function(f functionSpec, assets string, retention awslogs.Retent
 	// Which of rotor's functions this is: what `rotor local serve
 	// --template` runs for it (the asset itself is built for arm64).
 	fn.Node().DefaultChild().(awslambda.CfnFunction).AddMetadata(jsii.String(MetadataFunction), f.name)
-	explain(role, functionNeeds)
+	explain(role, needsOf(f.name))
 	return fn, role
 }
 
@@ -457,7 +457,10 @@ func (r *Rotor) webhook(assets string, retention awslogs.RetentionDays, reserved
 		fn.Node().DefaultChild().(awslambda.CfnFunction).SetReservedConcurrentExecutions(jsii.Number(float64(reserved)))
 	}
 	r.ledgerPolicy("webhook", role)
-	r.WebhookKeys.GrantRead(role, nil)
+	// GetSecretValue alone: GrantRead adds DescribeSecret, which the
+	// webhook never calls (the least-privilege test shows it unneeded).
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{Sid: jsii.String("ReadKeys"),
+		Actions: jsii.Strings("secretsmanager:GetSecretValue"), Resources: &[]*string{r.WebhookKeys.SecretArn()}}))
 	r.LeakBus.GrantPutEventsTo(role, nil)
 	suppress(role, "AwsSolutions-IAM5", "X-Ray and the log stream ARN suffix have no narrower resource.")
 	r.Functions["webhook"] = fn
@@ -723,7 +726,7 @@ func secretsPolicy(fn string, stack awscdk.Stack, scope secretScope) []awsiam.Po
 		out = append(out,
 			allow("ManagedSecrets", managed, "DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage", "ListSecretVersionIds"),
 			allow("LeakIdentityTags", identities, "TagResource", "UntagResource"),
-			allow("ReadMasterSecrets", master, "DescribeSecret", "GetSecretValue"),
+			allow("ReadMasterSecrets", master, "GetSecretValue"),
 			listSecrets) // which secrets hold a key (awsiam's holders)
 	case "switchover":
 		out = append(out, allow("ManagedSecretLabels", managed, "DescribeSecret", "UpdateSecretVersionStage"))
@@ -736,7 +739,7 @@ func secretsPolicy(fn string, stack awscdk.Stack, scope secretScope) []awsiam.Po
 		out = append(out,
 			allow("ManagedSecrets", managed, "DescribeSecret", "GetSecretValue", "UpdateSecretVersionStage", "ListSecretVersionIds"),
 			allow("LeakIdentityTags", identities, "UntagResource"),
-			allow("ReadMasterSecrets", master, "DescribeSecret", "GetSecretValue"),
+			allow("ReadMasterSecrets", master, "GetSecretValue"),
 			listSecrets)
 	}
 	// X-Ray: Tracing ACTIVE makes CDK add its statement to the role.
@@ -786,6 +789,32 @@ var (
 		"xray:PutTraceSegments":    "Active tracing: Lambda sends the function's trace segments to X-Ray.",
 		"xray:PutTelemetryRecords": "Active tracing: Lambda sends the function's trace telemetry to X-Ray.",
 	}
+	// Recovery and race paths of the functions (internal/rotation) that the
+	// end-to-end cases do not reach; the unit and chaos tests do.
+	recoveryNeeds = map[string]map[string]string{
+		"resolve": {
+			"dynamodb:GetItem": "A leak of a credential rotor already revoked is answered from its revoked# record (NotifyAlreadyRevoked) instead of rotating again.",
+		},
+		"create": {
+			"secretsmanager:ListSecretVersionIds":     "Recovery: dates the version holding an AWSPENDING left by a rotation that died, and finds the versions Secrets Manager dropped, whose identity tags go.",
+			"secretsmanager:UpdateSecretVersionStage": "Recovery: removes AWSPENDING from a version abandoned by a rotation that died (older than ROTOR_LOCK_TTL).",
+			"secretsmanager:UntagResource":            "Forgets the identity tags (rotor:keyid:, rotor:sha256:, rotor:hmsl:) of versions Secrets Manager no longer keeps.",
+			"secretsmanager:ListSecrets":              "awsiam: finds the managed secrets that record a key (the provider's holders) before it deletes a key of a user at IAM's two-key limit.",
+			"iam:UpdateAccessKey":                     "awsiam: a user at IAM's two-key limit, or an abandoned AWSPENDING reclaimed: the key no secret holds is deactivated, then deleted.",
+			"iam:DeleteAccessKey":                     "awsiam: as iam:UpdateAccessKey.",
+			"iam:UntagUser":                           "awsiam: removes the rotor:token tag that marks a key minted once, when the key it marks is gone.",
+			"dynamodb:PutItem":                        "A planned rotation skipped after it minted (another rotation moved AWSCURRENT), or an abandoned AWSPENDING reclaimed, revokes the credential and records it (revoked#).",
+			"dynamodb:GetItem":                        "When the rotation lock is taken, reads its holder to name it in the skip reason, or to take over a lock past its TTL.",
+			"dynamodb:DeleteItem":                     "A create that recorded nothing (refused input) releases the lock at once instead of holding the secret for ROTOR_LOCK_TTL.",
+		},
+		"webhook": {
+			"dynamodb:DeleteItem": "Releases a delivery's claim (delivery#) when putting the alert on the bus failed, so that the sender's retry is accepted.",
+		},
+		"expire": {
+			"secretsmanager:ListSecretVersionIds": "Undo after a failed verify: lists the versions to find the one to mark ROTOR_FAILED when labels moved meanwhile.",
+			"dynamodb:DeleteItem":                 "Undo releases the rotation lock (lock#) a failed rotation holds.",
+		},
+	}
 	stateMachineNeeds = map[string]string{
 		"logs:CreateLogDelivery":        "Step Functions delivers execution logs (level ALL) to the state machine's log group through CloudWatch Logs' vended log delivery.",
 		"logs:GetLogDelivery":           "Execution logs: vended log delivery.",
@@ -808,6 +837,18 @@ var (
 		"sqs:SendMessage": "A schedule whose start fails is dead-lettered to the trigger queue; the local endpoint has no SQS.",
 	}
 )
+
+// needsOf is MetadataNeeds of function fn's role.
+func needsOf(fn string) map[string]string {
+	out := map[string]string{}
+	for a, why := range functionNeeds {
+		out[a] = why
+	}
+	for a, why := range recoveryNeeds[fn] {
+		out[a] = why
+	}
+	return out
+}
 
 // explain records on role why it holds actions no local run exercises
 // (MetadataNeeds).

@@ -206,6 +206,15 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		s.serveQuotas(w, r)
 		return
 	}
+	s.adminMu.Lock()
+	extra := s.admin
+	s.adminMu.Unlock()
+	for prefix, h := range extra {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			h.ServeHTTP(w, r)
+			return
+		}
+	}
 	for _, svc := range s.handlers {
 		if a, ok := svc.(interface {
 			Admin(w http.ResponseWriter, r *http.Request) bool
@@ -214,4 +223,23 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.NotFound(w, r)
+}
+
+// HandleAdmin serves requests whose path starts with prefix (under
+// /_rotor/) with h: what a host adds to the endpoint's own (rotor local
+// fires schedules at /_rotor/schedules/).
+func (s *Server) HandleAdmin(prefix string, h http.Handler) error {
+	if !strings.HasPrefix(prefix, "/_rotor/") {
+		return fmt.Errorf("admin path %q: want a prefix under /_rotor/", prefix)
+	}
+	s.adminMu.Lock()
+	defer s.adminMu.Unlock()
+	if s.admin == nil {
+		s.admin = map[string]http.Handler{}
+	}
+	if _, dup := s.admin[prefix]; dup {
+		return fmt.Errorf("admin path %q is handled already", prefix)
+	}
+	s.admin[prefix] = h
+	return nil
 }

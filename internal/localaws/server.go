@@ -127,6 +127,10 @@ type Options struct {
 	// math/rand. Tests that exhaust retries pass a function returning 0, so
 	// that backoffs with full jitter take no time.
 	Jitter func() float64
+	// WaitScale multiplies every Wait state's and retry interval's
+	// duration (tests: 0.01 runs a definition's retries a hundred times
+	// faster); 0 means 1.
+	WaitScale float64
 	// AwaitFunctions holds every Lambda call the endpoint makes on its own
 	// (Step Functions' Lambda tasks, EventBridge rules' Lambda targets)
 	// until the host calls Server.FunctionsReady. New resumes the executions
@@ -176,6 +180,8 @@ type Server struct {
 	db       *bbolt.DB
 	env      wire.Env // what every service is built from
 	handlers map[string]service
+	adminMu  sync.Mutex
+	admin    map[string]http.Handler // HandleAdmin
 	quota    *quotas
 
 	// functionsReady is closed once the host's functions are registered
@@ -356,7 +362,7 @@ func (s *Server) build() error {
 	s.register("lambda", s.Lambda)
 	tasks := asl.Services{Invoke: s.invokeForStates, Publish: s.publishForStates,
 		StartExecution: s.startForStates, WaitExecution: s.waitForStates, StopExecution: s.stopForStates}
-	s.SFN, err = stepfunctions.New(s.env, stepfunctions.Options{Tasks: tasks, Jitter: s.opts.Jitter})
+	s.SFN, err = stepfunctions.New(s.env, stepfunctions.Options{Tasks: tasks, Jitter: s.opts.Jitter, WaitScale: s.opts.WaitScale})
 	close(s.sfnBuilt)
 	if err != nil {
 		return err

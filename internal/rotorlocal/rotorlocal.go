@@ -1,10 +1,25 @@
 // Package rotorlocal hosts rotor on the local endpoint: it starts
-// internal/localaws, creates the notification topic, the rotation state
-// machine from statemachine/rotation.asl.json, the leak bus and the leak
-// rules of internal/leak (as the CDK construct does), and routes the Lambda
-// functions either to in-process handlers (internal/rotation, reaching the
-// endpoint through the AWS SDK over the wire) or to function binaries under
-// the Lambda Runtime Interface Emulator.
+// internal/localaws and deploys on it what a synthesized CloudFormation
+// template declares (internal/cfn): the roles and their policies, the
+// functions with their environment, the state machine from its definition
+// and substitutions, the topic, the event buses and rules, the schedules,
+// the ledger table, the webhook's keys secret and function URL. Without a
+// template given, it deploys the repository's own (Rotor.template.json,
+// the normalized output of `make synth` with the default configuration;
+// test/template fails when the two drift apart): there is one description
+// of a deployment, the construct's, and no second wiring by hand.
+//
+// IAM is enforced unless Options.IAMOff: each function calls AWS with
+// credentials the local STS issued for its role, the state machine and
+// the rules' and schedules' targets act as theirs, and the endpoint
+// evaluates the role's policies on every request. The host itself, and
+// whoever signs with credentials local IAM did not issue, acts as the
+// account's root.
+//
+// Functions run either in process (the same constructors the Lambda
+// functions' main packages call, internal/rotation and internal/webhook,
+// reaching the endpoint through the AWS SDK over the wire) or as function
+// binaries under the Lambda Runtime Interface Emulator.
 //
 // Executions the data file holds as running resume when Start opens it,
 // but no Lambda call goes out before every function is registered (in
@@ -19,72 +34,101 @@ package rotorlocal
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-
-	"github.com/aws/aws-lambda-go/lambda/messages"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/rotorhq/rotor/internal/leak"
-	"github.com/rotorhq/rotor/internal/ledger"
+	"github.com/rotorhq/rotor/internal/cfn"
 	"github.com/rotorhq/rotor/internal/localaws"
+	"github.com/rotorhq/rotor/internal/localaws/iam"
 	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
-	"github.com/rotorhq/rotor/internal/provider"
 	_ "github.com/rotorhq/rotor/internal/provider/all" // the providers the in-process functions use
-	"github.com/rotorhq/rotor/internal/redact"
 	"github.com/rotorhq/rotor/internal/rotation"
 	"github.com/rotorhq/rotor/internal/webhook"
-	"github.com/rotorhq/rotor/statemachine"
 )
 
-// Names of what the host creates.
+// DefaultTemplate is the template deployed when Options.Template is nil:
+// `make synth`'s, normalized (cfn.Normalize), for the repository's
+// cdk.json. `make template` refreshes it.
+//
+//go:embed Rotor.template.json
+var DefaultTemplate []byte
+
+// Names the host gives what it deploys, where the template leaves the
+// physical name to CloudFormation: stable, so that scripts and the CLI's
+// defaults find them.
 const (
-	StateMachineName = "rotor-rotation"
+	StateMachineName = "rotor-rotation" // the construct's default, named in the template
 	TopicName        = "rotor-notifications"
 	// WebhookKeysSecret holds the webhook's signing keys, generated at the
 	// first start: read them with GetSecretValue to sign test requests.
 	WebhookKeysSecret = "rotor/webhook-keys"
 	WebhookFunction   = "webhook"
 	// LedgerTable is the DynamoDB table of the ledger (internal/ledger).
-	LedgerTable    = "rotor-ledger"
+	LedgerTable = "rotor-ledger"
+	// FunctionPrefix + a rotor function's name (create, webhook, ...) is
+	// the local name of its Lambda function.
 	FunctionPrefix = "rotor-"
-	Region         = "us-east-1"
-	Account        = "000000000000"
+	// StackName prefixes every other generated physical name.
+	StackName = "rotor"
+	Region    = "us-east-1"
+	Account   = "000000000000"
+	// credentialLifetime is how long the credentials the functions get
+	// last; in-process functions renew theirs, the emulator's are set at
+	// start (restart rotor local after it).
+	credentialLifetime = 12 * time.Hour
 )
 
 // Options configure a Host.
 type Options struct {
 	Addr     string // default 127.0.0.1:0
 	DataFile string // "" keeps state in memory
-	Quotas   bool
-	Faults   []localaws.Fault
+	// Template is a synthesized CloudFormation template (JSON), e.g.
+	// cdk.out/Rotor.template.json; nil deploys DefaultTemplate.
+	Template []byte
+	// IAMOff lets every caller do everything. By default (false) IAM is
+	// enforced: see the package comment.
+	IAMOff bool
+	// OnDenied is called for every request IAM refuses.
+	OnDenied func(localaws.Denial)
+	// WaitScale multiplies every Wait state's and retry interval's
+	// duration (localaws.Options.WaitScale); 0 means 1.
+	WaitScale float64
+	Quotas    bool
+	Faults    []localaws.Fault
 	// Bootstraps, when set, is a directory holding <function>/bootstrap
 	// binaries built for this machine: each runs under the Lambda Runtime
 	// Interface Emulator instead of in-process.
 	Bootstraps string
 	// Emulator is the aws-lambda-rie path ("" finds it; see internal/localaws/lambda.StartRIE).
 	Emulator string
-	// FunctionEnv is added to the environment of every function (in-process
-	// handlers read rotation's ROTOR_* settings from it too).
+	// FunctionEnv is added to the environment of every function, over what
+	// the template sets.
 	FunctionEnv map[string]string
 	// FunctionLog receives function output (RIE processes, in-process JSON
 	// logs); nil discards.
@@ -95,23 +139,36 @@ type Options struct {
 	AllowedHosts []string
 	// Jitter is passed to localaws.Options.Jitter (nil: random jitter).
 	Jitter func() float64
-	// Routes sends a function's invokes (by name, e.g. "rotor-create") to
-	// an emulator already running at an invocations URL, in place of what
-	// Start deploys for it; registered, like every function, before any
-	// Lambda call goes out.
+	// Routes sends a function's invokes (by its local name, e.g.
+	// "rotor-create") to an emulator already running at an invocations URL,
+	// in place of what Start deploys for it; registered, like every
+	// function, before any Lambda call goes out.
 	Routes map[string]string
 }
 
 // Host is a running local deployment.
 type Host struct {
-	Server          *localaws.Server
-	URL             string
+	Server *localaws.Server
+	URL    string
+	// Deployment is what the template declared, resolved.
+	Deployment      *cfn.Deployment
 	StateMachineARN string
 	TopicARN        string
 	// WebhookURL is the webhook's function URL; POST alerts to
 	// WebhookURL+"github", "gitguardian" or "generic".
 	WebhookURL string
-	rie        []*locallambda.RIEFunction
+	// WebhookKeys is the ARN of the secret holding the webhook's keys.
+	WebhookKeys string
+	// Functions maps rotor's function names (resolve, ..., webhook) to
+	// their local Lambda names.
+	Functions map[string]string
+	rie       []*locallambda.RIEFunction
+
+	scheduleMu sync.Mutex
+	fired      int
+	// What ColdStart builds functions with.
+	extraEnv    map[string]string
+	functionLog io.Writer
 }
 
 // Start starts the endpoint and deploys rotor on it.
@@ -125,6 +182,9 @@ func Start(ctx context.Context, o Options) (*Host, error) {
 	if o.FunctionLog == nil {
 		o.FunctionLog = io.Discard
 	}
+	if o.Template == nil {
+		o.Template = DefaultTemplate
+	}
 	for name, url := range o.Routes {
 		if name == "" || (!strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://")) {
 			return nil, fmt.Errorf("route %q to %q: want a function name and an http(s) invocations URL", name, url)
@@ -134,7 +194,7 @@ func Start(ctx context.Context, o Options) (*Host, error) {
 	// registered a function: their Lambda calls wait for FunctionsReady.
 	srv, err := localaws.New(localaws.Options{Region: Region, Account: Account, DataFile: o.DataFile,
 		Quotas: o.Quotas, Faults: o.Faults, Log: o.Log, AllowedHosts: o.AllowedHosts, Jitter: o.Jitter,
-		AwaitFunctions: true})
+		AwaitFunctions: true, EnforceIAM: !o.IAMOff, OnDenied: o.OnDenied, WaitScale: o.WaitScale})
 	if err != nil {
 		return nil, err
 	}
@@ -143,22 +203,42 @@ func Start(ctx context.Context, o Options) (*Host, error) {
 		srv.Close()
 		return nil, err
 	}
-	h := &Host{Server: srv, URL: url}
+	h := &Host{Server: srv, URL: url, Functions: map[string]string{}}
 	if err := h.deploy(ctx, o); err != nil {
 		h.Close()
 		return nil, err
 	}
 	for name, url := range o.Routes {
+		if _, ok := h.function(name); !ok {
+			h.Close()
+			return nil, fmt.Errorf("route %q: the template has no function %s (it has %s)", name, name, strings.Join(h.functionNames(), ", "))
+		}
 		srv.Lambda.RegisterURL(name, url)
 	}
 	srv.FunctionsReady()
 	return h, nil
 }
 
-// Client options for the SDK clients the host and its functions use.
+// Client options for the SDK clients the host uses: credentials local IAM
+// did not issue, which act as the account's root.
 func (h *Host) awsConfig() aws.Config {
 	return aws.Config{Region: Region, BaseEndpoint: aws.String(h.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCALROTOR", "local-secret-key", "")}
+}
+
+// roleConfig is the configuration of a client acting as roleARN, with
+// credentials the local STS issues (and renews) for it.
+func (h *Host) roleConfig(roleARN, session string) aws.Config {
+	cfg := h.awsConfig()
+	cfg.Credentials = aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		c, err := h.Server.STS.Issue(roleARN, session, credentialLifetime)
+		if err != nil {
+			return aws.Credentials{}, err
+		}
+		return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
+			Source: "rotor local STS", CanExpire: true, Expires: c.Expiration}, nil
+	}))
+	return cfg
 }
 
 // SecretsManager returns an SDK client for the endpoint.
@@ -169,148 +249,525 @@ func (h *Host) SecretsManager() *secretsmanager.Client {
 // StepFunctions returns an SDK client for the endpoint.
 func (h *Host) StepFunctions() *sfn.Client { return sfn.NewFromConfig(h.awsConfig()) }
 
-func (h *Host) deploy(ctx context.Context, o Options) error {
-	topic, err := sns.NewFromConfig(h.awsConfig()).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(TopicName)})
-	if err != nil {
-		return fmt.Errorf("create topic: %w", err)
-	}
-	h.TopicARN = aws.ToString(topic.TopicArn)
-	subs := map[string]string{"TopicArn": h.TopicARN}
-	for _, p := range statemachine.Placeholders() {
-		if fn, ok := statemachine.FunctionOf(p); ok {
-			subs[p] = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s%s", Region, Account, FunctionPrefix, fn)
+func (h *Host) function(name string) (cfn.Function, bool) {
+	for _, f := range h.Deployment.Functions {
+		if f.Name == name {
+			return f, true
 		}
 	}
-	def, err := statemachine.Substitute(subs)
+	return cfn.Function{}, false
+}
+
+func (h *Host) functionNames() []string {
+	var out []string
+	for _, f := range h.Deployment.Functions {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+// deploy loads the template and creates what it declares, in dependency
+// order. What exists already (a data file from an earlier start) is kept.
+func (h *Host) deploy(ctx context.Context, o Options) error {
+	known, err := h.preDeploy(ctx, o.Template)
 	if err != nil {
 		return err
 	}
-	sm, err := h.StepFunctions().CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(StateMachineName),
-		Definition: aws.String(def), RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/rotor-local", Account))})
+	d, err := cfn.Load(o.Template, cfn.Env{Partition: "aws", Region: Region, Account: Account, StackName: StackName, Known: known})
 	if err != nil {
-		return fmt.Errorf("create state machine: %w", err)
+		return fmt.Errorf("template: %w", err)
 	}
-	h.StateMachineARN = aws.ToString(sm.StateMachineArn)
-	if err := h.deployLedger(ctx); err != nil {
+	h.Deployment = d
+	if len(d.Unmodelled) > 0 {
+		o.Log.Info("resources the local endpoint does not deploy", "resources", unmodelledSummary(d.Unmodelled))
+	}
+	for _, r := range d.Roles {
+		if _, err := h.Server.IAM.PutRole(iam.Role{Name: r.Name, Path: r.Path, AssumeRolePolicy: r.AssumeRolePolicy, Policies: r.Policies}); err != nil {
+			return fmt.Errorf("role %s: %w", r.LogicalID, err)
+		}
+	}
+	if err := h.deployTopics(ctx, d); err != nil {
 		return err
 	}
-	env := map[string]string{"AWS_ENDPOINT_URL": h.URL, "AWS_REGION": Region,
-		"AWS_ACCESS_KEY_ID": "AKIDLOCALROTOR", "AWS_SECRET_ACCESS_KEY": "local-secret-key",
-		ledger.EnvTable: LedgerTable}
-	for k, v := range o.FunctionEnv {
-		env[k] = v
+	if err := h.deployTables(ctx, d); err != nil {
+		return err
 	}
-	for _, fn := range rotation.Functions {
+	if err := h.deployFunctions(ctx, o, d); err != nil {
+		return err
+	}
+	if err := h.fillWebhookKeys(ctx, d, known); err != nil {
+		return err
+	}
+	for _, m := range d.StateMachines {
+		out, err := h.StepFunctions().CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(m.Name),
+			Definition: aws.String(m.Definition), RoleArn: aws.String(m.RoleARN)})
+		if err != nil {
+			return fmt.Errorf("state machine %s: %w", m.LogicalID, err)
+		}
+		if got := aws.ToString(out.StateMachineArn); got != m.ARN {
+			return fmt.Errorf("state machine %s: created as %s, but the template resolves it to %s", m.LogicalID, got, m.ARN)
+		}
+		if h.StateMachineARN == "" {
+			h.StateMachineARN = m.ARN
+		}
+	}
+	if h.StateMachineARN == "" {
+		return errors.New("template: no AWS::StepFunctions::StateMachine: is this rotor's template?")
+	}
+	if err := h.deployEvents(ctx, d); err != nil {
+		return err
+	}
+	return h.Server.HandleAdmin("/_rotor/schedules/", http.HandlerFunc(h.serveFire))
+}
+
+// serveFire answers POST /_rotor/schedules/<name>: FireSchedule, with the
+// execution's ARN.
+func (h *Host) serveFire(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if r.Method != http.MethodPost {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "POST fires the schedule"})
+		return
+	}
+	arn, err := h.FireSchedule(r.Context(), strings.TrimPrefix(r.URL.Path, "/_rotor/schedules/"))
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"executionArn": arn})
+}
+
+// preDeploy creates what the template cannot name before it exists (the
+// secrets, whose ARNs end in a random suffix) and chooses the physical
+// names rotor local keeps stable. It returns them as cfn.Env.Known.
+func (h *Host) preDeploy(ctx context.Context, template []byte) (map[string]map[string]string, error) {
+	var t struct {
+		Resources map[string]struct {
+			Type       string
+			Properties map[string]json.RawMessage
+			Metadata   map[string]json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(template, &t); err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	known := map[string]map[string]string{}
+	webhookSecret := ""
+	count := map[string]int{}
+	for _, r := range t.Resources {
+		count[r.Type]++
+	}
+	ids := make([]string, 0, len(t.Resources))
+	for id := range t.Resources {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		r := t.Resources[id]
+		switch r.Type {
+		case "AWS::Lambda::Function":
+			var fn string
+			if err := json.Unmarshal(r.Metadata[cfnMetadataFunction], &fn); err != nil || fn == "" {
+				return nil, fmt.Errorf("template: function %s has no %q metadata naming which of rotor's functions it is (synthesize it with this version's construct)", id, cfnMetadataFunction)
+			}
+			name := FunctionPrefix + fn
+			known[id] = map[string]string{"Name": name, "Ref": name,
+				"Arn": fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, Account, name)}
+			var env struct{ Variables map[string]json.RawMessage }
+			_ = json.Unmarshal(r.Properties["Environment"], &env)
+			var ref struct{ Ref string }
+			if json.Unmarshal(env.Variables[webhook.EnvSecret], &ref) == nil && ref.Ref != "" {
+				webhookSecret = ref.Ref
+			}
+		case "AWS::SNS::Topic":
+			if count[r.Type] == 1 {
+				known[id] = map[string]string{"Name": TopicName, "TopicName": TopicName,
+					"Ref": fmt.Sprintf("arn:aws:sns:%s:%s:%s", Region, Account, TopicName)}
+				known[id]["TopicArn"] = known[id]["Ref"]
+			}
+		case "AWS::DynamoDB::Table":
+			if count[r.Type] == 1 {
+				known[id] = map[string]string{"Name": LedgerTable, "Ref": LedgerTable,
+					"Arn": fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", Region, Account, LedgerTable)}
+			}
+		}
+	}
+	for _, id := range ids {
+		r := t.Resources[id]
+		if r.Type != "AWS::Lambda::Url" {
+			continue
+		}
+		var target struct {
+			GetAtt []string `json:"Fn::GetAtt"`
+		}
+		if err := json.Unmarshal(r.Properties["TargetFunctionArn"], &target); err != nil || len(target.GetAtt) != 2 || known[target.GetAtt[0]] == nil {
+			return nil, fmt.Errorf("template: function URL %s: TargetFunctionArn is not the Arn of a function of the template", id)
+		}
+		known[id] = map[string]string{"FunctionUrl": h.Server.FunctionURL(known[target.GetAtt[0]]["Name"])}
+	}
+	for _, id := range ids {
+		r := t.Resources[id]
+		if r.Type != "AWS::SecretsManager::Secret" {
+			continue
+		}
+		name := StackName + "-" + id
+		if id == webhookSecret {
+			name = WebhookKeysSecret
+		}
+		if raw, ok := r.Properties["Name"]; ok {
+			if err := json.Unmarshal(raw, &name); err != nil {
+				return nil, fmt.Errorf("template: secret %s: Name is not a literal string", id)
+			}
+		}
+		arn, err := h.createSecret(ctx, id, name, r.Properties)
+		if err != nil {
+			return nil, err
+		}
+		known[id] = map[string]string{"Name": name, "Ref": arn, "Id": arn}
+	}
+	return known, nil
+}
+
+// cfnMetadataFunction is infra/rotorcdk.MetadataFunction (the construct's
+// package is not imported here: it pulls in the CDK).
+const cfnMetadataFunction = "rotor:function"
+
+// createSecret creates a secret of the template with its literal or
+// generated value, or finds it from an earlier start.
+func (h *Host) createSecret(ctx context.Context, id, name string, props map[string]json.RawMessage) (string, error) {
+	sm := h.SecretsManager()
+	if out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)}); err == nil {
+		return aws.ToString(out.ARN), nil
+	}
+	var desc, value string
+	_ = json.Unmarshal(props["Description"], &desc)
+	if raw, ok := props["SecretString"]; ok {
+		if err := json.Unmarshal(raw, &value); err != nil {
+			return "", fmt.Errorf("template: secret %s: SecretString is not a literal string", id)
+		}
+	} else {
+		var g struct {
+			SecretStringTemplate string
+			GenerateStringKey    string
+			PasswordLength       int
+			ExcludePunctuation   bool
+		}
+		if raw, ok := props["GenerateSecretString"]; ok {
+			if err := json.Unmarshal(raw, &g); err != nil {
+				return "", fmt.Errorf("template: secret %s: GenerateSecretString: %w", id, err)
+			}
+		}
+		if g.PasswordLength == 0 {
+			g.PasswordLength = 32
+		}
+		generated := randomKey(g.PasswordLength)
+		value = generated
+		if g.SecretStringTemplate != "" {
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(g.SecretStringTemplate), &obj); err != nil {
+				return "", fmt.Errorf("template: secret %s: SecretStringTemplate is not a JSON object", id)
+			}
+			obj[g.GenerateStringKey] = generated
+			b, _ := json.Marshal(obj)
+			value = string(b)
+		}
+	}
+	out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name),
+		Description: aws.String(desc), SecretString: aws.String(value)})
+	if err != nil {
+		return "", fmt.Errorf("secret %s: %w", id, err)
+	}
+	return aws.ToString(out.ARN), nil
+}
+
+// fillWebhookKeys sets the signing keys the template leaves empty (GitHub's
+// and GitGuardian's, which on AWS a person copies in from those services:
+// the README's first-deploy checklist) to random ones, once.
+func (h *Host) fillWebhookKeys(ctx context.Context, d *cfn.Deployment, known map[string]map[string]string) error {
+	fn, ok := h.Functions[WebhookFunction]
+	if !ok {
+		return nil
+	}
+	f, _ := h.function(fn)
+	arn := f.Env[webhook.EnvSecret]
+	h.WebhookKeys = arn
+	for _, u := range d.FunctionURLs {
+		if u.Function == fn {
+			h.WebhookURL = h.Server.FunctionURL(fn)
+		}
+	}
+	sm := h.SecretsManager()
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return fmt.Errorf("webhook keys: %w", err)
+	}
+	var keys map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &keys); err != nil {
+		return fmt.Errorf("webhook keys %s: not a JSON object", arn)
+	}
+	changed := false
+	for _, k := range []string{"github", "gitguardian", "generic"} {
+		if v, _ := keys[k].(string); v == "" {
+			keys[k] = randomKey(48)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	b, _ := json.Marshal(keys)
+	_, err = sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(string(b))})
+	var exists *smtypes.ResourceExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("webhook keys: %w", err)
+	}
+	return nil
+}
+
+func (h *Host) deployTopics(ctx context.Context, d *cfn.Deployment) error {
+	for _, t := range d.Topics {
+		in := &sns.CreateTopicInput{Name: aws.String(t.Name)}
+		if t.KMSKeyARN != "" {
+			in.Attributes = map[string]string{"KmsMasterKeyId": t.KMSKeyARN}
+		}
+		out, err := sns.NewFromConfig(h.awsConfig()).CreateTopic(ctx, in)
+		if err != nil {
+			return fmt.Errorf("topic %s: %w", t.LogicalID, err)
+		}
+		if got := aws.ToString(out.TopicArn); got != t.ARN {
+			return fmt.Errorf("topic %s: created as %s, but the template resolves it to %s", t.LogicalID, got, t.ARN)
+		}
+		if h.TopicARN == "" {
+			h.TopicARN = t.ARN
+		}
+	}
+	return nil
+}
+
+// deployTables creates the tables (kept from an earlier start on the same
+// data file) with their TTL attribute.
+func (h *Host) deployTables(ctx context.Context, d *cfn.Deployment) error {
+	db := dynamodb.NewFromConfig(h.awsConfig())
+	for _, t := range d.Tables {
+		attrs := []ddbtypes.AttributeDefinition{{AttributeName: aws.String(t.HashKey), AttributeType: ddbtypes.ScalarAttributeType(t.HashKeyType)}}
+		keys := []ddbtypes.KeySchemaElement{{AttributeName: aws.String(t.HashKey), KeyType: ddbtypes.KeyTypeHash}}
+		if t.RangeKey != "" {
+			attrs = append(attrs, ddbtypes.AttributeDefinition{AttributeName: aws.String(t.RangeKey), AttributeType: ddbtypes.ScalarAttributeType(t.RangeKeyType)})
+			keys = append(keys, ddbtypes.KeySchemaElement{AttributeName: aws.String(t.RangeKey), KeyType: ddbtypes.KeyTypeRange})
+		}
+		_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(t.Name), BillingMode: ddbtypes.BillingModePayPerRequest,
+			AttributeDefinitions: attrs, KeySchema: keys})
+		var inUse *ddbtypes.ResourceInUseException
+		if errors.As(err, &inUse) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("table %s: %w", t.LogicalID, err)
+		}
+		if t.TTLAttribute != "" {
+			if _, err := db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(t.Name),
+				TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String(t.TTLAttribute), Enabled: aws.Bool(true)}}); err != nil {
+				return fmt.Errorf("table %s TTL: %w", t.LogicalID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// deployFunctions registers each function under its role's credentials:
+// in process, under the emulator, or (Options.Routes) not at all.
+func (h *Host) deployFunctions(ctx context.Context, o Options, d *cfn.Deployment) error {
+	h.extraEnv, h.functionLog = o.FunctionEnv, o.FunctionLog
+	for _, f := range d.Functions {
+		h.Functions[f.Rotor] = f.Name
+		if _, routed := o.Routes[f.Name]; routed {
+			continue
+		}
+		env := map[string]string{}
+		for k, v := range f.Env {
+			env[k] = v
+		}
+		for k, v := range o.FunctionEnv {
+			env[k] = v
+		}
 		if o.Bootstraps != "" {
-			if err := h.startRIE(ctx, o, fn, env); err != nil {
+			if err := h.startRIE(ctx, o, f, env); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := h.registerInProcess(fn, env, o.FunctionLog); err != nil {
+		if err := h.registerInProcess(f, env, o.FunctionLog); err != nil {
 			return err
 		}
 	}
-	if err := h.deployLeakRules(ctx); err != nil {
-		return err
-	}
-	return h.deployWebhook(ctx, o, env)
+	return nil
 }
 
-// deployLedger creates the ledger's table (kept from an earlier start on
-// the same data file) with its TTL attribute, as the construct does.
-func (h *Host) deployLedger(ctx context.Context) error {
-	db := dynamodb.NewFromConfig(h.awsConfig())
-	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(LedgerTable), BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(ledger.KeyAttr), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(ledger.KeyAttr), KeyType: ddbtypes.KeyTypeHash}}})
-	var inUse *ddbtypes.ResourceInUseException
-	if errors.As(err, &inUse) {
+// deployEvents creates the buses, the rules with their targets and the
+// schedules (which fire on demand: FireSchedule).
+func (h *Host) deployEvents(ctx context.Context, d *cfn.Deployment) error {
+	eb := eventbridge.NewFromConfig(h.awsConfig())
+	for _, b := range d.Buses {
+		_, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(b.Name)})
+		var exists *ebtypes.ResourceAlreadyExistsException
+		if err != nil && !errors.As(err, &exists) {
+			return fmt.Errorf("event bus %s: %w", b.LogicalID, err)
+		}
+	}
+	for _, r := range d.Rules {
+		if r.Schedule != "" {
+			return fmt.Errorf("rule %s: scheduled rules (%s) are not modelled: use an AWS::Scheduler::Schedule", r.LogicalID, r.Schedule)
+		}
+		state := ebtypes.RuleStateEnabled
+		if !r.Enabled {
+			state = ebtypes.RuleStateDisabled
+		}
+		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(r.Name), EventBusName: aws.String(r.Bus),
+			Description: aws.String(r.Description), EventPattern: aws.String(r.Pattern), State: state}); err != nil {
+			return fmt.Errorf("rule %s: %w", r.LogicalID, err)
+		}
+		var targets []ebtypes.Target
+		for _, t := range r.Targets {
+			et := ebtypes.Target{Id: aws.String(t.ID), Arn: aws.String(t.ARN), RoleArn: nonEmpty(t.RoleARN),
+				Input: nonEmpty(t.Input), InputPath: nonEmpty(t.InputPath)}
+			if t.InputTemplate != "" {
+				et.InputTransformer = &ebtypes.InputTransformer{InputPathsMap: t.InputPathsMap, InputTemplate: aws.String(t.InputTemplate)}
+			}
+			targets = append(targets, et)
+		}
+		if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(r.Name), EventBusName: aws.String(r.Bus),
+			Targets: targets}); err != nil {
+			return fmt.Errorf("targets of rule %s: %w", r.LogicalID, err)
+		}
+	}
+	return nil
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("create ledger table: %w", err)
-	}
-	if _, err := db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(LedgerTable),
-		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String(ledger.ExpiresAttr), Enabled: aws.Bool(true)}}); err != nil {
-		return fmt.Errorf("ledger table TTL: %w", err)
-	}
-	return nil
+	return aws.String(s)
 }
 
-// ledger is the ledger the in-process functions use.
-func (h *Host) ledger() *ledger.Ledger {
-	return ledger.New(dynamodb.NewFromConfig(h.awsConfig()), LedgerTable)
+// unmodelledSummary counts the resources not deployed by type:
+// "AWS::Logs::LogGroup x7, ...".
+func unmodelledSummary(rs []cfn.Resource) string {
+	n := map[string]int{}
+	for _, r := range rs {
+		n[r.Type]++
+	}
+	types := make([]string, 0, len(n))
+	for t := range n {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	parts := make([]string, len(types))
+	for i, t := range types {
+		parts[i] = t + " x" + strconv.Itoa(n[t])
+	}
+	return strings.Join(parts, ", ")
 }
 
-// deployLeakRules creates the leak bus and the rules of leak.Rules, which
-// the CDK construct deploys too, each starting the state machine.
-func (h *Host) deployLeakRules(ctx context.Context) error {
-	eb := eventbridge.NewFromConfig(h.awsConfig())
-	_, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(leak.LeakBus)})
-	var exists *ebtypes.ResourceAlreadyExistsException
-	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("create event bus %s: %w", leak.LeakBus, err)
-	}
-	for _, r := range leak.Rules() {
-		pattern, err := json.Marshal(r.Pattern)
+// Unmodelled is unmodelledSummary of the deployment's.
+func (h *Host) Unmodelled() string { return unmodelledSummary(h.Deployment.Unmodelled) }
+
+// FireSchedule starts what a schedule targets, now, as EventBridge
+// Scheduler would: with the schedule's role and input. It returns the
+// execution's ARN.
+func (h *Host) FireSchedule(ctx context.Context, name string) (string, error) {
+	var names []string
+	for _, s := range h.Deployment.Schedules {
+		names = append(names, s.Name)
+		if s.Name != name && s.LogicalID != name {
+			continue
+		}
+		if !strings.Contains(s.Target.ARN, ":states:") || !strings.Contains(s.Target.ARN, ":stateMachine:") {
+			return "", fmt.Errorf("schedule %s: its target %s is not a state machine, the only target modelled", name, s.Target.ARN)
+		}
+		h.scheduleMu.Lock()
+		h.fired++
+		n := h.fired
+		h.scheduleMu.Unlock()
+		out, err := sfn.NewFromConfig(h.roleConfig(s.Target.RoleARN, "scheduler")).StartExecution(ctx, &sfn.StartExecutionInput{
+			StateMachineArn: aws.String(s.Target.ARN), Input: aws.String(s.Target.Input),
+			Name: aws.String(fmt.Sprintf("%s-%d-%d", truncate(s.Name, 40), time.Now().Unix(), n))})
 		if err != nil {
-			return fmt.Errorf("rule %s: %w", r.ID, err)
+			return "", fmt.Errorf("schedule %s: %w", name, err)
 		}
-		var bus *string
-		if r.Bus != "" {
-			bus = aws.String(r.Bus)
-		}
-		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(r.ID), EventBusName: bus,
-			Description: aws.String(r.Description), EventPattern: aws.String(string(pattern))}); err != nil {
-			return fmt.Errorf("put rule %s: %w", r.ID, err)
-		}
-		target := ebtypes.Target{Id: aws.String("rotation"), Arn: aws.String(h.StateMachineARN),
-			RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/rotor-local-events", Account))}
-		if paths, template, ok := r.Transformer(); ok {
-			target.InputTransformer = &ebtypes.InputTransformer{InputPathsMap: paths, InputTemplate: aws.String(template)}
-		} else {
-			target.InputPath = aws.String(r.InputPath)
-		}
-		if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(r.ID), EventBusName: bus,
-			Targets: []ebtypes.Target{target}}); err != nil {
-			return fmt.Errorf("put targets of rule %s: %w", r.ID, err)
-		}
+		return aws.ToString(out.ExecutionArn), nil
 	}
-	return nil
+	return "", fmt.Errorf("no schedule %q (the template has: %s)", name, strings.Join(names, ", "))
 }
 
-// deployWebhook creates the webhook's keys (once) and its function URL.
-func (h *Host) deployWebhook(ctx context.Context, o Options, env map[string]string) error {
-	keys := webhook.Keys{GitHub: randomKey(), GitGuardian: randomKey(), Generic: randomKey()}
-	b, _ := json.Marshal(keys)
-	_, err := h.SecretsManager().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(WebhookKeysSecret),
-		Description: aws.String("rotor local: the webhook's signing keys"), SecretString: aws.String(string(b))})
-	var exists *smtypes.ResourceExistsException
-	if err != nil && !errors.As(err, &exists) { // kept from an earlier start on the same data file
-		return fmt.Errorf("create webhook keys: %w", err)
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
 	}
-	wenv := map[string]string{webhook.EnvSecret: WebhookKeysSecret, webhook.EnvBus: leak.LeakBus}
+	return s
+}
+
+func randomKey(n int) string {
+	b := make([]byte, (n+1)/2)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)[:n]
+}
+
+// functionEnv is what Lambda adds to a function's own environment.
+func (h *Host) functionEnv(f cfn.Function, env map[string]string, creds *iam.Credentials) []string {
+	all := map[string]string{"AWS_ENDPOINT_URL": h.URL, "AWS_REGION": Region, "AWS_DEFAULT_REGION": Region,
+		"AWS_LAMBDA_FUNCTION_NAME": f.Name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(f.MemoryMB),
+		"AWS_LAMBDA_FUNCTION_TIMEOUT": strconv.Itoa(f.TimeoutSeconds)}
+	if creds != nil {
+		all["AWS_ACCESS_KEY_ID"], all["AWS_SECRET_ACCESS_KEY"], all["AWS_SESSION_TOKEN"] = creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken
+	}
 	for k, v := range env {
-		wenv[k] = v
+		all[k] = v
 	}
-	name := FunctionPrefix + WebhookFunction
-	if o.Bootstraps != "" {
-		if err := h.startRIE(ctx, o, WebhookFunction, wenv); err != nil {
-			return err
-		}
-	} else {
-		handler, err := webhook.New(webhook.Options{
-			Keys:      webhook.CachedKeys(h.SecretsManager(), WebhookKeysSecret, time.Minute, time.Now),
-			Publisher: &webhook.EventBridge{Client: eventbridge.NewFromConfig(h.awsConfig()), Bus: leak.LeakBus},
-			Dedupe:    h.ledger(),
-			GitHubAPI: wenv[webhook.EnvGitHubAPI],
-			Log:       slog.New(slog.NewJSONHandler(o.FunctionLog, nil)),
-		})
+	out := make([]string, 0, len(all))
+	for k, v := range all {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (h *Host) startRIE(ctx context.Context, o Options, f cfn.Function, env map[string]string) error {
+	bin := filepath.Join(o.Bootstraps, f.Rotor, "bootstrap")
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("function %s: %w (build the bootstraps for this machine first)", f.Rotor, err)
+	}
+	creds, err := h.Server.STS.Issue(f.RoleARN, f.Name, credentialLifetime)
+	if err != nil {
+		return fmt.Errorf("function %s: role %s: %w", f.Rotor, f.RoleARN, err)
+	}
+	rf, err := locallambda.StartRIE(ctx, locallambda.RIEOptions{Emulator: o.Emulator, Bootstrap: bin, Env: h.functionEnv(f, env, &creds),
+		Stdout: o.FunctionLog, Stderr: o.FunctionLog})
+	if err != nil {
+		return fmt.Errorf("function %s: %w", f.Rotor, err)
+	}
+	h.rie = append(h.rie, rf)
+	h.Server.Lambda.RegisterURL(f.Name, rf.URL())
+	return nil
+}
+
+// registerInProcess runs a function's handler in this process, built by
+// the constructor its main package calls, from its environment and with
+// its role's credentials.
+func (h *Host) registerInProcess(f cfn.Function, env map[string]string, logs io.Writer) error {
+	cfg := h.roleConfig(f.RoleARN, f.Name)
+	getenv := func(k string) string { return env[k] }
+	timeout := time.Duration(f.TimeoutSeconds) * time.Second
+	var invoke func(ctx context.Context, payload []byte) ([]byte, error)
+	if f.Rotor == WebhookFunction {
+		handler, err := webhook.FromConfig(cfg, getenv, logs)
 		if err != nil {
-			return err
+			return fmt.Errorf("function %s: %w", f.Rotor, err)
 		}
-		h.Server.Lambda.Register(name, func(ctx context.Context, payload []byte) ([]byte, error) {
+		invoke = func(ctx context.Context, payload []byte) ([]byte, error) {
 			var req events.LambdaFunctionURLRequest
 			if err := json.Unmarshal(payload, &req); err != nil {
 				return nil, &locallambda.FunctionError{Type: "Runtime.UnmarshalError", Message: err.Error()}
@@ -320,58 +777,25 @@ func (h *Host) deployWebhook(ctx context.Context, o Options, env map[string]stri
 				return nil, err
 			}
 			return json.Marshal(resp)
-		})
+		}
+	} else {
+		svc, err := rotation.FromConfig(cfg, getenv, logs)
+		if err != nil {
+			return fmt.Errorf("function %s: %w", f.Rotor, err)
+		}
+		handler, err := svc.Handler(f.Rotor)
+		if err != nil {
+			return fmt.Errorf("function %s: %w", f.Rotor, err)
+		}
+		invoke = handler.Invoke
 	}
-	h.WebhookURL = h.Server.FunctionURL(name)
-	return nil
-}
-
-func randomKey() string {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-func (h *Host) startRIE(ctx context.Context, o Options, fn string, env map[string]string) error {
-	bin := filepath.Join(o.Bootstraps, fn, "bootstrap")
-	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("function %s: %w (build the bootstraps for this machine first)", fn, err)
-	}
-	var envList []string
-	for k, v := range env {
-		envList = append(envList, k+"="+v)
-	}
-	f, err := locallambda.StartRIE(ctx, locallambda.RIEOptions{Emulator: o.Emulator, Bootstrap: bin, Env: envList,
-		Stdout: o.FunctionLog, Stderr: o.FunctionLog})
-	if err != nil {
-		return fmt.Errorf("function %s: %w", fn, err)
-	}
-	h.rie = append(h.rie, f)
-	h.Server.Lambda.RegisterURL(FunctionPrefix+fn, f.URL())
-	return nil
-}
-
-// registerInProcess runs a function's handler in this process, configured
-// the way the Lambda function is: from its environment.
-func (h *Host) registerInProcess(fn string, env map[string]string, logs io.Writer) error {
-	// The providers whose Needs name AWS services get the endpoint's
-	// configuration, as a function's SDK gets it from AWS_ENDPOINT_URL;
-	// this process's own environment may point at a real account.
-	cfg := h.awsConfig()
-	svc := &rotation.Service{SM: secretsmanager.NewFromConfig(cfg), Ledger: h.ledger(),
-		Log:       slog.New(redact.Handler(slog.NewJSONHandler(logs, nil))),
-		Providers: provider.NewSet(provider.Env{AWS: &cfg}).Lookup}
-	if err := rotation.Configure(svc, func(k string) string { return env[k] }); err != nil {
-		return fmt.Errorf("function %s: %w", fn, err)
-	}
-	handler, err := svc.Handler(fn)
-	if err != nil {
-		return err
-	}
-	h.Server.Lambda.Register(FunctionPrefix+fn, func(ctx context.Context, payload []byte) ([]byte, error) {
-		out, err := handler.Invoke(ctx, payload)
+	h.Server.Lambda.Register(f.Name, func(ctx context.Context, payload []byte) ([]byte, error) {
+		if timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
+		out, err := invoke(ctx, payload)
 		var ie messages.InvokeResponse_Error
 		if errors.As(err, &ie) {
 			return nil, &locallambda.FunctionError{Type: ie.Type, Message: ie.Message}
@@ -379,6 +803,25 @@ func (h *Host) registerInProcess(fn string, env map[string]string, logs io.Write
 		return out, err
 	})
 	return nil
+}
+
+// ColdStart builds an in-process function (by rotor's name: create,
+// webhook, ...) again, as Lambda starts a new execution environment:
+// whatever it cached (the webhook's keys) is read again.
+func (h *Host) ColdStart(fn string) error {
+	name, ok := h.Functions[fn]
+	if !ok {
+		return fmt.Errorf("no function %q", fn)
+	}
+	f, _ := h.function(name)
+	env := map[string]string{}
+	for k, v := range f.Env {
+		env[k] = v
+	}
+	for k, v := range h.extraEnv {
+		env[k] = v
+	}
+	return h.registerInProcess(f, env, h.functionLog)
 }
 
 // Close stops the functions and the endpoint. Executions still running

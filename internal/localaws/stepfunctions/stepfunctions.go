@@ -98,13 +98,34 @@ type Options struct {
 	// Jitter is the engine's random source (asl.Options.Random); nil uses
 	// math/rand.
 	Jitter func() float64
+	// WaitScale multiplies the duration of every Wait state and retry
+	// interval; 0 means 1 (real time).
+	WaitScale float64
+}
+
+// scaledClock is wall-clock time whose sleeps last scale times as long:
+// tests run a definition's retries and waits in a fraction of their time.
+type scaledClock struct {
+	asl.RealClock
+	scale float64
+}
+
+func (c scaledClock) Sleep(ctx context.Context, d time.Duration) error {
+	return c.RealClock.Sleep(ctx, time.Duration(float64(d)*c.scale))
 }
 
 // New builds the service and resumes the executions env.DB holds as
 // running.
 func New(env wire.Env, opts Options) (*Service, error) {
 	sf := &Service{env: env, machines: map[string]*stateMachine{}, execs: map[string]*execution{}, closing: make(chan struct{})}
-	sf.engine = asl.New(asl.Options{Tasks: opts.Tasks, Clock: asl.RealClock{}, Random: opts.Jitter})
+	var clock asl.Clock = asl.RealClock{}
+	if opts.WaitScale < 0 {
+		return nil, fmt.Errorf("stepfunctions: wait scale %g: want 0 (real time) or more", opts.WaitScale)
+	}
+	if opts.WaitScale > 0 && opts.WaitScale != 1 {
+		clock = scaledClock{scale: opts.WaitScale}
+	}
+	sf.engine = asl.New(asl.Options{Tasks: opts.Tasks, Clock: clock, Random: opts.Jitter})
 	if err := sf.load(); err != nil {
 		return nil, err
 	}

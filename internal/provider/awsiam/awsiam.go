@@ -182,14 +182,29 @@ var needs = provider.Needs{
 	AWS: []string{"iam", "sts"},
 	IAM: []provider.Statement{
 		{
-			Sid: "ConsentingUserKeys", Functions: []string{provider.FuncCreate, provider.FuncExpire},
+			Sid: "ConsentingUserKeys", Functions: []string{provider.FuncCreate},
 			Actions:    []string{"iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:ListUserTags"},
 			Resources:  []string{usersARN},
 			Conditions: []provider.Condition{consenting},
 		},
 		{
-			Sid: "ConsentingUserTokenTags", Functions: []string{provider.FuncCreate, provider.FuncExpire},
+			Sid: "ConsentingUserTokenTags", Functions: []string{provider.FuncCreate},
 			Actions:   []string{"iam:TagUser", "iam:UntagUser"},
+			Resources: []string{usersARN},
+			Conditions: []provider.Condition{consenting,
+				{Operator: "ForAllValues:StringLike", Key: "aws:TagKeys", Values: []string{TokenTagPrefix + "*"}}},
+		},
+		// Expire only revokes: it never lists or mints keys, nor marks one
+		// (the least-privilege test in test/template shows each needed).
+		{
+			Sid: "ConsentingUserKeyRevocation", Functions: []string{provider.FuncExpire},
+			Actions:    []string{"iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:ListUserTags"},
+			Resources:  []string{usersARN},
+			Conditions: []provider.Condition{consenting},
+		},
+		{
+			Sid: "ConsentingUserTokenCleanup", Functions: []string{provider.FuncExpire},
+			Actions:   []string{"iam:UntagUser"},
 			Resources: []string{usersARN},
 			Conditions: []provider.Condition{consenting,
 				{Operator: "ForAllValues:StringLike", Key: "aws:TagKeys", Values: []string{TokenTagPrefix + "*"}}},
