@@ -338,19 +338,24 @@ func TestIAMUserKeys(t *testing.T) {
 		tags    map[string]string
 		tagKeys []string
 		want    access
+		// createOnly: expire only revokes (deactivates and deletes keys,
+		// removes token tags); minting, listing and marking are create's.
+		createOnly bool
 	}{
-		{"a user backing a prod/ secret", "iam:CreateAccessKey", backs(prodSecret), nil, access{true, true}},
-		{"a user backing a team/ secret", "iam:CreateAccessKey", backs(teamSecret), nil, access{true, false}},
-		{"a user backing another account's secret", "iam:DeleteAccessKey", backs(foreignSecret), nil, access{false, false}},
-		{"a user with no rotor:secret tag", "iam:CreateAccessKey", nil, nil, access{false, false}},
-		{"a user with only the old rotor:managed tag", "iam:DeleteAccessKey", map[string]string{"rotor:managed": "true"}, nil, access{false, false}},
-		{"listing a consenting user's tags", "iam:ListUserTags", backs(prodSecret), nil, access{true, true}},
-		{"a token tag on a consenting user", "iam:TagUser", backs(prodSecret), []string{"rotor:token:4f2a"}, access{true, true}},
-		{"removing a token tag", "iam:UntagUser", backs(prodSecret), []string{"rotor:token:4f2a"}, access{true, true}},
-		{"writing rotor:secret", "iam:TagUser", backs(prodSecret), []string{"rotor:secret"}, access{false, false}},
-		{"removing rotor:secret", "iam:UntagUser", backs(prodSecret), []string{"rotor:secret"}, access{false, false}},
-		{"a token tag and another", "iam:TagUser", backs(prodSecret), []string{"rotor:token:4f2a", "owner"}, access{false, false}},
-		{"a token tag on a user that consents to nothing", "iam:TagUser", nil, []string{"rotor:token:4f2a"}, access{false, false}},
+		{"a user backing a prod/ secret", "iam:CreateAccessKey", backs(prodSecret), nil, access{true, true}, true},
+		{"a user backing a team/ secret", "iam:CreateAccessKey", backs(teamSecret), nil, access{true, false}, true},
+		{"revoking a key of a user backing a prod/ secret", "iam:UpdateAccessKey", backs(prodSecret), nil, access{true, true}, false},
+		{"revoking a key of a user backing a team/ secret", "iam:DeleteAccessKey", backs(teamSecret), nil, access{true, false}, false},
+		{"a user backing another account's secret", "iam:DeleteAccessKey", backs(foreignSecret), nil, access{false, false}, false},
+		{"a user with no rotor:secret tag", "iam:CreateAccessKey", nil, nil, access{false, false}, false},
+		{"a user with only the old rotor:managed tag", "iam:DeleteAccessKey", map[string]string{"rotor:managed": "true"}, nil, access{false, false}, false},
+		{"listing a consenting user's tags", "iam:ListUserTags", backs(prodSecret), nil, access{true, true}, false},
+		{"a token tag on a consenting user", "iam:TagUser", backs(prodSecret), []string{"rotor:token:4f2a"}, access{true, true}, true},
+		{"removing a token tag", "iam:UntagUser", backs(prodSecret), []string{"rotor:token:4f2a"}, access{true, true}, false},
+		{"writing rotor:secret", "iam:TagUser", backs(prodSecret), []string{"rotor:secret"}, access{false, false}, false},
+		{"removing rotor:secret", "iam:UntagUser", backs(prodSecret), []string{"rotor:secret"}, access{false, false}, false},
+		{"a token tag and another", "iam:TagUser", backs(prodSecret), []string{"rotor:token:4f2a", "owner"}, access{false, false}, false},
+		{"a token tag on a user that consents to nothing", "iam:TagUser", nil, []string{"rotor:token:4f2a"}, access{false, false}, false},
 	}
 	for _, fn := range allFunctions {
 		for _, c := range cases {
@@ -361,7 +366,7 @@ func TestIAMUserKeys(t *testing.T) {
 					Scoped:   decide(t, synth(t, prefixConfig).policies(t, synth(t, prefixConfig).functionRole(t, fn)), r),
 				}
 				want := c.want
-				if fn != "create" && fn != "expire" {
+				if fn != "create" && fn != "expire" || fn == "expire" && c.createOnly {
 					want = access{}
 				}
 				if diff := cmp.Diff(want, got); diff != "" {

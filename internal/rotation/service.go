@@ -466,6 +466,14 @@ func smError(err error, format string, args ...any) error {
 	if errors.As(err, &re) {
 		return rotorerr.Wrap(rotorerr.Unsafe, fmt.Errorf("%s: %w", ctx, err))
 	}
+	// Secrets Manager answers AccessDenied, not ResourceNotFound, for a
+	// secret the caller's policy does not cover, including one that does
+	// not exist (its tags cannot match): retrying cannot help, and the two
+	// cannot be told apart.
+	var ae interface{ ErrorCode() string }
+	if errors.As(err, &ae) && ae.ErrorCode() == "AccessDeniedException" {
+		return rotorerr.Wrap(rotorerr.NotFound, fmt.Errorf("%s: it does not exist or rotor's role may not touch it (not tagged rotor:provider, or outside the deployment's name prefixes): %w", ctx, err))
+	}
 	return rotorerr.Wrap(rotorerr.Classify(err), fmt.Errorf("%s: %w", ctx, err))
 }
 
