@@ -114,8 +114,12 @@ unit:
 ## template-test: the end-to-end cases against the template `make synth`
 ## wrote, IAM enforced; the least-privilege mutation test (its table is in
 ## the output); the deny tests; the embedded template is the synthesized one.
+# The scoped template: the same stack with secretNamePrefixes, for the test
+# that a rotation outside the deployment's scope is denied.
+SCOPED_CONTEXT := {"secretNamePrefixes":["team-a/"],"sweeperSchedule":"rate(1 day)","writeBudget":10,"leakSources":{"guardDuty":true,"health":true,"eventBus":true}}
 template-test: synth
-	$(GO) test -count=1 -v -timeout 15m ./test/template/
+	@$(CDK) synth --quiet -c rotor='$(SCOPED_CONTEXT)' --output cdk.out.scoped >/dev/null
+	ROTOR_TEMPLATE_SCOPED=cdk.out.scoped/Rotor.template.json $(GO) test -count=1 -v -timeout 15m ./test/template/
 
 ## template: refresh internal/rotorlocal/Rotor.template.json, the template
 ## rotor local deploys without --template, from `make synth`.

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rotorhq/rotor/internal/localaws/iam"
 	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
 )
 
@@ -356,5 +357,74 @@ func TestHistoryAfterRestart(t *testing.T) {
 				t.Errorf("%d state entered events, want 2 (Work, Done)", entered)
 			}
 		})
+	}
+}
+
+// TestRestartActsAsTheRole: under EnforceIAM, an execution resumed from
+// the data file calls its functions as its state machine's role the
+// moment the server opens (a task in flight is called again before New
+// returns, so IAM must be up before Step Functions): the role, kept in
+// the data file, allows the first function and not the second, and the
+// resumed execution is refused exactly that one.
+func TestRestartActsAsTheRole(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "local.db")
+	const machine = `{"StartAt":"Work","States":{
+  "Work":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:000000000000:function:work","ResultPath":"$.work","Next":"Cleanup"},
+  "Cleanup":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:000000000000:function:cleanup","End":true,
+    "Catch":[{"ErrorEquals":["Lambda.AWSLambdaException"],"ResultPath":"$.denied","Next":"Denied"}]},
+  "Denied":{"Type":"Fail","Error":"Test.Denied","Cause":"cleanup was refused"}}}`
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:000000000000:function:work"}]}`
+	open := func() (*Server, *sfn.Client) {
+		srv, err := New(Options{DataFile: data, AwaitFunctions: true, EnforceIAM: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		url, err := srv.Start("127.0.0.1:0")
+		if err != nil {
+			srv.Close()
+			t.Fatal(err)
+		}
+		return srv, sfnClient(t, url)
+	}
+	srv, c := open()
+	roleARN, err := srv.IAM.PutRole(iam.Role{Name: "machine", AssumeRolePolicy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"states.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
+		Policies: map[string]string{"invoke-work": policy}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := c.CreateStateMachine(context.Background(), &sfn.CreateStateMachineInput{Name: aws.String("acts"),
+		Definition: aws.String(machine), RoleArn: aws.String(roleARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := newWorkFunctions()
+	first.block.Store(true)
+	first.register(srv)
+	srv.FunctionsReady()
+	x, err := c.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: sm.StateMachineArn, Input: aws.String(`{"SecretID":"s"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-first.started
+	srv.Close() // with the task in flight: resumed, it is called at once
+
+	srv, c = open()
+	defer srv.Close()
+	f := newWorkFunctions()
+	f.register(srv)
+	srv.FunctionsReady()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	status, err := srv.SFN.Wait(ctx, aws.ToString(x.ExecutionArn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: x.ExecutionArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != "FAILED" || aws.ToString(d.Error) != "Test.Denied" || f.work.Load() != 1 || f.cleanup.Load() != 0 {
+		t.Errorf("resumed execution: %s %s, work called %d times, cleanup %d; want FAILED Test.Denied after work alone",
+			status, aws.ToString(d.Error), f.work.Load(), f.cleanup.Load())
 	}
 }

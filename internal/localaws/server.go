@@ -360,6 +360,14 @@ func (s *Server) build() error {
 		return err
 	}
 	s.register("lambda", s.Lambda)
+	// IAM before Step Functions: the executions New resumes act as their
+	// roles at once (EnforceIAM).
+	if s.IAM, err = iam.New(s.env); err != nil {
+		return err
+	}
+	s.register("iam", s.IAM)
+	s.STS = iam.NewSTS(s.env, s.IAM)
+	s.register("sts", s.STS)
 	tasks := asl.Services{Invoke: s.invokeForStates, Publish: s.publishForStates,
 		StartExecution: s.startForStates, WaitExecution: s.waitForStates, StopExecution: s.stopForStates}
 	s.SFN, err = stepfunctions.New(s.env, stepfunctions.Options{Tasks: tasks, Jitter: s.opts.Jitter, WaitScale: s.opts.WaitScale})
@@ -368,12 +376,6 @@ func (s *Server) build() error {
 		return err
 	}
 	s.register("states", s.SFN)
-	if s.IAM, err = iam.New(s.env); err != nil {
-		return err
-	}
-	s.register("iam", s.IAM)
-	s.STS = iam.NewSTS(s.env, s.IAM)
-	s.register("sts", s.STS)
 	targets := events.Targets{StartExecution: s.startForEvents, Invoke: s.invokeForEvents}
 	if s.Events, err = events.New(s.env, targets); err != nil {
 		return err

@@ -420,7 +420,11 @@ func (h *Host) preDeploy(ctx context.Context, template []byte) (map[string]map[s
 				return nil, fmt.Errorf("template: secret %s: Name is not a literal string", id)
 			}
 		}
-		arn, err := h.createSecret(ctx, id, name, r.Properties)
+		var fill []string
+		if id == webhookSecret {
+			fill = webhookKeyNames
+		}
+		arn, err := h.createSecret(ctx, id, name, r.Properties, fill)
 		if err != nil {
 			return nil, err
 		}
@@ -433,9 +437,13 @@ func (h *Host) preDeploy(ctx context.Context, template []byte) (map[string]map[s
 // package is not imported here: it pulls in the CDK).
 const cfnMetadataFunction = "rotor:function"
 
+// webhookKeyNames are the signing keys of the webhook's secret.
+var webhookKeyNames = []string{"github", "gitguardian", "generic"}
+
 // createSecret creates a secret of the template with its literal or
-// generated value, or finds it from an earlier start.
-func (h *Host) createSecret(ctx context.Context, id, name string, props map[string]json.RawMessage) (string, error) {
+// generated value, or finds it from an earlier start. The keys named by
+// fill that the generated JSON leaves empty get random values.
+func (h *Host) createSecret(ctx context.Context, id, name string, props map[string]json.RawMessage, fill []string) (string, error) {
 	sm := h.SecretsManager()
 	if out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)}); err == nil {
 		return aws.ToString(out.ARN), nil
@@ -469,6 +477,11 @@ func (h *Host) createSecret(ctx context.Context, id, name string, props map[stri
 				return "", fmt.Errorf("template: secret %s: SecretStringTemplate is not a JSON object", id)
 			}
 			obj[g.GenerateStringKey] = generated
+			for _, k := range fill {
+				if v, _ := obj[k].(string); v == "" {
+					obj[k] = randomKey(g.PasswordLength)
+				}
+			}
 			b, _ := json.Marshal(obj)
 			value = string(b)
 		}
@@ -481,9 +494,11 @@ func (h *Host) createSecret(ctx context.Context, id, name string, props map[stri
 	return aws.ToString(out.ARN), nil
 }
 
-// fillWebhookKeys sets the signing keys the template leaves empty (GitHub's
-// and GitGuardian's, which on AWS a person copies in from those services:
-// the README's first-deploy checklist) to random ones, once.
+// fillWebhookKeys finds the webhook's keys and URL. The signing keys the
+// template leaves empty (GitHub's and GitGuardian's, which on AWS a person
+// copies in from those services: the README's first-deploy checklist) are
+// random ones, set when the secret is created (createSecret); a secret
+// kept from an earlier start that lacks one gets it here, once.
 func (h *Host) fillWebhookKeys(ctx context.Context, d *cfn.Deployment, known map[string]map[string]string) error {
 	fn, ok := h.Functions[WebhookFunction]
 	if !ok {
@@ -507,7 +522,7 @@ func (h *Host) fillWebhookKeys(ctx context.Context, d *cfn.Deployment, known map
 		return fmt.Errorf("webhook keys %s: not a JSON object", arn)
 	}
 	changed := false
-	for _, k := range []string{"github", "gitguardian", "generic"} {
+	for _, k := range webhookKeyNames {
 		if v, _ := keys[k].(string); v == "" {
 			keys[k] = randomKey(48)
 			changed = true

@@ -103,7 +103,8 @@ func (p *Process) Start(ctx context.Context, faults []string) (string, error) {
 	for !ready.seen() {
 		select {
 		case <-done:
-			return "", fmt.Errorf("rotor local serve exited before it was ready (%v); see %s", waitErr, p.LogPath())
+			// The log goes with the test's directory: quote its end.
+			return "", fmt.Errorf("rotor local serve exited before it was ready (%v); the end of %s:\n%s", waitErr, p.LogPath(), tail(p.LogPath(), 30))
 		case <-deadline.C:
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
@@ -242,4 +243,17 @@ func (e *InProcess) Close() error {
 		e.log = nil
 	}
 	return err
+}
+
+// tail is the last n lines of a file, for an error message.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

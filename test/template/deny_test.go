@@ -2,6 +2,8 @@ package template
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/rotorhq/rotor/internal/leak"
+	"github.com/rotorhq/rotor/internal/rotation"
 	"github.com/rotorhq/rotor/internal/rotorlocal"
 )
 
@@ -135,4 +138,59 @@ func TestDenyWebhookOnlyKeysAndBus(t *testing.T) {
 			return err
 		}},
 	})
+}
+
+// TestDenyOutsideScope: a deployment scoped to the prefix team-a/ (the
+// same stack synthesized with secretNamePrefixes) rotates team-a/ secrets
+// and refuses a team-b/ secret, tagged rotor:provider by whoever may tag
+// it, twice over: the functions refuse it by name, and with that check
+// switched off their roles are denied it. Neither refusal changes it.
+func TestDenyOutsideScope(t *testing.T) {
+	path := os.Getenv("ROTOR_TEMPLATE_SCOPED")
+	if path == "" {
+		path = "../../cdk.out.scoped/Rotor.template.json"
+	}
+	template, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v: `make template-test` synthesizes it (cdk synth -c rotor='{\"secretNamePrefixes\":[\"team-a/\"],...}' --output cdk.out.scoped)", err)
+	}
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want string // in the failed execution's cause
+	}{
+		{"by the functions", nil, "team-a/"},
+		{"by IAM", map[string]string{rotation.EnvSecretPrefixes: ""}, "AccessDenied"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := start(t, template, c.env)
+			ctx := context.Background()
+			const initial = "initial-value-0123456789abcdefABCDEF"
+			for _, name := range []string{"team-a/app", "team-b/app"} {
+				if _, err := e.create(ctx, name, initial, map[string]string{"rotor:provider": "random"}, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.rotate(ctx, "team-a/app", 0); err != nil {
+				t.Errorf("team-a/app, in scope: %v", err)
+			}
+			mark := e.mark()
+			err := e.rotate(ctx, "team-b/app", 0)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("team-b/app, out of scope: %v, want a failure naming %q", err, c.want)
+			}
+			if v, _ := e.value(ctx, "team-b/app", "AWSCURRENT"); v != initial {
+				t.Error("the refused rotation changed team-b/app")
+			}
+			denied := e.deniedSince(mark)
+			if c.env != nil && len(denied) == 0 {
+				t.Error("no request was denied: IAM did not refuse the out-of-scope secret")
+			}
+			for _, d := range denied {
+				if !strings.Contains(d.Resource, ":secret:team-b/") && d.Resource != "*" {
+					t.Errorf("denied %s on %s: only team-b/ may be refused", d.Action, d.Resource)
+				}
+			}
+		})
+	}
 }
