@@ -119,7 +119,7 @@ unit:
 SCOPED_CONTEXT := {"secretNamePrefixes":["team-a/"],"sweeperSchedule":"rate(1 day)","writeBudget":10,"leakSources":{"guardDuty":true,"health":true,"eventBus":true}}
 template-test: synth
 	@$(CDK) synth --quiet -c rotor='$(SCOPED_CONTEXT)' --output cdk.out.scoped >/dev/null
-	ROTOR_TEMPLATE_SCOPED=cdk.out.scoped/Rotor.template.json $(GO) test -count=1 -v -timeout 15m ./test/template/
+	ROTOR_TEMPLATE_SCOPED=$(CURDIR)/cdk.out.scoped/Rotor.template.json $(GO) test -count=1 -v -timeout 15m ./test/template/
 
 ## template: refresh internal/rotorlocal/Rotor.template.json, the template
 ## rotor local deploys without --template, from `make synth`.
@@ -146,8 +146,8 @@ check-asl: tools
 ## bench: figures for the README's Performance section.
 bench: tools
 	@echo "# make bench: $$(date -u +%Y-%m-%d), $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $$($(GO) env GOVERSION)"
-	@$(GO) test -run '^$$' -bench . -benchtime=2s -count=1 ./internal/rotation/ ./internal/asl/ | grep -E '^Benchmark'
-	@$(GO) test -run '^$$' -bench 'SecretsManagerWrites|SecretsManagerListFleet|StepFunctionsExecutions|LambdaInProcessConcurrency' -benchtime=2s -count=1 ./internal/localaws/ | grep -E '^Benchmark'
+	@$(GO) test -run '^$$' -bench . -benchtime=2s -count=1 ./internal/rotation/ ./internal/asl/ ./internal/iampolicy/ | grep -E '^Benchmark'
+	@$(GO) test -run '^$$' -bench 'SecretsManagerWrites|SecretsManagerListFleet|StepFunctionsExecutions|LambdaInProcessConcurrency|EnforceIAM|AuthorizeRequest' -benchtime=2s -count=1 ./internal/localaws/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench 'LocalRotation|PostgresRotation' -benchtime=2s -count=1 ./internal/rotorlocal/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench PostgresUnderLoad -benchtime=1x -count=1 ./internal/rotorlocal/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench Fleet -benchtime=1x -count=1 -timeout 30m ./internal/rotorlocal/ | grep -E '^Benchmark'
