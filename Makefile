@@ -52,7 +52,7 @@ sizes:
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := $(TOOLS)/bin/aws-lambda-rie
 export ROTOR_RIE := $(RIE)
-tools: postgres-server $(NPM_DIR)/.installed $(RIE)
+tools: postgres-server db-servers $(NPM_DIR)/.installed $(RIE)
 $(RIE):
 	GOBIN=$(TOOLS)/bin $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
@@ -84,6 +84,48 @@ postgres-server:
 	  tail -n 30 $(PG_INSTALL_LOG); echo "make tools: installing postgresql-$(PG_MAJOR) failed (log: $(PG_INSTALL_LOG))"; exit 1; fi; \
 	dir="$$(found)" || { echo "make tools: postgresql-$(PG_MAJOR) installed but no initdb found (log: $(PG_INSTALL_LOG))"; exit 1; }; \
 	echo "make tools: installed postgresql-$(PG_MAJOR) $$(dpkg-query -W -f='$${Version}' postgresql-$(PG_MAJOR)): $$("$$dir/postgres" --version) in $$dir"
+
+## db-servers: MariaDB's mariadbd and mariadb-install-db for internal/mysqltest
+## and redis-server for internal/redistest, which start throwaway servers of
+## their own. Found as those packages find them: $ROTOR_MARIADB_BINDIR (or
+## $ROTOR_REDIS_BINDIR), else /usr/sbin, /usr/bin, then $PATH.
+# Not pinned to a Debian revision, for the reason given for PostgreSQL.
+# Nothing here uses the distribution's services: while apt-get runs, a
+# policy-rc.d (made here only if the machine has none, and removed after)
+# refuses every service start, so the postinsts leave no server running.
+DB_INSTALL_LOG := $(TOOLS)/db-servers-install.log
+.PHONY: db-servers
+db-servers:
+	@mariadb_found() { for d in "$${ROTOR_MARIADB_BINDIR:-}" /usr/sbin /usr/bin $$(echo "$$PATH" | tr : ' '); do \
+	    if [ -n "$$d" ] && [ -x "$$d/mariadbd" ] && { [ -x "$$d/mariadb-install-db" ] || [ -x "$$(dirname "$$d")/bin/mariadb-install-db" ]; }; then \
+	      echo "$$d/mariadbd"; return 0; fi; done; return 1; }; \
+	redis_found() { for d in "$${ROTOR_REDIS_BINDIR:-}" /usr/sbin /usr/bin $$(echo "$$PATH" | tr : ' '); do \
+	    if [ -n "$$d" ] && [ -x "$$d/redis-server" ]; then echo "$$d/redis-server"; return 0; fi; done; return 1; }; \
+	if [ -n "$${ROTOR_MARIADB_BINDIR:-}" ] && ! [ -x "$$ROTOR_MARIADB_BINDIR/mariadbd" ]; then \
+	  echo "make tools: ROTOR_MARIADB_BINDIR=$$ROTOR_MARIADB_BINDIR holds no mariadbd"; exit 1; fi; \
+	if [ -n "$${ROTOR_REDIS_BINDIR:-}" ] && ! [ -x "$$ROTOR_REDIS_BINDIR/redis-server" ]; then \
+	  echo "make tools: ROTOR_REDIS_BINDIR=$$ROTOR_REDIS_BINDIR holds no redis-server"; exit 1; fi; \
+	missing=; \
+	if m="$$(mariadb_found)"; then echo "make tools: MariaDB found: $$("$$m" --version) ($$m)"; else missing="$$missing mariadb-server"; fi; \
+	if r="$$(redis_found)"; then echo "make tools: Redis found: $$("$$r" --version) ($$r)"; else missing="$$missing redis-server"; fi; \
+	[ -n "$$missing" ] || exit 0; \
+	command -v apt-get >/dev/null || { echo "make tools:$$missing missing and there is no apt-get: install them or set ROTOR_MARIADB_BINDIR / ROTOR_REDIS_BINDIR"; exit 1; }; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; \
+	else echo "make tools:$$missing missing; installing needs root or sudo"; exit 1; fi; \
+	mkdir -p $(TOOLS); \
+	policy=/usr/sbin/policy-rc.d; made_policy=; \
+	if ! [ -e $$policy ]; then \
+	  printf '#!/bin/sh\n# made by rotor make tools during apt-get install; removed after it\nexit 101\n' | $$sudo tee $$policy >/dev/null; \
+	  $$sudo chmod 755 $$policy; made_policy=1; \
+	  trap '$$sudo rm -f '$$policy EXIT; fi; \
+	if ! { $$sudo apt-get update && \
+	       $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; } \
+	     >$(DB_INSTALL_LOG) 2>&1; then \
+	  tail -n 30 $(DB_INSTALL_LOG); echo "make tools: installing$$missing failed (log: $(DB_INSTALL_LOG))"; exit 1; fi; \
+	m="$$(mariadb_found)" || { echo "make tools: mariadb-server installed but no mariadbd found (log: $(DB_INSTALL_LOG))"; exit 1; }; \
+	r="$$(redis_found)" || { echo "make tools: redis-server installed but no redis-server binary found (log: $(DB_INSTALL_LOG))"; exit 1; }; \
+	for p in $$missing; do echo "make tools: installed $$p $$(dpkg-query -W -f='$${Version}' $$p)"; done; \
+	echo "make tools: $$("$$m" --version) ($$m); $$("$$r" --version) ($$r)"
 
 $(NPM_DIR)/.installed: test/package.json test/package-lock.json
 	@command -v npm >/dev/null || { echo "make tools: npm is required (Node.js 20 or later)"; exit 1; }
