@@ -6,7 +6,9 @@ import (
 	"database/sql"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,6 +83,18 @@ func TestServer(t *testing.T) {
 		}
 		if strings.Contains(s.Log(), s.RootPassword) {
 			t.Error("root's password is in the error log")
+		}
+	})
+
+	t.Run("the server is not root", func(t *testing.T) {
+		// The server creates its own log, so the log's owner is the server's
+		// OS user.
+		fi, err := os.Stat(filepath.Join(s.Dir(), "mariadb.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := fi.Sys().(*syscall.Stat_t).Uid; uid == 0 {
+			t.Errorf("mariadb.log is owned by root: mariadbd ran as root")
 		}
 	})
 
