@@ -113,10 +113,10 @@ db-servers:
 	if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; \
 	else echo "make tools:$$missing missing; installing needs root or sudo"; exit 1; fi; \
 	mkdir -p $(TOOLS); \
-	policy=/usr/sbin/policy-rc.d; made_policy=; \
+	policy=/usr/sbin/policy-rc.d; \
 	if ! [ -e $$policy ]; then \
 	  printf '#!/bin/sh\n# made by rotor make tools during apt-get install; removed after it\nexit 101\n' | $$sudo tee $$policy >/dev/null; \
-	  $$sudo chmod 755 $$policy; made_policy=1; \
+	  $$sudo chmod 755 $$policy; \
 	  trap '$$sudo rm -f '$$policy EXIT; fi; \
 	if ! { $$sudo apt-get update && \
 	       $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; } \

@@ -153,10 +153,12 @@ func StartServer(ctx context.Context, opts Options) (s *Server, err error) {
 		generalLog:   filepath.Join(dir, "general.log"),
 		socket:       filepath.Join(dir, "mysqld.sock"),
 	}
+	// Not "s = nil" in a deferred function: a "return nil, err" has already
+	// set the named result s to nil by the time it runs.
+	srv := s
 	defer func() {
 		if err != nil {
-			_ = s.Close()
-			s = nil
+			_ = srv.Close()
 		}
 	}()
 	timeout := opts.StartTimeout
@@ -187,6 +189,9 @@ func (s *Server) installDatabase(ctx context.Context, cred *syscall.Credential) 
 	cmd := exec.CommandContext(ctx, s.installDB,
 		"--no-defaults",
 		"--datadir="+filepath.Join(s.dir, "data"),
+		// Its own tmpdir: concurrent installs sharing /tmp fail now and then
+		// ("Unknown table 'mysql.tmp_user_sys'").
+		"--tmpdir="+s.dir,
 		// root@localhost gets an (empty, until secureAccounts) password
 		// rather than unix_socket authentication, which would tie it to the
 		// OS user "root".
@@ -196,7 +201,8 @@ func (s *Server) installDatabase(ctx context.Context, cred *syscall.Credential) 
 	)
 	srvtest.Prepare(cmd, s.dir, cred, syscall.SIGKILL, "MYSQL", "MARIADB")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("mariadb-install-db: %v\n%s", err, srvtest.Tail(string(out), 30))
+		// The cause comes first; the rest is generic advice.
+		return fmt.Errorf("mariadb-install-db: %v\n%s", err, head(string(out), 15))
 	}
 	return nil
 }
@@ -338,6 +344,11 @@ func nativePasswordHash(password string) string {
 	h1 := sha1.Sum([]byte(password))
 	h2 := sha1.Sum(h1[:])
 	return fmt.Sprintf("*%X", h2[:])
+}
+
+func head(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	return strings.Join(lines[:min(n, len(lines))], "\n")
 }
 
 func quote(s string) string {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -125,4 +126,46 @@ func open(t *testing.T, dsn string) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+func TestTwoServersAtOnce(t *testing.T) {
+	// Started concurrently, as parallel tests would, so that they also race
+	// for free ports; each must hold its own password.
+	var (
+		wg      sync.WaitGroup
+		servers [2]*mysqltest.Server
+		errs    [2]error
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range servers {
+		wg.Go(func() { servers[i], errs[i] = mysqltest.StartServer(ctx, mysqltest.Options{}) })
+	}
+	wg.Wait()
+	for i, s := range servers {
+		if errs[i] != nil {
+			t.Fatalf("server %d: %v", i, errs[i])
+		}
+		t.Cleanup(func() { s.Close() })
+	}
+	a, b := servers[0], servers[1]
+	if a.Port == b.Port || a.RootPassword == b.RootPassword {
+		t.Fatalf("two servers share port %d or a password", a.Port)
+	}
+	for _, tc := range []struct {
+		name     string
+		dsn      string
+		wantDeny bool
+	}{
+		{"a with its password", a.DSN("root", a.RootPassword, ""), false},
+		{"b with its password", b.DSN("root", b.RootPassword, ""), false},
+		{"a with b's password", a.DSN("root", b.RootPassword, ""), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := open(t, tc.dsn).PingContext(ctx)
+			if denied := err != nil; denied != tc.wantDeny {
+				t.Errorf("ping: %v; want denied %v", err, tc.wantDeny)
+			}
+		})
+	}
 }

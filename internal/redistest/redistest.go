@@ -48,7 +48,7 @@ import (
 )
 
 // NotInstalledMessage is what a test sees when no redis-server is found.
-const NotInstalledMessage = "Redis is not installed: run make tools (it installs Debian's redis-server)"
+const NotInstalledMessage = "redis-server is not installed: run make tools (it installs Debian's redis-server)"
 
 // ErrNotInstalled means no redis-server was found.
 var ErrNotInstalled = errors.New(NotInstalledMessage)
@@ -141,10 +141,12 @@ func StartServer(ctx context.Context, opts Options) (s *Server, err error) {
 		dir:           dir,
 		logPath:       filepath.Join(dir, "redis.log"),
 	}
+	// Not "s = nil" in a deferred function: a "return nil, err" has already
+	// set the named result s to nil by the time it runs.
+	srv := s
 	defer func() {
 		if err != nil {
-			_ = s.Close()
-			s = nil
+			_ = srv.Close()
 		}
 	}()
 	timeout := opts.StartTimeout

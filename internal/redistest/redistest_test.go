@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -116,4 +117,49 @@ func TestServer(t *testing.T) {
 			t.Errorf("second Close: %v", err)
 		}
 	})
+}
+
+func TestTwoServersAtOnce(t *testing.T) {
+	// Started concurrently, as parallel tests would, so that they also race
+	// for free ports; each must hold its own password.
+	var (
+		wg      sync.WaitGroup
+		servers [2]*redistest.Server
+		errs    [2]error
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range servers {
+		wg.Go(func() { servers[i], errs[i] = redistest.StartServer(ctx, redistest.Options{}) })
+	}
+	wg.Wait()
+	for i, s := range servers {
+		if errs[i] != nil {
+			t.Fatalf("server %d: %v", i, errs[i])
+		}
+		t.Cleanup(func() { s.Close() })
+	}
+	a, b := servers[0], servers[1]
+	if a.Port == b.Port || a.AdminPassword == b.AdminPassword {
+		t.Fatalf("two servers share port %d or a password", a.Port)
+	}
+	for _, tc := range []struct {
+		name     string
+		s        *redistest.Server
+		password string
+		wantDeny bool
+	}{
+		{"a with its password", a, a.AdminPassword, false},
+		{"b with its password", b, b.AdminPassword, false},
+		{"a with b's password", a, b.AdminPassword, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.s.ClientAs(redistest.AdminUser, tc.password)
+			defer c.Close()
+			err := c.Ping(ctx).Err()
+			if denied := err != nil; denied != tc.wantDeny {
+				t.Errorf("ping: %v; want denied %v", err, tc.wantDeny)
+			}
+		})
+	}
 }
