@@ -161,10 +161,12 @@ func StartCluster(ctx context.Context, opts Options) (c *Cluster, err error) {
 		dir:           dir,
 		logPath:       filepath.Join(dir, "postgres.log"),
 	}
+	// The returns below set the named result to nil before this runs:
+	// close the cluster they abandon through a variable of its own.
+	started := c
 	defer func() {
 		if err != nil {
-			_ = c.Close()
-			c = nil
+			_ = started.Close()
 		}
 	}()
 	if err := c.initdb(ctx, cred); err != nil {
