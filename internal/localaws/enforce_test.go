@@ -380,7 +380,7 @@ func TestEnforceCallers(t *testing.T) {
 	}{
 		{"a wrong token", id, secret, token + "x", "InvalidClientTokenId", "UnrecognizedClientException"},
 		{"no token", id, secret, "", "InvalidClientTokenId", "UnrecognizedClientException"},
-		{"a wrong secret", id, secret[:39] + "x", token, "SignatureDoesNotMatch", "InvalidSignatureException"},
+		{"a wrong secret", id, wrongSecret(secret), token, "SignatureDoesNotMatch", "InvalidSignatureException"},
 		{"a token of ours whose session is gone", "ASIAAAAAAAAAAAAAAAAA", secret, token, "InvalidClientTokenId", "UnrecognizedClientException"},
 		{"a user key with a token", aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey), token, "InvalidClientTokenId", "UnrecognizedClientException"},
 	} {
