@@ -39,7 +39,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -50,6 +49,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rotorhq/rotor/internal/srvtest"
 )
 
 // NotInstalledMessage is what a test sees when no PostgreSQL is found.
@@ -129,7 +130,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("pgtest: last lines of the server log on port %d:\n%s", c.Port, tail(c.Log(), 30))
+			t.Logf("pgtest: last lines of the server log on port %d:\n%s", c.Port, srvtest.Tail(c.Log(), 30))
 		}
 		if err := c.Close(); err != nil {
 			t.Errorf("pgtest: %v", err)
@@ -145,11 +146,11 @@ func StartCluster(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cred, err := serverCredential()
+	cred, err := srvtest.ServerCredential("postgres")
 	if err != nil {
 		return nil, err
 	}
-	dir, err := makeDir(cred)
+	dir, err := srvtest.MakeDir("rotor-pgtest-", cred)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +207,7 @@ func StartCluster(ctx context.Context, opts Options) (c *Cluster, err error) {
 
 func (c *Cluster) initdb(ctx context.Context, cred *syscall.Credential) error {
 	pwfile := filepath.Join(c.dir, "pwfile")
-	if err := writeOwned(pwfile, []byte(c.SuperPassword+"\n"), cred); err != nil {
+	if err := srvtest.WriteOwned(pwfile, []byte(c.SuperPassword+"\n"), cred); err != nil {
 		return err
 	}
 	// The password has no business on disk once the cluster holds its hash.
@@ -220,7 +221,7 @@ func (c *Cluster) initdb(ctx context.Context, cred *syscall.Credential) error {
 		"--locale=C",
 		"--no-sync",
 	)
-	prepare(cmd, c.dir, cred)
+	srvtest.Prepare(cmd, c.dir, cred, 0, "PG")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("initdb: %v\n%s", err, out)
 	}
@@ -232,7 +233,7 @@ var errPortTaken = errors.New("port taken")
 // start runs postgres on a fresh free port and waits until it accepts a
 // connection.
 func (c *Cluster) start(ctx context.Context, cred *syscall.Credential, extra map[string]string) error {
-	port, err := freePort()
+	port, err := srvtest.FreePort()
 	if err != nil {
 		return err
 	}
@@ -261,7 +262,7 @@ func (c *Cluster) start(ctx context.Context, cred *syscall.Credential, extra map
 	}
 	// Not exec.CommandContext: ctx bounds the start, not the server's life.
 	cmd := exec.Command(filepath.Join(c.BinDir, "postgres"), args...)
-	prepare(cmd, c.dir, cred)
+	srvtest.Prepare(cmd, c.dir, cred, 0, "PG")
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	// If the test binary dies without cleanup (a timeout panic, a kill), the
@@ -295,9 +296,9 @@ func (c *Cluster) start(ctx context.Context, cred *syscall.Credential, extra map
 			if strings.Contains(log, "could not bind") || strings.Contains(log, "already in use") {
 				return fmt.Errorf("postgres on port %d: %w", port, errPortTaken)
 			}
-			return fmt.Errorf("postgres exited before accepting connections (%s); its log:\n%s", cmd.ProcessState, tail(log, 30))
+			return fmt.Errorf("postgres exited before accepting connections (%s); its log:\n%s", cmd.ProcessState, srvtest.Tail(log, 30))
 		case <-ctx.Done():
-			return fmt.Errorf("postgres on port %d did not accept connections: %v (last: %v); its log:\n%s", port, ctx.Err(), err, tail(c.Log(), 30))
+			return fmt.Errorf("postgres on port %d did not accept connections: %v (last: %v); its log:\n%s", port, ctx.Err(), err, srvtest.Tail(c.Log(), 30))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -437,101 +438,4 @@ func parseVersion(s string) ([]int, bool) {
 		v = append(v, n)
 	}
 	return v, true
-}
-
-// serverCredential is nil unless we are root, because initdb and postgres
-// refuse to run as root.
-func serverCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		if u, err = user.Lookup("nobody"); err != nil {
-			return nil, fmt.Errorf("running as root, and neither a postgres nor a nobody OS user exists to run the server as: %v", err)
-		}
-	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return nil, err
-	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
-	if err != nil {
-		return nil, err
-	}
-	// Groups empty: the server must not keep root's supplementary groups.
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
-}
-
-// makeDir makes the cluster's directory under os.TempDir, not t.TempDir:
-// the testing package makes its directories 0700 for root, where the
-// server's OS user could not reach its own data.
-func makeDir(cred *syscall.Credential) (string, error) {
-	dir, err := os.MkdirTemp("", "rotor-pgtest-")
-	if err != nil {
-		return "", err
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		os.RemoveAll(dir)
-		return "", err
-	}
-	if cred == nil {
-		return dir, nil
-	}
-	if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-		os.RemoveAll(dir)
-		return "", err
-	}
-	// Fail here, clearly, rather than with initdb's "permission denied".
-	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
-		fi, err := os.Stat(p)
-		if err == nil && fi.Mode().Perm()&0o001 == 0 {
-			os.RemoveAll(dir)
-			return "", fmt.Errorf("%s is not traversable by other users (mode %v), so the server's OS user (uid %d) cannot reach %s; set TMPDIR to a directory such as /tmp", p, fi.Mode().Perm(), cred.Uid, dir)
-		}
-		if p == filepath.Dir(p) {
-			return dir, nil
-		}
-	}
-}
-
-func writeOwned(path string, data []byte, cred *syscall.Credential) error {
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return err
-	}
-	if cred != nil {
-		return os.Chown(path, int(cred.Uid), int(cred.Gid))
-	}
-	return nil
-}
-
-// prepare runs cmd in the cluster's directory (a root-only working directory
-// would make initdb complain) as cred, with no PG* variables, which would
-// otherwise steer initdb and postgres away from the cluster.
-func prepare(cmd *exec.Cmd, dir string, cred *syscall.Credential) {
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PG") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "LC_ALL=C")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(Host, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

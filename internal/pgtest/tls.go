@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rotorhq/rotor/internal/srvtest"
 )
 
 // setupTLS gives the cluster a certificate for 127.0.0.1 and localhost,
@@ -32,10 +34,10 @@ func (c *Cluster) setupTLS(cred *syscall.Credential) (map[string]string, error) 
 	certFile, keyFile := filepath.Join(c.dir, "server.crt"), filepath.Join(c.dir, "server.key")
 	c.CAFile = filepath.Join(c.dir, "ca.crt")
 	// The server refuses a key readable by others; the CA is for clients.
-	if err := writeOwned(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), cred); err != nil {
+	if err := srvtest.WriteOwned(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), cred); err != nil {
 		return nil, err
 	}
-	if err := writeOwned(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), cred); err != nil {
+	if err := srvtest.WriteOwned(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), cred); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(c.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/rotorhq/rotor/internal/localaws"
 	"github.com/rotorhq/rotor/internal/rotorlocal"
+
+	"github.com/rotorhq/rotor/internal/srvtest"
 )
 
 // Endpoint is the local deployment under test: started on one data file
@@ -104,7 +106,7 @@ func (p *Process) Start(ctx context.Context, faults []string) (string, error) {
 		select {
 		case <-done:
 			// The log goes with the test's directory: quote its end.
-			return "", fmt.Errorf("rotor local serve exited before it was ready (%v); the end of %s:\n%s", waitErr, p.LogPath(), tail(p.LogPath(), 30))
+			return "", fmt.Errorf("rotor local serve exited before it was ready (%v); the end of %s:\n%s", waitErr, p.LogPath(), logTail(p.LogPath()))
 		case <-deadline.C:
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
@@ -245,15 +247,11 @@ func (e *InProcess) Close() error {
 	return err
 }
 
-// tail is the last n lines of a file, for an error message.
-func tail(path string, n int) string {
+// logTail is the end of the endpoint's log, for an error message.
+func logTail(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return srvtest.Tail(string(b), 30)
 }
