@@ -408,13 +408,8 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
 		if s.cmd != nil {
-			_ = s.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-s.exited:
-			case <-time.After(stopGrace):
-				_ = s.cmd.Process.Kill()
-				<-s.exited
-				errs = append(errs, fmt.Errorf("mariadbd on port %d ignored SIGTERM for %v; killed", s.Port, stopGrace))
+			if err := srvtest.Stop(s.cmd, s.exited, syscall.SIGTERM, stopGrace); err != nil {
+				errs = append(errs, fmt.Errorf("mariadbd on port %d: %w", s.Port, err))
 			}
 		}
 		if s.logFile != nil {
@@ -435,15 +430,7 @@ func (s *Server) Dir() string { return s.dir }
 // Log is the server's error log so far, after anything it printed before
 // opening it. It is kept until Close.
 func (s *Server) Log() string {
-	var b strings.Builder
-	for _, p := range []string{filepath.Join(s.dir, "mariadbd.out"), s.logPath} {
-		data, err := os.ReadFile(p)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(&b, "(mysqltest: cannot read %s: %v)\n", filepath.Base(p), err)
-		}
-		b.Write(data)
-	}
-	return b.String()
+	return srvtest.ReadLogs(filepath.Join(s.dir, "mariadbd.out"), s.logPath)
 }
 
 // GeneralLog is every statement the server has received so far, as the

@@ -310,13 +310,8 @@ func (c *Cluster) Close() error {
 	c.closeOnce.Do(func() {
 		var errs []error
 		if c.cmd != nil {
-			_ = c.cmd.Process.Signal(syscall.SIGINT)
-			select {
-			case <-c.exited:
-			case <-time.After(stopGrace):
-				_ = c.cmd.Process.Kill()
-				<-c.exited
-				errs = append(errs, fmt.Errorf("postgres on port %d ignored a fast shutdown for %v; killed", c.Port, stopGrace))
+			if err := srvtest.Stop(c.cmd, c.exited, syscall.SIGINT, stopGrace); err != nil {
+				errs = append(errs, fmt.Errorf("postgres on port %d: %w", c.Port, err))
 			}
 		}
 		if c.logFile != nil {

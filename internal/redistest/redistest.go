@@ -290,13 +290,8 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
 		if s.cmd != nil {
-			_ = s.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-s.exited:
-			case <-time.After(stopGrace):
-				_ = s.cmd.Process.Kill()
-				<-s.exited
-				errs = append(errs, fmt.Errorf("redis-server on port %d ignored SIGTERM for %v; killed", s.Port, stopGrace))
+			if err := srvtest.Stop(s.cmd, s.exited, syscall.SIGTERM, stopGrace); err != nil {
+				errs = append(errs, fmt.Errorf("redis-server on port %d: %w", s.Port, err))
 			}
 		}
 		if s.outFile != nil {
@@ -317,15 +312,7 @@ func (s *Server) Dir() string { return s.dir }
 // Log is the server's log so far, after anything it printed before opening
 // it. It is kept until Close.
 func (s *Server) Log() string {
-	var b strings.Builder
-	for _, p := range []string{filepath.Join(s.dir, "redis-server.out"), s.logPath} {
-		data, err := os.ReadFile(p)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(&b, "(redistest: cannot read %s: %v)\n", filepath.Base(p), err)
-		}
-		b.Write(data)
-	}
-	return b.String()
+	return srvtest.ReadLogs(filepath.Join(s.dir, "redis-server.out"), s.logPath)
 }
 
 // Binary finds redis-server (see the package comment for the order). The

@@ -9,6 +9,7 @@
 package srvtest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Host is where every throwaway server listens: loopback only, as the
@@ -159,4 +161,33 @@ func FindBinary(name string, dirs ...string) (string, bool) {
 		return p, true
 	}
 	return "", false
+}
+
+// Stop signals a server started as cmd (exited closes when it has been
+// waited for) and kills it if it has not exited after grace: the error
+// says so.
+func Stop(cmd *exec.Cmd, exited <-chan struct{}, sig os.Signal, grace time.Duration) error {
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("ignored %v for %v; killed", sig, grace)
+	}
+}
+
+// ReadLogs is the files at paths one after the other (a server's output
+// before it opened its log, then the log); a file not there yet is empty.
+func ReadLogs(paths ...string) string {
+	var b strings.Builder
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(&b, "(cannot read %s: %v)\n", filepath.Base(p), err)
+		}
+		b.Write(data)
+	}
+	return b.String()
 }
