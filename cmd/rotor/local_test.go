@@ -102,3 +102,35 @@ func TestLocalServeLambdaRouteErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalServeTemplateAndIAMErrors: a bad --iam, a missing template and a
+// template that cannot load are refused with an error naming what is
+// wrong, before the data file is created.
+func TestLocalServeTemplateAndIAMErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.template.json")
+	if err := os.WriteFile(bad, []byte(`{"Resources":{"Fn":{"Type":"AWS::Lambda::Function","Properties":{"Role":{"Fn::ImportValue":"shared-role"}}}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"iam neither on nor off", []string{"--iam", "maybe"}, exitUsage, `--iam "maybe": want on or off`},
+		{"no such template", []string{"--template", filepath.Join(dir, "missing.json")}, exitUsage, "--template: open"},
+		{"a template that cannot load", []string{"--template", bad}, exitFailed, "Fn::ImportValue is not supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "local.db")
+			code, _, stderr := cli(t, append([]string{"local", "serve", "--addr", "127.0.0.1:0", "--data", data}, tc.args...)...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want %d naming %s", code, stderr, tc.code, tc.want)
+			}
+			if _, err := os.Stat(data); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("the data file was created (%v): a refused start must change nothing", err)
+			}
+		})
+	}
+}

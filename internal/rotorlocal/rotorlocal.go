@@ -171,6 +171,12 @@ func Start(ctx context.Context, o Options) (*Host, error) {
 			return nil, fmt.Errorf("route %q to %q: want a function name and an http(s) invocations URL", name, url)
 		}
 	}
+	// A template that cannot load is refused before the data file is
+	// opened: only what a service assigns at creation (a secret's ARN, a
+	// function URL) may be missing yet, and deploy supplies it.
+	if d, err := cfn.Load(o.Template, cfn.Env{Partition: "aws", Region: Region, Account: Account, StackName: StackName}); d == nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
 	// New resumes the executions the data file holds before deploy has
 	// registered a function: their Lambda calls wait for FunctionsReady.
 	srv, err := localaws.New(localaws.Options{Region: Region, Account: Account, DataFile: o.DataFile,
