@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -58,9 +57,7 @@ func (h *Host) deploy(ctx context.Context, o Options) error {
 	if err := h.deployFunctions(ctx, o, d); err != nil {
 		return err
 	}
-	if err := h.fillWebhookKeys(ctx, d, known); err != nil {
-		return err
-	}
+	h.findWebhook(d)
 	for _, m := range d.StateMachines {
 		out, err := h.StepFunctions().CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String(m.Name),
 			Definition: aws.String(m.Definition), RoleArn: aws.String(m.RoleARN)})
@@ -232,50 +229,20 @@ func (h *Host) createSecret(ctx context.Context, id, name string, props map[stri
 	return aws.ToString(out.ARN), nil
 }
 
-// fillWebhookKeys finds the webhook's keys and URL. The signing keys the
-// template leaves empty (GitHub's and GitGuardian's, which on AWS a person
-// copies in from those services: the README's first-deploy checklist) are
-// random ones, set when the secret is created (createSecret); a secret
-// kept from an earlier start that lacks one gets it here, once.
-func (h *Host) fillWebhookKeys(ctx context.Context, d *cfn.Deployment, known map[string]map[string]string) error {
+// findWebhook notes the webhook's keys secret and function URL. Its
+// signing keys are complete from the secret's creation (createSecret).
+func (h *Host) findWebhook(d *cfn.Deployment) {
 	fn, ok := h.Functions[WebhookFunction]
 	if !ok {
-		return nil
+		return
 	}
 	f, _ := h.function(fn)
-	arn := f.Env[webhook.EnvSecret]
-	h.WebhookKeys = arn
+	h.WebhookKeys = f.Env[webhook.EnvSecret]
 	for _, u := range d.FunctionURLs {
 		if u.Function == fn {
 			h.WebhookURL = h.Server.FunctionURL(fn)
 		}
 	}
-	sm := h.SecretsManager()
-	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
-	if err != nil {
-		return fmt.Errorf("webhook keys: %w", err)
-	}
-	var keys map[string]any
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &keys); err != nil {
-		return fmt.Errorf("webhook keys %s: not a JSON object", arn)
-	}
-	changed := false
-	for _, k := range webhookKeyNames {
-		if v, _ := keys[k].(string); v == "" {
-			keys[k] = randomKey(48)
-			changed = true
-		}
-	}
-	if !changed {
-		return nil
-	}
-	b, _ := json.Marshal(keys)
-	_, err = sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(string(b))})
-	var exists *smtypes.ResourceExistsException
-	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("webhook keys: %w", err)
-	}
-	return nil
 }
 
 func (h *Host) deployTopics(ctx context.Context, d *cfn.Deployment) error {
