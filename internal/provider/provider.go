@@ -21,7 +21,8 @@
 //     from targets are reduced to status codes and error codes.
 //
 // Optional abilities are optional interfaces (Applier, PasswordUser,
-// TokenRevoker, Identifier, LiveChecker, MasterUser, OptionsChecker),
+// TokenRevoker, Identifier, LiveChecker, MasterUser, SelfRotator,
+// OptionsChecker),
 // discovered with a type assertion, as database/sql/driver does.
 //
 // # Registry
@@ -258,6 +259,29 @@ type LiveRequest struct {
 // or revoke with the given options.
 type MasterUser interface {
 	NeedsMaster(Options) bool
+}
+
+// SelfRotator is implemented by providers whose credential may be its own
+// master: a master secret that rotor rotates (DESIGN: database masters may
+// rotate themselves). RotatesSelf reports whether options o ask for that
+// (the "self" strategy). Then NeedsMaster(o) is false, and the requests
+// carry no master: Create and Apply log in with the current value
+// (Current) to set the new password on the same account, and Apply, when
+// that login is refused because an earlier attempt already applied the
+// value, logs in with the value itself (a crash after the change
+// converges); Verify logs in with the new value as a master would
+// (the master's connection rules: TLS, authentication); Revoke logs in
+// with the current value, or else with the revoked one, and leaves only
+// the current credential working. Connection settings come from the
+// value itself, which is the master's own.
+type SelfRotator interface {
+	RotatesSelf(Options) bool
+}
+
+// RotatesSelf reports whether p rotates its own credential with options o.
+func RotatesSelf(p Provider, o Options) bool {
+	s, ok := p.(SelfRotator)
+	return ok && s.RotatesSelf(o)
 }
 
 // OptionsChecker is implemented by providers that validate their options
