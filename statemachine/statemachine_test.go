@@ -152,8 +152,8 @@ func TestEveryRotorErrorIsHandledByName(t *testing.T) {
 			}
 		})
 	}
-	if n != 9 {
-		t.Errorf("found %d Lambda task states, want 9 (Resolve, LoadItem, Create, SwitchOver, Verify, Expire, Rollback, Cleanup, RevokeLeaked)", n)
+	if n != 10 {
+		t.Errorf("found %d Lambda task states, want 10 (Resolve, LoadItem, Create, SwitchOver, Verify, VerifyMaster, Expire, Rollback, Cleanup, RevokeLeaked)", n)
 	}
 }
 
@@ -207,9 +207,9 @@ func TestMissingFunctionIsRetriedBriefly(t *testing.T) {
 func TestTaskParametersAreStepInputs(t *testing.T) {
 	wantFn := map[string]string{
 		"Create": "create", "SwitchOver": "switchover", "Verify": "verify",
-		"Expire": "expire", "Rollback": "expire", "Cleanup": "expire", "RevokeLeaked": "expire",
+		"Expire": "expire", "Rollback": "expire", "Cleanup": "expire", "RevokeLeaked": "expire", "VerifyMaster": "expire",
 	}
-	wantAction := map[string]string{"Expire": "expire", "Rollback": "rollback", "Cleanup": "cleanup", "RevokeLeaked": "revoke"}
+	wantAction := map[string]string{"Expire": "expire", "Rollback": "rollback", "Cleanup": "cleanup", "RevokeLeaked": "revoke", "VerifyMaster": "verify"}
 	states := allStates(t)
 	for name, fn := range wantFn {
 		s := states[name]

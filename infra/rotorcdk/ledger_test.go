@@ -87,7 +87,7 @@ func TestLedgerAccess(t *testing.T) {
 		"resolve":    {"GetItem " + ledger.RevokedPrefix, "GetItem " + ledger.PlanPrefix, "PutItem " + ledger.PlanPrefix},
 		"create":     {"GetItem " + ledger.LockPrefix, "PutItem " + ledger.RevokedPrefix, "PutItem " + ledger.LockPrefix, "DeleteItem " + ledger.LockPrefix},
 		"switchover": {"DeleteItem " + ledger.LockPrefix},
-		"expire":     {"PutItem " + ledger.RevokedPrefix, "DeleteItem " + ledger.LockPrefix},
+		"expire":     {"GetItem " + ledger.LockPrefix, "PutItem " + ledger.RevokedPrefix, "DeleteItem " + ledger.LockPrefix},
 		"webhook":    {"PutItem " + ledger.DeliveryPrefix, "DeleteItem " + ledger.DeliveryPrefix},
 	}
 	actions := []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "BatchGetItem", "Query"}

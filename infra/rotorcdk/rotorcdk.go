@@ -554,7 +554,7 @@ var ledgerAccess = map[string][]ledgerGrant{
 	"resolve":    {{ledger.RevokedPrefix, []string{"dynamodb:GetItem"}}, {ledger.PlanPrefix, []string{"dynamodb:GetItem", "dynamodb:PutItem"}}},
 	"create":     {{ledger.RevokedPrefix, []string{"dynamodb:PutItem"}}, {ledger.LockPrefix, []string{"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"}}},
 	"switchover": {{ledger.LockPrefix, []string{"dynamodb:DeleteItem"}}},
-	"expire":     {{ledger.RevokedPrefix, []string{"dynamodb:PutItem"}}, {ledger.LockPrefix, []string{"dynamodb:DeleteItem"}}},
+	"expire":     {{ledger.RevokedPrefix, []string{"dynamodb:PutItem"}}, {ledger.LockPrefix, []string{"dynamodb:GetItem", "dynamodb:DeleteItem"}}},
 	"webhook":    {{ledger.DeliveryPrefix, []string{"dynamodb:PutItem", "dynamodb:DeleteItem"}}},
 }
 
@@ -799,12 +799,12 @@ var (
 			"secretsmanager:ListSecretVersionIds":     "Recovery: dates the version holding an AWSPENDING left by a rotation that died, and finds the versions Secrets Manager dropped, whose identity tags go.",
 			"secretsmanager:UpdateSecretVersionStage": "Recovery: removes AWSPENDING from a version abandoned by a rotation that died (older than ROTOR_LOCK_TTL).",
 			"secretsmanager:UntagResource":            "Forgets the identity tags (rotor:keyid:, rotor:sha256:, rotor:hmsl:) of versions Secrets Manager no longer keeps.",
-			"secretsmanager:ListSecrets":              "awsiam: finds the managed secrets that record a key (the provider's holders) before it deletes a key of a user at IAM's two-key limit.",
+			"secretsmanager:ListSecrets":              "awsiam: finds the managed secrets that record a key (the provider's holders) before it deletes a key of a user at IAM's two-key limit; a master that rotates itself finds the secrets it serves, whose rotation locks it must not override.",
 			"iam:UpdateAccessKey":                     "awsiam: a user at IAM's two-key limit, or an abandoned AWSPENDING reclaimed: the key no secret holds is deactivated, then deleted.",
 			"iam:DeleteAccessKey":                     "awsiam: as iam:UpdateAccessKey.",
 			"iam:UntagUser":                           "awsiam: removes the rotor:token tag that marks a key minted once, when the key it marks is gone.",
 			"dynamodb:PutItem":                        "A planned rotation skipped after it minted (another rotation moved AWSCURRENT), or an abandoned AWSPENDING reclaimed, revokes the credential and records it (revoked#).",
-			"dynamodb:GetItem":                        "When the rotation lock is taken, reads its holder to name it in the skip reason, or to take over a lock past its TTL.",
+			"dynamodb:GetItem":                        "When the rotation lock is taken, reads its holder to name it in the skip reason, or to take over a lock past its TTL; reads the lock of the master (or, for a master that rotates itself, of the secrets it serves) once its own is held.",
 			"dynamodb:DeleteItem":                     "A create that recorded nothing (refused input) releases the lock at once instead of holding the secret for ROTOR_LOCK_TTL.",
 		},
 		"webhook": {

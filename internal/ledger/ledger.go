@@ -184,8 +184,8 @@ func (l *Ledger) Get(ctx context.Context, key string) (map[string]string, error)
 	return attrs, nil
 }
 
-// ownerAttr holds a lock's owner.
-const ownerAttr = "owner"
+// OwnerAttr holds a lock's owner (the rotation token), as Get returns it.
+const OwnerAttr = "owner"
 
 // Lock takes key for owner until ttl unless another owner holds a live
 // lock on it, and returns that other owner ("" when owner holds it now).
@@ -196,12 +196,12 @@ func (l *Ledger) Lock(ctx context.Context, key, owner string, ttl time.Duration)
 	if err != nil {
 		return "", err
 	}
-	it[ownerAttr] = &types.AttributeValueMemberS{Value: owner}
+	it[OwnerAttr] = &types.AttributeValueMemberS{Value: owner}
 	_, err = l.Client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(l.Table),
 		Item:                     it,
 		ConditionExpression:      aws.String("attribute_not_exists(#pk) OR #exp < :now OR #own = :own"),
-		ExpressionAttributeNames: map[string]string{"#pk": KeyAttr, "#exp": ExpiresAttr, "#own": ownerAttr},
+		ExpressionAttributeNames: map[string]string{"#pk": KeyAttr, "#exp": ExpiresAttr, "#own": OwnerAttr},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(l.now().Unix(), 10)},
 			":own": &types.AttributeValueMemberS{Value: owner},
@@ -214,7 +214,7 @@ func (l *Ledger) Lock(ctx context.Context, key, owner string, ttl time.Duration)
 		if gerr != nil {
 			return "", fmt.Errorf("ledger %s: read %s: %w", l.Table, kind(key), gerr)
 		}
-		if o, ok := held.Item[ownerAttr].(*types.AttributeValueMemberS); ok && o.Value != owner {
+		if o, ok := held.Item[OwnerAttr].(*types.AttributeValueMemberS); ok && o.Value != owner {
 			return o.Value, nil
 		}
 		return "", fmt.Errorf("ledger %s: %s: held, then released; try again", l.Table, kind(key))
@@ -231,7 +231,7 @@ func (l *Ledger) Unlock(ctx context.Context, key, owner string) error {
 	_, err := l.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.Table),
 		Key:                       map[string]types.AttributeValue{KeyAttr: &types.AttributeValueMemberS{Value: key}},
 		ConditionExpression:       aws.String("#own = :own"),
-		ExpressionAttributeNames:  map[string]string{"#own": ownerAttr},
+		ExpressionAttributeNames:  map[string]string{"#own": OwnerAttr},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":own": &types.AttributeValueMemberS{Value: owner}},
 	})
 	var ccf *types.ConditionalCheckFailedException

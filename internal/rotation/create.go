@@ -35,7 +35,7 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 		return nil, err
 	}
 	current := sec.holder(LabelCurrent)
-	result := &StepOutput{SecretID: sec.arn, Token: in.Token, PreviousVersionID: current}
+	result := &StepOutput{SecretID: sec.arn, Token: in.Token, PreviousVersionID: current, Master: sec.pol.isMaster}
 
 	switch {
 	case sec.has(in.Token, LabelCurrent):
@@ -56,15 +56,21 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 	// The master's consent first: for a secret it does not serve, nothing
 	// changes anywhere, not even the rotation lock or the reclaim of an
 	// abandoned AWSPENDING.
-	master, err := s.masterValue(ctx, sec)
-	if err != nil {
-		return nil, err
-	}
 	// A planned rotation whose secret moved on since resolve is skipped, not
 	// run a second time: overlapping sweeps, a manual rotation during a
 	// sweep. An emergency item has no planned version: a leaked
 	// credential is never left to another rotation's grace period.
 	planned := in.PlannedVersionID != nil && in.Mode != ModeEmergency
+	master, err := s.masterValue(ctx, sec)
+	if isBusy(err) {
+		if planned {
+			return s.skip(ctx, sec, in.Token, nil, result, err.Error())
+		}
+		return nil, rotorerr.Wrap(rotorerr.Conflict, err)
+	}
+	if err != nil {
+		return nil, err
+	}
 	// The rotation lock first, atomically: two creates racing past the
 	// label checks below would both store AWSPENDING, the second taking
 	// the label from the first.
@@ -96,6 +102,19 @@ func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, er
 		}
 		current = sec.holder(LabelCurrent)
 		result.PreviousVersionID = current
+		// Held: now the other side of a master's lock (masters.go).
+		if err := s.othersIdle(ctx, sec); err != nil {
+			if !isBusy(err) {
+				return nil, err
+			}
+			if !planned {
+				return nil, rotorerr.Wrap(rotorerr.Conflict, err)
+			}
+			if err := s.unlock(ctx, sec.arn, in.Token); err != nil {
+				return nil, err
+			}
+			return s.skip(ctx, sec, in.Token, master, result, err.Error())
+		}
 	}
 	if planned {
 		reason, err := s.stale(ctx, sec, in.Token, *in.PlannedVersionID)

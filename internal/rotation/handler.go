@@ -66,10 +66,16 @@ func (s *Service) Handler(function string) (LambdaHandler, error) {
 	case FuncSwitchOver:
 		return boundary(s, function, s.SwitchOver), nil
 	case FuncVerify:
-		return boundary(s, function, s.Verify), nil
+		return boundary(s, function, func(ctx context.Context, in StepInput) (*StepOutput, error) {
+			if in.Action != "" {
+				return nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("invalid step input: the verify function takes no action (got %q)", in.Action))
+			}
+			return s.Verify(ctx, in)
+		}), nil
 	case FuncExpire:
 		// Rollback and cleanup revoke with the master secret, so they belong
-		// to the function that already holds that permission.
+		// to the function that already holds that permission; so does the
+		// verification of a master that rotates itself.
 		return boundary(s, function, func(ctx context.Context, in StepInput) (*StepOutput, error) {
 			switch in.Action {
 			case "", ActionExpire:
@@ -80,8 +86,10 @@ func (s *Service) Handler(function string) (LambdaHandler, error) {
 				return s.Cleanup(ctx, in)
 			case ActionRevoke:
 				return s.RevokeLeaked(ctx, in)
+			case ActionVerify:
+				return s.Verify(ctx, in)
 			}
-			return nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("invalid step input: action %q is not expire, rollback, cleanup or revoke", in.Action))
+			return nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("invalid step input: action %q is not expire, rollback, cleanup, revoke or verify", in.Action))
 		}), nil
 	}
 	return LambdaHandler{}, fmt.Errorf("unknown function %q (want one of %v)", function, Functions)

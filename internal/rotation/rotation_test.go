@@ -286,7 +286,7 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 		{rule: "token missing", fn: rotation.FuncCreate, payload: `{"secretId":"` + apiSecret + `"}`, want: "token must be 32 to 64"},
 		{rule: "secretId missing", fn: rotation.FuncExpire, payload: `{"token":"` + token + `"}`, want: "secretId is required"},
 		{rule: "unknown expire action", fn: rotation.FuncExpire, payload: `{"action":"nuke","secretId":"` + apiSecret + `","token":"` + token + `"}`,
-			want: `action "nuke" is not expire, rollback, cleanup or revoke`},
+			want: `action "nuke" is not expire, rollback, cleanup, revoke or verify`},
 		{rule: "action on the wrong function", fn: rotation.FuncCreate, payload: `{"action":"rollback","secretId":"` + apiSecret + `","token":"` + token + `"}`,
 			want: `action "rollback"`},
 		{rule: "trigger missing", fn: rotation.FuncResolve, payload: `{"secretId":"` + apiSecret + `"}`, want: "trigger is required"},

@@ -149,8 +149,12 @@ type secret struct {
 	stages    map[string][]string // version id -> labels (labelled versions only)
 	pol       policy
 	// master is the master's value once masterValue has read it and found
-	// this secret in its consent.
-	master []byte
+	// this secret in its consent; masterARN is the master's ARN then.
+	master    []byte
+	masterARN string
+	// selfConsent is the consent of a master that rotates itself (its own
+	// current value's), once masterValue has checked that it lists itself.
+	selfConsent *consent
 }
 
 // policy is the secret's rotor configuration, from its tags.
@@ -161,6 +165,9 @@ type policy struct {
 	options      provider.Options
 	grace        time.Duration // rotor:grace-period, or DefaultGracePeriod
 	maxAge       time.Duration // rotor:max-age, or DefaultMaxAge
+	// isMaster: the secret is a master (rotor:role master) that rotates
+	// itself with its provider's self strategy.
+	isMaster bool
 }
 
 // holder returns the version holding label, or "".
@@ -260,7 +267,10 @@ func readPolicy(name string, tags map[string]string, lookup func(string) (provid
 		case k == TagStrategy:
 			pol.options["strategy"] = v
 		case k == TagRole:
-			problems = append(problems, fmt.Sprintf("tag %s marks a master secret, and a master is not itself rotated by rotor; remove %s or %s", TagRole, TagRole, TagProvider))
+			if v != RoleMaster {
+				problems = append(problems, fmt.Sprintf("tag %s is %q; the only role is %q (a master secret)", TagRole, v, RoleMaster))
+			}
+			pol.isMaster = true
 		case isIdentityTag(k):
 			// Written by rotor (identity.go).
 		default:
@@ -282,6 +292,16 @@ func readPolicy(name string, tags map[string]string, lookup func(string) (provid
 	if err := provider.CheckOptions(p, pol.options); err != nil {
 		return policy{}, fmt.Errorf("secret %q: %w", name, err)
 	}
+	self := provider.RotatesSelf(p, pol.options)
+	switch {
+	case pol.isMaster && !self:
+		return policy{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
+			"secret %q: tag %s marks a master secret, which rotor rotates only with its provider's self strategy (tag %s self: it logs in with the master's own password and sets a new one); provider %s with these options does not rotate itself",
+			name, TagRole, TagStrategy, provName))
+	case self && pol.master != "":
+		return policy{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
+			"secret %q: the self strategy logs in with the secret's own credential, so it takes no master; remove tag %s", name, TagMaster))
+	}
 	if provider.NeedsMaster(p, pol.options) && pol.master == "" {
 		return policy{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
 			"secret %q: provider %s needs a master secret, but the secret has no %s tag", name, provName, TagMaster))
@@ -294,6 +314,9 @@ func readPolicy(name string, tags map[string]string, lookup func(string) (provid
 // the policy names none. It reads once per step: every revocation of a
 // step uses the same value.
 func (s *Service) masterValue(ctx context.Context, sec *secret) ([]byte, error) {
+	if sec.pol.isMaster {
+		return nil, s.checkSelfConsent(ctx, sec)
+	}
 	if sec.pol.master == "" || sec.master != nil {
 		return sec.master, nil
 	}
@@ -323,7 +346,13 @@ func (s *Service) masterValue(ctx context.Context, sec *secret) ([]byte, error) 
 				"the master's owner adds one, e.g. {%q: {\"serves\": [%q]}}",
 			sec.name, sec.pol.master, TagMaster, consentField+".serves", consentField, sec.name))
 	}
-	sec.master = stripped
+	// A master in the middle of its own rotation may not work yet, or no
+	// more (a single-password account changes at its apply): wait for its
+	// switchover (masters.go).
+	if err := s.masterIdle(ctx, sec, aws.ToString(out.ARN)); err != nil {
+		return nil, err
+	}
+	sec.master, sec.masterARN = stripped, aws.ToString(out.ARN)
 	return stripped, nil
 }
 

@@ -109,7 +109,7 @@ func TestStateMachineSuccess(t *testing.T) {
 	if res.Status != asl.StatusSucceeded {
 		t.Fatalf("execution %s: %s %s", res.Status, res.Error, res.Cause)
 	}
-	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "Verify", "HasGracePeriod", "GracePeriod", "Expire", "NotifySuccess", "ItemSucceeded"}
+	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "VerifiedBy", "Verify", "HasGracePeriod", "GracePeriod", "Expire", "NotifySuccess", "ItemSucceeded"}
 	if got := asl.EnteredStates(hist); !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}
@@ -140,7 +140,7 @@ func TestStateMachineVerificationFailureRollsBack(t *testing.T) {
 		t.Fatalf("execution %s %s, want FAILED Rotor.RotationFailed", res.Status, res.Error)
 	}
 	got := asl.EnteredStates(hist)
-	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "Verify", "Rollback", "RolledBack", "NotifyFailure", "ItemFailed"}
+	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "VerifiedBy", "Verify", "Rollback", "RolledBack", "NotifyFailure", "ItemFailed"}
 	if !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}
@@ -235,7 +235,7 @@ func TestStateMachineRollsForwardWhenThePreviousKeyIsGone(t *testing.T) {
 	if res.Status != asl.StatusSucceeded {
 		t.Fatalf("execution %s: %s %s", res.Status, res.Error, res.Cause)
 	}
-	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "Verify", "Rollback", "RolledBack", "RollForwardOnce", "RollForward", "Create", "IsSkipped", "SwitchOver", "Verify", "HasGracePeriod", "GracePeriod", "Expire", "NotifySuccess", "ItemSucceeded"}
+	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "VerifiedBy", "Verify", "Rollback", "RolledBack", "RollForwardOnce", "RollForward", "Create", "IsSkipped", "SwitchOver", "VerifiedBy", "Verify", "HasGracePeriod", "GracePeriod", "Expire", "NotifySuccess", "ItemSucceeded"}
 	if got := asl.EnteredStates(hist); !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}

@@ -44,12 +44,26 @@ func (s *Service) SwitchOver(ctx context.Context, in StepInput) (out *StepOutput
 }
 
 // Verify proves that the current credential is the token's and works. It
-// reads only the managed secret, never a master secret.
+// reads only the managed secret, never a master secret: a master that
+// rotates itself is verified by the expire function (ActionVerify), whose
+// role may read masters, and the verify function refuses it.
 func (s *Service) Verify(ctx context.Context, in StepInput) (out *StepOutput, err error) {
 	defer s.logStep(ctx, "verify", in, &out, &err)
-	sec, err := s.begin(ctx, in, start{})
+	st := start{}
+	if in.Action == ActionVerify {
+		st.action = ActionVerify
+	}
+	sec, err := s.begin(ctx, in, st)
 	if err != nil {
 		return nil, err
+	}
+	if sec.pol.isMaster != (st.action == ActionVerify) {
+		if sec.pol.isMaster {
+			return nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
+				"secret %q is a master secret (tag %s): the expire function verifies it (action %q), since the verify function may not read masters", sec.name, TagRole, ActionVerify))
+		}
+		return nil, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf(
+			"secret %q is not a master secret: the verify function verifies it, not action %q of the expire function", sec.name, ActionVerify))
 	}
 	got, err := s.SM.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(sec.arn), VersionStage: aws.String(LabelCurrent)})
 	if err != nil {

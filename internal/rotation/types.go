@@ -18,7 +18,10 @@ const (
 	TagStrategy    = "rotor:strategy"
 	// TagRole marks a master secret with RoleMaster. The deployed IAM lets
 	// only create and expire read secrets so tagged, and no other function
-	// read them, so resolve refuses a master secret without it.
+	// read them, so resolve refuses a master secret without it. A master
+	// that is itself managed (rotor:provider, with its provider's self
+	// strategy) is verified by the expire function for the same reason
+	// (ActionVerify).
 	TagRole    = "rotor:role"
 	RoleMaster = "master"
 )
@@ -44,6 +47,10 @@ const (
 	ActionRollback = "rollback"
 	ActionCleanup  = "cleanup"
 	ActionRevoke   = "revoke" // revoke the versions a leak names (ModeRevoke)
+	// ActionVerify verifies a master secret that rotates itself: the
+	// verify function may never read a master (the deployed IAM denies
+	// it), the expire function may.
+	ActionVerify = "verify"
 )
 
 // Input is the state machine's input; every trigger produces this shape.
@@ -203,4 +210,8 @@ type StepOutput struct {
 	Revoked []string `json:"revoked,omitempty"`
 	// Reason says why a create was "skipped".
 	Reason string `json:"reason,omitempty"`
+	// Master is set by create on a master secret that rotates itself: the
+	// state machine then verifies it with the expire function
+	// (ActionVerify), never the verify function.
+	Master bool `json:"master,omitempty"`
 }

@@ -104,6 +104,18 @@ var askedFor = []struct{ pgx, says string }{
 	{"server requested oauth authentication", "OAuth authentication"},
 }
 
+// loginRefused marks a connection the server refused for its password
+// (SQLSTATE 28P01, 28000), which the self strategy answers by trying the
+// other password it holds.
+type loginRefused struct{ error }
+
+func (e loginRefused) Unwrap() error { return e.error }
+
+func isLoginRefused(err error) bool {
+	var r loginRefused
+	return errors.As(err, &r)
+}
+
 func classifyConnect(err error, e endpoint, user string, as who) error {
 	kind, whose, fix := rotorerr.VerificationFailed, "the new credential", "check the managed secret's host, sslmode and sslrootcert"
 	if as == asMaster {
@@ -115,7 +127,7 @@ func classifyConnect(err error, e endpoint, user string, as who) error {
 		if as == asMaster {
 			msg += "; check the master secret"
 		}
-		return rotorerr.New(kind, msg)
+		return loginRefused{rotorerr.New(kind, msg)}
 	}
 	var certErr *tls.CertificateVerificationError
 	var unknownAuthority x509.UnknownAuthorityError

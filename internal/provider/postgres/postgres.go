@@ -84,6 +84,19 @@
 //     credential useless at once instead of for the next login only.
 //     Consumers must reconnect with the current secret within the grace
 //     period (a pool's maximum connection lifetime below it does that).
+//   - self: the secret is a master secret (tag rotor:role master) whose own
+//     role is rotated: no other master is involved, and the value is read
+//     as a master's (its host, sslmode verify-full by default, SCRAM-SHA-256
+//     only). Create logs in with the current password; Apply logs in with
+//     it (or, when the server refuses it because an earlier attempt applied
+//     the new one, with the new password) and sets the new verifier on the
+//     same role; Verify logs in with the new password as a master;
+//     Revoke sets the current value's verifier again, which ends the
+//     revoked password and restores the current one after a rollback. A
+//     role has one password, so as with single the old master password
+//     stops working at Apply: rotor holds the rotation lock of every secret
+//     the master serves until the switchover (package rotation), and the
+//     grace period does not apply.
 //
 // Options (tags rotor:postgres:<option>):
 //
@@ -126,6 +139,7 @@ const Name = "postgres"
 const (
 	Single      = "single"
 	Alternating = "alternating"
+	Self        = "self"
 )
 
 // CloneSuffix names the second role of the alternating strategy.
@@ -162,8 +176,8 @@ func parse(o provider.Options) (config, error) {
 	}
 	c := config{strategy: Single, connectTimeout: 5 * time.Second, statementTimeout: 10 * time.Second}
 	if s, ok := o["strategy"]; ok {
-		if s != Single && s != Alternating {
-			return c, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("provider postgres: tag rotor:strategy is %q; want %q or %q", s, Single, Alternating))
+		if s != Single && s != Alternating && s != Self {
+			return c, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("provider postgres: tag rotor:strategy is %q; want %q, %q or %q", s, Single, Alternating, Self))
 		}
 		c.strategy = s
 	}
@@ -209,9 +223,19 @@ func (*Provider) CheckOptions(o provider.Options) error {
 	return err
 }
 
-// NeedsMaster implements provider.MasterUser: every strategy alters roles
-// as the master.
-func (*Provider) NeedsMaster(provider.Options) bool { return true }
+// NeedsMaster implements provider.MasterUser: every strategy but self
+// alters roles as the master (bad options need one too: the error then
+// comes from the options).
+func (*Provider) NeedsMaster(o provider.Options) bool {
+	c, err := parse(o)
+	return err != nil || c.strategy != Self
+}
+
+// RotatesSelf implements provider.SelfRotator.
+func (*Provider) RotatesSelf(o provider.Options) bool {
+	c, err := parse(o)
+	return err == nil && c.strategy == Self
+}
 
 // PasswordPolicy implements provider.PasswordUser.
 func (*Provider) PasswordPolicy(o provider.Options) (password.Policy, error) {
@@ -263,6 +287,9 @@ func (p *Provider) Create(ctx context.Context, req *provider.CreateRequest) (*pr
 	c, err := parse(req.Options)
 	if err != nil {
 		return nil, err
+	}
+	if c.strategy == Self {
+		return p.createSelf(ctx, c, req)
 	}
 	cur, err := decode("current value", req.Current)
 	if err != nil {
@@ -317,6 +344,9 @@ func (p *Provider) Apply(ctx context.Context, req *provider.ApplyRequest) error 
 	c, err := parse(req.Options)
 	if err != nil {
 		return err
+	}
+	if c.strategy == Self {
+		return p.applySelf(ctx, c, req)
 	}
 	v, err := decode("new value", req.Value)
 	if err != nil {
@@ -409,6 +439,9 @@ func (p *Provider) Verify(ctx context.Context, req *provider.VerifyRequest) erro
 	if err != nil {
 		return err
 	}
+	if c.strategy == Self {
+		return p.verifySelf(ctx, c, req)
+	}
 	v, err := decode("value", req.Value)
 	if err != nil {
 		return err
@@ -442,6 +475,9 @@ func (p *Provider) Revoke(ctx context.Context, req *provider.RevokeRequest) erro
 	c, err := parse(req.Options)
 	if err != nil {
 		return err
+	}
+	if c.strategy == Self {
+		return p.revokeSelf(ctx, c, req)
 	}
 	v, err := decode("version "+req.VersionID, req.Value)
 	if err != nil {

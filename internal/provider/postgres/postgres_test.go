@@ -168,6 +168,40 @@ func harness(strategy string) providertest.Harness {
 func TestConformanceSingle(t *testing.T)      { providertest.Run(t, harness(postgres.Single)) }
 func TestConformanceAlternating(t *testing.T) { providertest.Run(t, harness(postgres.Alternating)) }
 
+// TestConformanceSelf runs the suite on a master that rotates itself: its
+// value is a master secret's (with the consent the core reads, which must
+// survive every rotation), and no other master is involved.
+func TestConformanceSelf(t *testing.T) {
+	h := harness(postgres.Self)
+	h.Setup = func(t *testing.T) *providertest.Case {
+		user, pw := newRole(t)
+		cluster.Exec(t, "ALTER ROLE "+user+" WITH CREATEROLE")
+		current := masterSecret(map[string]any{"username": user, "password": pw,
+			"rotor": map[string]any{"serves": []string{"db/*"}}})
+		return &providertest.Case{
+			Provider: &postgres.Provider{},
+			SecretID: "arn:aws:secretsmanager:us-east-1:000000000000:secret:masters/" + user,
+			Current:  current,
+			Options:  provider.Options{"strategy": postgres.Self},
+			Live: func(v []byte) bool {
+				var doc struct {
+					creds
+					Rotor json.RawMessage `json:"rotor"`
+				}
+				// A value that lost the consent would stop serving.
+				return json.Unmarshal(v, &doc) == nil && len(doc.Rotor) > 0 && login(doc.Username, doc.Password)
+			},
+			Secrets: func() []string { return []string{pw} },
+			Chain:   true,
+			Break: func(v []byte) []byte {
+				out, _ := provider.SetFields(v, map[string]any{"password": "not-the-password-0"})
+				return out
+			},
+		}
+	}
+	providertest.Run(t, h)
+}
+
 var p = &postgres.Provider{}
 
 func create(t *testing.T, current []byte, o provider.Options) []byte {

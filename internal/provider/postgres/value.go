@@ -183,13 +183,19 @@ func masterOf(b []byte) (master, error) {
 	if err != nil {
 		return master{}, err
 	}
+	return masterFrom("master secret", v)
+}
+
+// masterFrom reads a decoded value as a master credential (what names it in
+// errors): the master secret, or the value of a master that rotates itself.
+func masterFrom(what string, v value) (master, error) {
 	m := master{username: v.Username, password: v.Password,
 		at: endpoint{host: v.Host, port: v.port(), dbname: v.DBName, sslmode: v.SSLMode, sslrootcert: v.SSLRootCert}}
 	switch {
 	case v.Username == "" || v.Password == "":
-		return m, invalid("master secret needs username and password")
+		return m, invalid("%s needs username and password", what)
 	case v.Host == "":
-		return m, invalid("master secret has no \"host\": the master credential is sent only to the server its own secret names (add \"host\", and \"port\", \"dbname\", \"sslmode\", \"sslrootcert\" as needed)")
+		return m, invalid("%s has no \"host\": the master credential is sent only to the server its own secret names (add \"host\", and \"port\", \"dbname\", \"sslmode\", \"sslrootcert\" as needed)", what)
 	}
 	if m.at.dbname == "" {
 		m.at.dbname = "postgres"
@@ -198,7 +204,7 @@ func masterOf(b []byte) (master, error) {
 	case m.at.sslmode == "":
 		m.at.sslmode = "verify-full"
 	case !masterSSLModes[m.at.sslmode]:
-		return m, invalid("master secret: sslmode %q may fall back to an unencrypted connection; a master takes verify-full (the default), verify-ca, require, or disable said explicitly", m.at.sslmode)
+		return m, invalid("%s: sslmode %q may fall back to an unencrypted connection; a master takes verify-full (the default), verify-ca, require, or disable said explicitly", what, m.at.sslmode)
 	}
 	return m, nil
 }
