@@ -38,6 +38,7 @@ var cases = []kase{
 	{"awsiam", caseAWSIAM},
 	{"postgres-single", func(ctx context.Context, e *env) error { return casePostgres(ctx, e, "single") }},
 	{"postgres-alternating", func(ctx context.Context, e *env) error { return casePostgres(ctx, e, "alternating") }},
+	{"postgres-master-self", casePostgresMasterSelf},
 	{"sweep", caseSweep},
 	{"leak-guardduty", func(ctx context.Context, e *env) error { return caseAWSLeak(ctx, e, "guardduty") }},
 	{"leak-health", func(ctx context.Context, e *env) error { return caseAWSLeak(ctx, e, "health") }},
@@ -214,6 +215,51 @@ func casePostgres(ctx context.Context, e *env, strategy string) error {
 	}
 	if strings.Contains(now, initial) {
 		return fmt.Errorf("%s: the password did not change", name)
+	}
+	return nil
+}
+
+// casePostgresMasterSelf: a master secret rotates itself (verified by the
+// expire function, which alone of the two may read it), then serves a
+// managed secret with its new password.
+func casePostgresMasterSelf(ctx context.Context, e *env) error {
+	name := e.name("case/dbm")
+	role := strings.NewReplacer("/", "_", "-", "_").Replace(name)
+	const masterInitial, appInitial = "initial-Master-pw_0d4b8e2f6a", "initial-App-pw_9c3e7a1f5b"
+	conn, err := e.pg.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, "CREATE ROLE "+role+"_m WITH LOGIN CREATEROLE PASSWORD '"+masterInitial+"'; CREATE ROLE "+role+" WITH LOGIN PASSWORD '"+appInitial+"'")
+	conn.Close(ctx)
+	if err != nil {
+		return err
+	}
+	master, _ := json.Marshal(map[string]any{"engine": "postgres", "host": e.pg.Host, "port": e.pg.Port, "username": role + "_m",
+		"password": masterInitial, "dbname": "postgres", "sslmode": "disable", "rotor": map[string]any{"serves": []string{name, name + "-master"}}})
+	value, _ := json.Marshal(map[string]any{"engine": "postgres", "host": e.pg.Host, "port": e.pg.Port, "username": role,
+		"password": appInitial, "dbname": "postgres", "sslmode": "disable"})
+	if _, err := e.create(ctx, name+"-master", string(master), map[string]string{"rotor:role": "master",
+		"rotor:provider": "postgres", "rotor:strategy": "self", "rotor:grace-period": "0s"}, ""); err != nil {
+		return err
+	}
+	if _, err := e.create(ctx, name, string(value), map[string]string{"rotor:provider": "postgres",
+		"rotor:master-secret": name + "-master", "rotor:grace-period": "0s"}, ""); err != nil {
+		return err
+	}
+	for _, id := range []string{name + "-master", name} {
+		if err := e.rotate(ctx, id, 0); err != nil {
+			return err
+		}
+	}
+	for id, initial := range map[string]string{name + "-master": masterInitial, name: appInitial} {
+		now, err := e.value(ctx, id, "AWSCURRENT")
+		if err != nil {
+			return err
+		}
+		if strings.Contains(now, initial) {
+			return fmt.Errorf("%s: the password did not change", id)
+		}
 	}
 	return nil
 }
