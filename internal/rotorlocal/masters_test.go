@@ -11,76 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/rotorhq/rotor/internal/ledger"
-	"github.com/rotorhq/rotor/internal/pgtest"
 )
-
-// dbKit is one real database server for the state-machine tests of the
-// database providers: how to make accounts on it and check a login,
-// independently of the provider, and what the server logged.
-type dbKit interface {
-	// name is the registered provider.
-	name() string
-	// value is a secret value in the provider's layout for an account on
-	// this server (a master's or a consumer's); extra fields are merged.
-	value(user, password string, extra map[string]any) string
-	// newMaster makes an account that may administer others and itself.
-	newMaster(t testing.TB, user, password string)
-	// newUser makes a consumer's account.
-	newUser(t testing.TB, user, password string)
-	// login reports whether user/password logs in.
-	login(user, password string) bool
-	// serverLog is every statement the server recorded.
-	serverLog(t testing.TB) string
-}
-
-// pgKit is a PostgreSQL server (log_statement=all).
-type pgKit struct{ pg *pgtest.Cluster }
-
-func newPGKit(t testing.TB) dbKit { return &pgKit{pg: pgtest.Start(t, pgtest.Options{})} }
-
-func (k *pgKit) name() string { return "postgres" }
-
-func (k *pgKit) value(user, password string, extra map[string]any) string {
-	doc := map[string]any{"engine": "postgres", "host": k.pg.Host, "port": k.pg.Port, "username": user,
-		"password": password, "dbname": "postgres", "sslmode": "disable"}
-	for f, v := range extra {
-		doc[f] = v
-	}
-	b, _ := json.Marshal(doc)
-	return string(b)
-}
-
-func (k *pgKit) newMaster(t testing.TB, user, password string) {
-	k.pg.Exec(t, "CREATE ROLE "+user+" WITH LOGIN CREATEROLE PASSWORD '"+password+"' IN ROLE pg_signal_backend")
-}
-
-func (k *pgKit) newUser(t testing.TB, user, password string) {
-	k.pg.Exec(t, "CREATE ROLE "+user+" WITH LOGIN PASSWORD '"+password+"'")
-}
-
-func (k *pgKit) login(user, password string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, k.pg.DSN(user, password, "postgres"))
-	if err != nil {
-		return false
-	}
-	defer conn.Close(ctx)
-	return conn.Ping(ctx) == nil
-}
-
-func (k *pgKit) serverLog(testing.TB) string { return k.pg.Log() }
-
-// kits are the database providers these tests run against.
-var kits = []struct {
-	name  string
-	start func(testing.TB) dbKit
-}{
-	{"postgres", newPGKit},
-}
 
 // masterEnv is a deployment with a master secret "db/master" that rotates
 // itself (strategy self, grace 0s) and serves "db/app", rotated with it.
@@ -241,21 +174,17 @@ func TestMasterCrashBetweenApplyAndSwitchover(t *testing.T) {
 	}{{"converges", 2, "SUCCEEDED"}, {"cleaned up", 1000, "FAILED"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := startMasterEnv(t, newPGKit(t), masterOpts{provider: "postgres-crashy", waitScale: 0.01})
-			crashProvider.mu.Lock()
-			crashProvider.sm, crashProvider.crashes, crashProvider.applied, crashProvider.violations = e.h.SecretsManager(), tc.crashes, nil, nil
-			crashProvider.mu.Unlock()
+			c := crashers["postgres"]
+			c.arm(e.h.SecretsManager(), tc.crashes)
 			old, oldVersion := e.current(t, "db/master")
 			arn := e.start(t, "db/master", 0)
 			e.wait(t, arn, tc.want)
-			crashProvider.mu.Lock()
-			applied, violations := len(crashProvider.applied), crashProvider.violations
-			crashProvider.crashes = 0
-			crashProvider.mu.Unlock()
+			applied, violations := c.results()
 			if len(violations) > 0 {
 				t.Errorf("storage order broken: %v", violations)
 			}
-			if applied < 2 {
-				t.Fatalf("%d applies; the crash was not injected", applied)
+			if len(applied) < 2 {
+				t.Fatalf("%d applies; the crash was not injected", len(applied))
 			}
 			now, version := e.current(t, "db/master")
 			if !e.kit.login(now.Username, now.Password) {
