@@ -250,6 +250,35 @@ func TestMasterLocks(t *testing.T) {
 			}
 		})
 	}
+	// An expire that needs the master while the master is mid-rotation
+	// fails Rotor.Transient and is retried until the master is done.
+	t.Run("an expire waits for its master", func(t *testing.T) {
+		const holder = "22222222-3333-4444-8555-666666666666"
+		arn := e.start(t, "db/app", 300) // 3 s of grace at WaitScale 0.01
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(e.history(t, arn), `"Name":"GracePeriod"`) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the rotation never reached its grace period: %s", e.history(t, arn))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if other, err := l.Lock(t.Context(), ledger.LockPrefix+e.masterARN, holder, time.Hour); err != nil || other != "" {
+			t.Fatalf("take the lock: %v %q", err, other)
+		}
+		for !strings.Contains(strings.ReplaceAll(e.history(t, arn), `\`, ""), `master secret "db/master" is being rotated`) {
+			if time.Now().After(deadline.Add(10 * time.Second)) {
+				t.Fatalf("expire did not wait for the master: %s", e.history(t, arn))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := l.Unlock(t.Context(), ledger.LockPrefix+e.masterARN, holder); err != nil {
+			t.Fatal(err)
+		}
+		e.wait(t, arn, "SUCCEEDED")
+		if !strings.Contains(e.history(t, arn), `"Error":"Rotor.Transient"`) {
+			t.Error("the waiting expire did not fail as Rotor.Transient")
+		}
+	})
 	// Both free again: each rotates.
 	e.rotate(t, "db/master", 0)
 	e.rotate(t, "db/app", 0)
