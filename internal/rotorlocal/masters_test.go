@@ -167,45 +167,51 @@ func TestMasterRotatesItself(t *testing.T) {
 // new password (the current one no longer works) and converges; and when
 // create never gets through, the clean-up restores the recorded master.
 func TestMasterCrashBetweenApplyAndSwitchover(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		crashes int
-		want    string
-	}{{"converges", 2, "SUCCEEDED"}, {"cleaned up", 1000, "FAILED"}} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := startMasterEnv(t, newPGKit(t), masterOpts{provider: "postgres-crashy", waitScale: 0.01})
-			c := crashers["postgres"]
-			c.arm(e.h.SecretsManager(), tc.crashes)
-			old, oldVersion := e.current(t, "db/master")
-			arn := e.start(t, "db/master", 0)
-			e.wait(t, arn, tc.want)
-			applied, violations := c.results()
-			if len(violations) > 0 {
-				t.Errorf("storage order broken: %v", violations)
-			}
-			if len(applied) < 2 {
-				t.Fatalf("%d applies; the crash was not injected", len(applied))
-			}
-			now, version := e.current(t, "db/master")
-			if !e.kit.login(now.Username, now.Password) {
-				t.Fatal("the recorded master (AWSCURRENT) does not log in")
-			}
-			if tc.want == "FAILED" {
-				if version != oldVersion || now.Password != old.Password {
-					t.Error("a failed master rotation changed AWSCURRENT")
+	for _, k := range kits {
+		for _, tc := range []struct {
+			name    string
+			crashes int
+			want    string
+		}{{"converges", 2, "SUCCEEDED"}, {"cleaned up", 1000, "FAILED"}} {
+			t.Run(k.name+"/"+tc.name, func(t *testing.T) {
+				kit := k.start(t)
+				e := startMasterEnv(t, kit, masterOpts{provider: kit.name() + "-crashy", waitScale: 0.01})
+				c := crashers[kit.name()]
+				c.arm(e.h.SecretsManager(), tc.crashes)
+				old, oldVersion := e.current(t, "db/master")
+				arn := e.start(t, "db/master", 0)
+				e.wait(t, arn, tc.want)
+				applied, violations := c.results()
+				if len(violations) > 0 {
+					t.Errorf("storage order broken: %v", violations)
 				}
-				if !entered(e.history(t, arn), "Cleanup") {
-					t.Error("the failed rotation did not clean up")
+				if len(applied) < 2 {
+					t.Fatalf("%d applies; the crash was not injected", len(applied))
 				}
-			}
-			// The master serves its secret whatever happened.
-			e.rotate(t, "db/app", 0)
-			app, _ := e.current(t, "db/app")
-			if !e.kit.login(app.Username, app.Password) {
-				t.Error("the managed secret's new password does not log in")
-			}
-			e.scanAll(t, arn)
-		})
+				now, version := e.current(t, "db/master")
+				if !e.kit.login(now.Username, now.Password) {
+					t.Fatal("the recorded master (AWSCURRENT) does not log in")
+				}
+				if tc.want == "FAILED" {
+					if version != oldVersion || now.Password != old.Password {
+						t.Error("a failed master rotation changed AWSCURRENT")
+					}
+					if !entered(e.history(t, arn), "Cleanup") {
+						t.Error("the failed rotation did not clean up")
+					}
+					if e.kit.login(now.Username, applied[len(applied)-1]) {
+						t.Error("the abandoned master password still logs in after the clean-up")
+					}
+				}
+				// The master serves its secret whatever happened.
+				e.rotate(t, "db/app", 0)
+				app, _ := e.current(t, "db/app")
+				if !e.kit.login(app.Username, app.Password) {
+					t.Error("the managed secret's new password does not log in")
+				}
+				e.scanAll(t, arn)
+			})
+		}
 	}
 }
 
