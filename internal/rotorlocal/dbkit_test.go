@@ -311,15 +311,7 @@ func startDB(t testing.TB, kit dbKit, providerName, strategy, grace string, wait
 // creds reads a version of db/app by label.
 func (e *dbEnv) creds(t testing.TB, stage string) dbCreds {
 	t.Helper()
-	out, err := e.h.SecretsManager().GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String("db/app"), VersionStage: aws.String(stage)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c dbCreds
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &c); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := readCreds(t, e.h, "db/app", stage)
 	if !slices.Contains(e.initial, c.Password) {
 		e.seen = append(e.seen, c.Password)
 	}

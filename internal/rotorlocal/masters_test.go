@@ -81,16 +81,9 @@ func startMasterEnv(t *testing.T, kit dbKit, o masterOpts) *masterEnv {
 // and its version.
 func (e *masterEnv) current(t testing.TB, id string) (dbCreds, string) {
 	t.Helper()
-	out, err := e.h.SecretsManager().GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c dbCreds
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &c); err != nil {
-		t.Fatal(err)
-	}
+	c, version := readCreds(t, e.h, id, "AWSCURRENT")
 	e.secrets = append(e.secrets, c.Password)
-	return c, aws.ToString(out.VersionId)
+	return c, version
 }
 
 func (e *masterEnv) scanAll(t *testing.T, arns ...string) {

@@ -95,8 +95,16 @@ type dbCreds struct{ Username, Password string }
 
 func (e *pgEnv) creds(t testing.TB, stage string) dbCreds {
 	t.Helper()
-	out, err := e.h.SecretsManager().GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String("db/app"), VersionStage: aws.String(stage)})
+	c, _ := readCreds(t, e.h, "db/app", stage)
+	return c
+}
+
+// readCreds reads the user and password of a database secret's version
+// by label, and the version's id.
+func readCreds(t testing.TB, h *Host, id, stage string) (dbCreds, string) {
+	t.Helper()
+	out, err := h.SecretsManager().GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{
+		SecretId: aws.String(id), VersionStage: aws.String(stage)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +112,7 @@ func (e *pgEnv) creds(t testing.TB, stage string) dbCreds {
 	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &c); err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c, aws.ToString(out.VersionId)
 }
 
 func (e *pgEnv) login(c dbCreds) bool {
