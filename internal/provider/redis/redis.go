@@ -100,8 +100,9 @@
 //
 // ACL users are per server: Redis does not replicate ACL SETUSER to
 // replicas or to other cluster nodes, so name a standalone primary (or run
-// a secret per node). Amazon ElastiCache and MemoryDB manage users through
-// their own API (ModifyUser), not ACL SETUSER, which they refuse.
+// a secret per node). Amazon ElastiCache's users (RBAC) take their
+// passwords from its API (CreateUser, ModifyUser: up to two), not from
+// ACL SETUSER: this provider does not rotate them.
 //
 // # Options (tags rotor:redis:<option>)
 //
