@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/rotorhq/rotor/internal/srvtest"
 )
 
 // Ask is the authentication a Fake asks every client for.
@@ -102,7 +104,7 @@ func NewFake(opts FakeOptions) (*Fake, error) {
 	}
 	f := &Fake{Host: Host, ask: opts.Ask}
 	if opts.TLS {
-		_, der, key, err := newServerCert()
+		_, der, key, err := srvtest.ServerCert()
 		if err != nil {
 			return nil, fmt.Errorf("fake server: TLS: %w", err)
 		}

@@ -7,7 +7,11 @@
 //   - Every server is its own redis-server with a generated configuration
 //     (no redis.conf of the machine applies) in its own temporary directory,
 //     serving on 127.0.0.1 at a free TCP port (Redis has no "port 0"), with
-//     no persistence (save "", appendonly no) and protected mode on.
+//     no persistence (save "", appendonly no) and protected mode on. With
+//     Options.TLS it also serves TLS on a second port (TLSPort), with a
+//     certificate for 127.0.0.1 and localhost from a CA of its own (CAFile);
+//     Port stays plaintext, for the helpers and for tests that say
+//     "disable".
 //   - The "default" user is off; the only user is AdminUser, with every
 //     permission and a random password (AdminPassword) that the
 //     configuration holds only as its SHA-256, so the cleartext is on no disk
@@ -28,7 +32,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -71,6 +77,8 @@ type Options struct {
 	Config []string
 	// StartTimeout bounds the wait for PING; zero means 20 seconds.
 	StartTimeout time.Duration
+	// TLS also serves TLS on TLSPort (see the package comment).
+	TLS bool
 }
 
 // Server is a running Redis. Its fields are read-only.
@@ -81,6 +89,11 @@ type Server struct {
 	AdminPassword string
 	// Binary is the redis-server that runs.
 	Binary string
+	// TLSPort serves TLS with Options.TLS, else it is 0.
+	TLSPort int
+	// CAFile is the PEM file of the CA that signed the TLS certificate
+	// (Options.TLS); "" without TLS.
+	CAFile string
 
 	dir     string
 	logPath string
@@ -155,8 +168,17 @@ func StartServer(ctx context.Context, opts Options) (s *Server, err error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	extra := opts.Config
+	if opts.TLS {
+		tlsLines, err := s.setupTLS(cred)
+		if err != nil {
+			return nil, fmt.Errorf("redistest: TLS: %w", err)
+		}
+		// Before the caller's lines, so that those still win.
+		extra = append(tlsLines, extra...)
+	}
 	for attempt := 1; ; attempt++ {
-		err := s.start(ctx, cred, opts.Config)
+		err := s.start(ctx, cred, extra, opts.TLS)
 		if err == nil {
 			return s, nil
 		}
@@ -168,7 +190,7 @@ func StartServer(ctx context.Context, opts Options) (s *Server, err error) {
 
 var errPortTaken = errors.New("port taken")
 
-func (s *Server) config(port int, extra []string) string {
+func (s *Server) config(port, tlsPort int, extra []string) string {
 	sum := sha256.Sum256([]byte(s.AdminPassword))
 	lines := []string{
 		"bind " + Host,
@@ -185,18 +207,26 @@ func (s *Server) config(port int, extra []string) string {
 		"user default off resetpass nocommands",
 		"user " + AdminUser + " on #" + hex.EncodeToString(sum[:]) + " ~* &* +@all",
 	}
+	if tlsPort != 0 {
+		lines = append(lines, "tls-port "+strconv.Itoa(tlsPort))
+	}
 	return strings.Join(append(lines, extra...), "\n") + "\n"
 }
 
 // start runs redis-server on a fresh free port and waits for PING.
-func (s *Server) start(ctx context.Context, cred *syscall.Credential, extra []string) error {
+func (s *Server) start(ctx context.Context, cred *syscall.Credential, extra []string, withTLS bool) error {
 	port, err := srvtest.FreePort()
 	if err != nil {
 		return err
 	}
 	s.Port = port
+	if withTLS {
+		if s.TLSPort, err = srvtest.FreePort(); err != nil {
+			return err
+		}
+	}
 	conf := filepath.Join(s.dir, "redis.conf")
-	if err := srvtest.WriteOwned(conf, []byte(s.config(port, extra)), cred); err != nil {
+	if err := srvtest.WriteOwned(conf, []byte(s.config(port, s.TLSPort, extra)), cred); err != nil {
 		return err
 	}
 	// redis-server logs to logfile; stdout and stderr catch only what it
@@ -237,7 +267,7 @@ func (s *Server) start(ctx context.Context, cred *syscall.Credential, extra []st
 			s.outFile = nil
 			log := s.Log()
 			if strings.Contains(log, "Address already in use") {
-				return fmt.Errorf("redis-server on port %d: %w", port, errPortTaken)
+				return fmt.Errorf("redis-server on port %d or %d: %w", port, s.TLSPort, errPortTaken)
 			}
 			return fmt.Errorf("redis-server exited before answering PING (%s); its log:\n%s", cmd.ProcessState, srvtest.Tail(log, 30))
 		case <-ctx.Done():
@@ -330,4 +360,36 @@ func Binary() (string, error) {
 		return "", ErrNotInstalled
 	}
 	return p, nil
+}
+
+// setupTLS writes the server's certificate, key and CA into its directory
+// and returns the configuration lines that serve TLS with them. Clients
+// need no certificate of their own (tls-auth-clients no): they
+// authenticate with their ACL user's password, as rotor's do.
+func (s *Server) setupTLS(cred *syscall.Credential) ([]string, error) {
+	caDER, der, key, err := srvtest.ServerCert()
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	certFile, keyFile := filepath.Join(s.dir, "server.crt"), filepath.Join(s.dir, "server.key")
+	s.CAFile = filepath.Join(s.dir, "ca.crt")
+	if err := srvtest.WriteOwned(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), cred); err != nil {
+		return nil, err
+	}
+	if err := srvtest.WriteOwned(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), cred); err != nil {
+		return nil, err
+	}
+	if err := srvtest.WriteOwned(s.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), cred); err != nil {
+		return nil, err
+	}
+	return []string{
+		"tls-cert-file " + certFile,
+		"tls-key-file " + keyFile,
+		"tls-ca-cert-file " + s.CAFile,
+		"tls-auth-clients no",
+	}, nil
 }

@@ -3,8 +3,12 @@ package redistest_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -12,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/rotorhq/rotor/internal/redistest"
 	"github.com/rotorhq/rotor/internal/srvtest"
@@ -162,4 +167,85 @@ func TestTwoServersAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTLSMonitorAndProxy: a server with TLS answers a client that verifies
+// it against CAFile and refuses one that trusts only the system's roots;
+// MONITOR shows ordinary commands, redacts AUTH and leaves ACL commands
+// out; the proxy records every byte, ACL commands included.
+func TestTLSMonitorAndProxy(t *testing.T) {
+	s := redistest.Start(t, redistest.Options{TLS: true})
+	if s.TLSPort == 0 || s.CAFile == "" {
+		t.Fatalf("TLS server: port %d, CA file %q", s.TLSPort, s.CAFile)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	t.Run("TLS", func(t *testing.T) {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			t.Fatal("CAFile holds no certificate")
+		}
+		for _, tc := range []struct {
+			name   string
+			config *tls.Config
+			ok     bool
+		}{
+			{"verified against CAFile", &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}, true},
+			{"verified against the system's roots", &tls.Config{ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				c := redis.NewClient(&redis.Options{Addr: net.JoinHostPort(s.Host, strconv.Itoa(s.TLSPort)), Username: s.AdminUser,
+					Password: s.AdminPassword, TLSConfig: tc.config, MaxRetries: -1, DisableIdentity: true, Protocol: 2})
+				defer c.Close()
+				err := c.Ping(ctx).Err()
+				if (err == nil) != tc.ok {
+					t.Errorf("PING over TLS: %v; want success %v", err, tc.ok)
+				}
+			})
+		}
+	})
+
+	t.Run("monitor and proxy", func(t *testing.T) {
+		password := rand.Text()
+		m := s.Monitor(t)
+		p := s.Proxy(t)
+		c := redis.NewClient(&redis.Options{Addr: net.JoinHostPort(p.Host, strconv.Itoa(p.Port)), Username: s.AdminUser,
+			Password: s.AdminPassword, MaxRetries: -1, DisableIdentity: true, Protocol: 2})
+		for _, args := range [][]any{{"SET", "k", "v"}, {"ACL", "SETUSER", "monitored", ">" + password}} {
+			if err := c.Do(ctx, args...).Err(); err != nil {
+				t.Fatalf("%v: %v", args[0], err)
+			}
+		}
+		c.Close()
+		lines := m.Stop(t)
+		text := strings.Join(lines, "\n")
+		// go-redis sends HELLO in lower case, and MONITOR shows commands as
+		// clients spelled them.
+		for _, want := range []string{`"hello" "2" "auth" "(redacted)" "(redacted)"`, `"SET" "k" "v"`} {
+			if !strings.Contains(text, want) {
+				t.Errorf("MONITOR lacks %s; it showed:\n%s", want, text)
+			}
+		}
+		if strings.Contains(text, "SETUSER") || strings.Contains(text, s.AdminPassword) || strings.Contains(text, password) {
+			t.Error("MONITOR showed an ACL command or a password")
+		}
+		sent := p.Close()
+		if len(sent) != 1 {
+			t.Fatalf("the proxy saw %d connections, want 1", len(sent))
+		}
+		cmds, err := redistest.Commands(sent[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := [][]string{{"hello", "2", "auth", s.AdminUser, s.AdminPassword}, {"SET", "k", "v"}, {"ACL", "SETUSER", "monitored", ">" + password}}
+		if diff := cmp.Diff(want, cmds); diff != "" {
+			// Which commands differ, not their arguments: two are passwords.
+			t.Errorf("the proxy recorded %d commands, want %d the same", len(cmds), len(want))
+		}
+	})
 }

@@ -7,4 +7,5 @@ import (
 	_ "github.com/rotorhq/rotor/internal/provider/httpapi"  // registers "httpapi"
 	_ "github.com/rotorhq/rotor/internal/provider/postgres" // registers "postgres"
 	_ "github.com/rotorhq/rotor/internal/provider/random"   // registers "random"
+	_ "github.com/rotorhq/rotor/internal/provider/redis"    // registers "redis"
 )

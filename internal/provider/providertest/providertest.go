@@ -159,7 +159,7 @@ func Run(t *testing.T, h Harness) {
 
 	t.Run("create makes a new value that verifies", func(t *testing.T) {
 		c := setup(t)
-		before := c.Current
+		before := c.Current // a chained create replaces it
 		v := create(t, c, tokenA)
 		if bytes.Equal(v, before) {
 			t.Error("new value equals the current value")
