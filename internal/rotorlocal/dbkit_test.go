@@ -72,6 +72,7 @@ var kits = []struct {
 	start      func(testing.TB) dbKit
 }{
 	{"postgres", []kitStrategy{{"single", false}, {"alternating", true}}, newPGKit},
+	{"redis", []kitStrategy{{"multi-password", true}}, newRedisKit},
 }
 
 // pgKit is a PostgreSQL server (log_statement=all).
