@@ -98,6 +98,13 @@ func (c config) connect(ctx context.Context, e endpoint, user, pass string, as w
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(1)
 	conn, err := db.Conn(ctx)
+	if errors.Is(err, mysql.ErrMalformPkt) {
+		// go-sql-driver v1.10.2 drops a trailing zero byte from the data of
+		// an authentication switch (its fix for issue 1666), which breaks
+		// client_ed25519 whenever MariaDB's random 32-byte nonce ends in
+		// zero: one login in 256. Another login draws another nonce.
+		conn, err = db.Conn(ctx)
+	}
 	if err != nil {
 		db.Close()
 		return nil, classifyConnect(err, e, user, as, g)
@@ -286,23 +293,29 @@ func (s *session) exec(ctx context.Context, what, stmt string, hide ...string) e
 
 // list runs a query whose rows are one string each.
 func (s *session) list(ctx context.Context, what, query string, args ...any) ([]string, error) {
-	rows, err := s.conn.QueryContext(ctx, query, args...)
+	out, err := s.rawList(ctx, query, args...)
 	if err != nil {
 		return nil, classify(err, what)
+	}
+	return out, nil
+}
+
+// rawList is list with the driver's error, for callers that explain some.
+func (s *session) rawList(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var v string
 		if err := rows.Scan(&v); err != nil {
-			return nil, classify(err, what)
+			return nil, err
 		}
 		out = append(out, v)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, classify(err, what)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // userAccount is one account of a user name and how it authenticates.
@@ -431,13 +444,13 @@ func (s *session) holdings(ctx context.Context) (holdings, error) {
 
 // grantsOf is SHOW GRANTS FOR a, parsed.
 func (s *session) grantsOf(ctx context.Context, a account) ([]grantLine, error) {
-	lines, err := s.list(ctx, "read the grants of "+a.String(), "SHOW GRANTS FOR "+a.quoted())
+	lines, err := s.rawList(ctx, "SHOW GRANTS FOR "+a.quoted())
 	if err != nil {
 		var me *mysql.MySQLError
 		if errors.As(err, &me) && (me.Number == 1044 || me.Number == 1142) {
 			return nil, invalid("the master may not read the grants of %s (SHOW GRANTS FOR another account needs GRANT SELECT ON mysql.* TO the master)", a)
 		}
-		return nil, err
+		return nil, classify(err, "read the grants of "+a.String())
 	}
 	return parseGrants(a, lines)
 }

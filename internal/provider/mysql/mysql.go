@@ -419,7 +419,7 @@ func (c config) checkMaster(ctx context.Context, s *session, masterUser, base st
 		}
 		for _, g := range lines {
 			if lack := h.missing(g); lack != "" {
-				return invalid("the master %q cannot give %s's grants to %s: it lacks %s", masterUser, a.account, clone, lack)
+				return invalid("the master %q cannot give the grants of %s to %s: it lacks %s", masterUser, a.account, clone, lack)
 			}
 		}
 		if _, err := s.settingsOf(ctx, a.account); err != nil {
