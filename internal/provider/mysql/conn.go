@@ -71,14 +71,13 @@ func (c config) connect(ctx context.Context, e endpoint, user, pass string, as w
 	cfg.Logger = &mysql.NopLogger{}
 	cfg.ConnectionAttributes = "program_name:rotor"
 	var g *guard
-	switch e.tls {
-	case tlsVerifyFull, tlsVerifyCA:
+	if e.verified() {
 		t, err := verifiedTLS(e)
 		if err != nil {
 			return nil, err
 		}
 		cfg.TLS = t
-	default:
+	} else {
 		g = &guard{timeout: c.connectTimeout}
 		if e.tls != tlsDisable {
 			g.upstream = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} // the mode's choice: not verified

@@ -206,12 +206,18 @@ func parseGrant(line string) (grantLine, error) {
 		}
 	}
 	if g.kind == lineDefaultRole {
+		if at < 4 {
+			return g, fmt.Errorf("no role")
+		}
 		g.role = line[toks[3].start:toks[at-1].end]
 		return g, nil
 	}
 	if on < 0 {
 		if g.kind == lineRevoke {
 			return g, fmt.Errorf("a REVOKE without ON")
+		}
+		if at < 2 {
+			return g, fmt.Errorf("no role")
 		}
 		g.kind = lineRole
 		g.role = line[toks[1].start:toks[at-1].end]
@@ -412,22 +418,32 @@ func accountSettings(stmt string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// clauseStart reports whether toks[j] starts a clause after the
+	// IDENTIFIED one. WITH starts one only before a resource limit: in
+	// IDENTIFIED WITH plugin it names the plugin.
 	clauseStart := func(j int) bool {
 		t := toks[j]
-		for _, w := range []string{"REQUIRE", "WITH", "ACCOUNT", "DEFAULT", "COMMENT", "ATTRIBUTE", "FAILED_LOGIN_ATTEMPTS", "PASSWORD_LOCK_TIME"} {
+		for _, w := range []string{"REQUIRE", "ACCOUNT", "DEFAULT", "COMMENT", "ATTRIBUTE", "FAILED_LOGIN_ATTEMPTS", "PASSWORD_LOCK_TIME"} {
 			if t.is(w) {
 				return true
 			}
 		}
-		// PASSWORD starts a clause (PASSWORD EXPIRE ...) unless it is
-		// IDENTIFIED BY PASSWORD's.
-		return t.is("PASSWORD") && !toks[j-1].is("BY")
+		switch {
+		case t.is("WITH"):
+			return j+1 < len(toks) && toks[j+1].kind == tWord && strings.HasPrefix(strings.ToUpper(toks[j+1].val), "MAX_")
+		case t.is("PASSWORD"):
+			// PASSWORD EXPIRE ..., not IDENTIFIED BY PASSWORD 'hash'.
+			return !toks[j-1].is("BY")
+		}
+		return false
 	}
 	var parts []string
 	for i < len(toks) {
 		switch {
 		case toks[i].is("IDENTIFIED"):
-			i++
+			// IDENTIFIED BY|VIA|WITH ... up to the next clause, including
+			// MariaDB's OR and MySQL's AND IDENTIFIED alternatives.
+			i += 2
 			for i < len(toks) && !clauseStart(i) {
 				i++
 			}
@@ -436,6 +452,12 @@ func accountSettings(stmt string) (string, error) {
 		default:
 			parts = append(parts, stmt[toks[i].start:toks[i].end])
 			i++
+		}
+	}
+	for _, p := range parts {
+		if strings.EqualFold(p, "IDENTIFIED") || strings.EqualFold(p, "USING") || strings.EqualFold(p, "AS") {
+			// Whatever the statement was, its hash must not travel on.
+			return "", fmt.Errorf("an authentication clause rotor cannot separate")
 		}
 	}
 	return strings.Join(parts, " "), nil
