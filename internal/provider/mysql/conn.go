@@ -96,13 +96,18 @@ func (c config) connect(ctx context.Context, e endpoint, user, pass string, as w
 	}
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(1)
-	conn, err := db.Conn(ctx)
+	// The driver bounds the dial by cfg.Timeout and each read by
+	// ReadTimeout; this bounds the whole login (the context only watches
+	// the connection until it is made).
+	cctx, cancel := context.WithTimeout(ctx, c.connectTimeout)
+	defer cancel()
+	conn, err := db.Conn(cctx)
 	if errors.Is(err, mysql.ErrMalformPkt) {
 		// go-sql-driver v1.10.2 drops a trailing zero byte from the data of
 		// an authentication switch (its fix for issue 1666), which breaks
 		// client_ed25519 whenever MariaDB's random 32-byte nonce ends in
 		// zero: one login in 256. Another login draws another nonce.
-		conn, err = db.Conn(ctx)
+		conn, err = db.Conn(cctx)
 	}
 	if err != nil {
 		db.Close()
@@ -378,8 +383,8 @@ func (s *session) checkPlugins(accts []userAccount) error {
 		if a.several {
 			return invalid("account %s authenticates in more than one way (IDENTIFIED VIA ... OR ...); rotor sets one password per account: make it one method", a.account)
 		}
-		if _, _, err := authClause(s.flavor, a.plugin, "x"); err != nil {
-			return invalid("account %s: %v", a.account, strings.TrimPrefix(err.Error(), "provider mysql: "))
+		if problem := pluginProblem(s.flavor, a.plugin); problem != "" {
+			return invalid("account %s: %s", a.account, problem)
 		}
 	}
 	return nil
@@ -392,13 +397,16 @@ func (s *session) checkPlugins(accts []userAccount) error {
 func (s *session) setPassword(ctx context.Context, what string, accts []userAccount, password, lock string, skipUnhashable bool) error {
 	var specs, hashes []string
 	for _, a := range accts {
-		clause, hash, err := authClause(s.flavor, a.plugin, password)
-		if err != nil {
+		if problem := pluginProblem(s.flavor, a.plugin); problem != "" {
 			if !skipUnhashable {
-				return invalid("account %s: %v", a.account, strings.TrimPrefix(err.Error(), "provider mysql: "))
+				return invalid("account %s: %s", a.account, problem)
 			}
 			specs = append(specs, a.quoted())
 			continue
+		}
+		clause, hash, err := authClause(s.flavor, a.plugin, password)
+		if err != nil {
+			return err
 		}
 		specs = append(specs, a.quoted()+" "+clause)
 		hashes = append(hashes, hash)

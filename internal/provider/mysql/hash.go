@@ -51,15 +51,13 @@ var hashForms = map[string]*regexp.Regexp{
 // authClause is the IDENTIFIED clause that gives an account on plugin the
 // password, carrying its hash only, in the server's dialect.
 func authClause(f flavor, plugin, password string) (clause, hash string, err error) {
-	switch {
-	case plugin == pluginNative:
+	if problem := pluginProblem(f, plugin); problem != "" {
+		return "", "", invalid("%s", problem)
+	}
+	if plugin == pluginNative {
 		hash = nativeHash(password)
-	case plugin == pluginEd25519 && f == mariaDB:
-		if hash, err = ed25519Hash(password); err != nil {
-			return "", "", invalid("the password cannot be hashed for ed25519")
-		}
-	default:
-		return "", "", unsupportedPlugin(f, plugin)
+	} else if hash, err = ed25519Hash(password); err != nil {
+		return "", "", invalid("the password cannot be hashed for ed25519")
 	}
 	if !hashForms[plugin].MatchString(hash) {
 		return "", "", invalid("internal error: the %s hash has an unexpected form", plugin)
@@ -70,15 +68,18 @@ func authClause(f flavor, plugin, password string) (clause, hash string, err err
 	return "IDENTIFIED WITH " + plugin + " AS '" + hash + "'", hash, nil
 }
 
-// unsupportedPlugin explains why an account's plugin is refused.
-func unsupportedPlugin(f flavor, plugin string) error {
-	switch plugin {
-	case "caching_sha2_password", "sha256_password":
-		return invalid("the account uses %s, whose stored form (a salted SHA-256 crypt) rotor does not compute: setting it from the server's side would send the cleartext password in the statement, and a hash computed here could not be tested against a MySQL 8 server; use mysql_native_password for accounts rotor rotates (ALTER USER ... IDENTIFIED WITH mysql_native_password; MySQL 8.4 needs mysql_native_password=ON), or rotate it another way", plugin)
-	case pluginEd25519:
-		return invalid("the account uses ed25519, which only MariaDB has, but the server is %s", f)
-	case "":
-		return invalid("the account names no authentication plugin")
+// pluginProblem says why rotor cannot set the password of an account on
+// plugin, or "" when it can.
+func pluginProblem(f flavor, plugin string) string {
+	switch {
+	case plugin == pluginNative, plugin == pluginEd25519 && f == mariaDB:
+		return ""
+	case plugin == "caching_sha2_password", plugin == "sha256_password":
+		return fmt.Sprintf("the account uses %s, whose stored form (a salted SHA-256 crypt) rotor does not compute: setting it from the server's side would send the cleartext password in the statement, and a hash computed here could not be tested against a MySQL 8 server; use mysql_native_password for accounts rotor rotates (ALTER USER ... IDENTIFIED WITH mysql_native_password; MySQL 8.4 needs mysql_native_password=ON), or rotate it another way", plugin)
+	case plugin == pluginEd25519:
+		return fmt.Sprintf("the account uses ed25519, which only MariaDB has, but the server is %s", f)
+	case plugin == "":
+		return "the account names no authentication plugin"
 	}
-	return invalid("the account uses authentication plugin %q, which holds no password rotor can set; rotor sets passwords of mysql_native_password accounts, and of ed25519 ones on MariaDB", plugin)
+	return fmt.Sprintf("the account uses authentication plugin %q, which holds no password rotor can set; rotor sets passwords of mysql_native_password accounts, and of ed25519 ones on MariaDB", plugin)
 }

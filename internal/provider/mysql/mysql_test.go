@@ -419,6 +419,14 @@ func TestGeneralLog(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var doc map[string]any
+			_ = json.Unmarshal(resp.Value, &doc)
+			if tc.strategy != mysql.Self && (doc["dbInstanceIdentifier"] != "kept-as-is" || doc["engine"] != "mariadb" || doc["dbname"] != shop) {
+				t.Errorf("fields beside the credential were not kept: %v, %v, %v", doc["dbInstanceIdentifier"], doc["engine"], doc["dbname"])
+			}
+			if tc.strategy == mysql.Self && doc["rotor"] == nil {
+				t.Error("the self strategy's value lost its consent field")
+			}
 			log := server.GeneralLog()
 			if !strings.Contains(log, tc.hash(pw)) {
 				t.Error("the general log does not show the new password's hash: is it on, and is that how rotor set it?")
@@ -829,6 +837,30 @@ func TestVerify(t *testing.T) {
 	}
 	if err := verify([]byte(`{"host":"127.0.0.1","port":1,"username":"u","password":"p","tls":"disable"}`)); rotorerr.Classify(err) != rotorerr.Transient {
 		t.Errorf("Verify(unreachable) = %v, want Transient", err)
+	}
+	// A server that accepts and then says nothing: the connect timeout
+	// bounds the whole login, guarded or not.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	for _, mode := range []string{"disable", "require", "verify-full"} {
+		v, _ := json.Marshal(map[string]any{"host": "127.0.0.1", "port": ln.Addr().(*net.TCPAddr).Port, "username": "u", "password": "p", "tls": mode})
+		began := time.Now()
+		err := p.Verify(ctx, &provider.VerifyRequest{SecretID: "s", Token: "t", Value: v, Options: provider.Options{"connect-timeout": "300ms"}})
+		if took := time.Since(began); rotorerr.Classify(err) != rotorerr.Transient || took > 3*time.Second {
+			t.Errorf("tls %s: Verify(a silent server) = %v after %v, want Transient within the connect timeout", mode, err, took)
+		}
 	}
 }
 
