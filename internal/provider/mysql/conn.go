@@ -513,8 +513,9 @@ func (s *session) checkName(ctx context.Context, name, why string) error {
 
 // kill ends every connection of user but this session's.
 func (s *session) kill(ctx context.Context, user string) error {
+	// PROCESSLIST.USER compares case-insensitively; user names do not.
 	ids, err := s.list(ctx, "list the connections of user "+user,
-		"SELECT CAST(ID AS CHAR) FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()", user)
+		"SELECT CAST(ID AS CHAR) FROM information_schema.PROCESSLIST WHERE CAST(USER AS BINARY) = CAST(? AS BINARY) AND ID <> CONNECTION_ID()", user)
 	if err != nil {
 		return err
 	}

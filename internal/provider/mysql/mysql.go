@@ -54,7 +54,11 @@
 // does not make that server real: MySQL's logins do not authenticate the
 // server, so a server at an unverified address can accept a login it
 // cannot check and then read the statements (hashes) it is sent. Masters
-// should use verify-full.
+// should use verify-full. Over a verified connection the server is the
+// one the secret names and rotor answers it as any client would (MySQL 8's
+// caching_sha2_password full authentication sends the password inside
+// that TLS). mysql_clear_password and mysql_old_password are never
+// answered.
 //
 // Passwords are drawn by the core (provider.PasswordUser) and never reach
 // the server in cleartext: rotor reads each account's authentication
@@ -96,7 +100,8 @@
 //     exactly <user>'s grants: each line of SHOW GRANTS FOR <user>
 //     replayed for the clone without its IDENTIFIED clause (the clone never
 //     gets <user>'s hash, only its own), grants the clone has and <user>
-//     has not revoked, and the result compared. Grant privileges to
+//     has not revoked from it, and the result compared (a difference left
+//     is rotorerr.Unsafe, naming the lines). Grant privileges to
 //     <user>: the clone follows at each rotation to it. The previous user
 //     keeps working through the grace period; expire then shuts it out:
 //     ACCOUNT LOCK, its password replaced by the hash of a random one

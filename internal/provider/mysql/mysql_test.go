@@ -894,3 +894,40 @@ func TestRevokeRefusals(t *testing.T) {
 		t.Errorf("a refused revoke changed accounts (-before +after):\n%s", diff)
 	}
 }
+
+// TestKillOnlyTheRevokedUser: shutting out a user ends its sessions and no
+// one else's, not even those of a user whose name differs only in case.
+func TestKillOnlyTheRevokedUser(t *testing.T) {
+	ctx := context.Background()
+	user, pw := newUser(t)
+	upper := strings.ToUpper(user)
+	server.Exec(t, "CREATE USER '"+upper+"'@'%' IDENTIFIED BY PASSWORD '"+nativeHash(pw)+"'")
+	session := func(u string) *sql.Conn {
+		db, err := sql.Open("mysql", dsn(u, pw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	mine, theirs := session(user), session(upper)
+	before := authString(t, upper, "%")
+	o := provider.Options{"strategy": mysql.Alternating}
+	initial := secretValue(user, pw)
+	v1 := create(t, initial, o)
+	revoke(t, initial, v1, o)
+	var one int
+	if err := mine.QueryRowContext(ctx, "SELECT 1").Scan(&one); err == nil {
+		t.Error("the revoked user's session survived")
+	}
+	if err := theirs.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		t.Errorf("the session of %s, another user, ended: %v", upper, err)
+	}
+	if !login(upper, pw) || authString(t, upper, "%") != before {
+		t.Errorf("%s, another user, was shut out or changed", upper)
+	}
+}
