@@ -205,7 +205,10 @@ func classifyConnect(err error, e endpoint, user string, as who, g *guard) error
 		kind, whose, fix = rotorerr.InvalidInput, "the master password", "check the master secret's host, tls and tlsrootcert"
 	}
 	if g != nil {
-		if why := g.refusal(); why != "" {
+		switch why, failed := g.refusal(); {
+		case why != "" && failed:
+			return rotorerr.Wrap(rotorerr.Transient, fmt.Errorf("provider mysql: connect to %s as %q: %s; rotor sent no password", e.address(), user, why))
+		case why != "":
 			return rotorerr.New(kind, fmt.Sprintf("provider mysql: %s: %s; over a connection that does not verify the server (tls %s) rotor sends %s only by mysql_native_password, ed25519 or caching_sha2_password's fast path, which keep the password to the client (use tls verify-full with the server's CA in tlsrootcert)", e.address(), why, e.tls, whose))
 		}
 	}

@@ -1,10 +1,14 @@
 package mysql
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rotorhq/rotor/internal/rotorerr"
 )
 
 // What MariaDB 10.11 printed for these statements (captured from the test
@@ -220,4 +224,26 @@ func FuzzResponsePlugin(f *testing.F) {
 		_, _ = responsePlugin(p)
 		_, _, _ = lenenc(p)
 	})
+}
+
+// TestClassify: server errors map to kinds by number, and a hash the
+// statement carried is cut out of the server's message.
+func TestClassify(t *testing.T) {
+	const hash = "*2B602296A79E0A8784ACC5C88D92E46588CCA3C3"
+	for _, tc := range []struct {
+		number uint16
+		want   rotorerr.Kind
+	}{
+		{1064, rotorerr.Unsafe}, {1045, rotorerr.InvalidInput}, {1044, rotorerr.InvalidInput}, {1142, rotorerr.InvalidInput},
+		{1227, rotorerr.InvalidInput}, {1396, rotorerr.InvalidInput}, {1205, rotorerr.Transient}, {1213, rotorerr.Transient},
+		{1969, rotorerr.Transient}, {1040, rotorerr.Transient}, {1290, rotorerr.Transient},
+	} {
+		err := classify(&mysql.MySQLError{Number: tc.number, Message: "near 'USING '" + hash + "'' at line 1"}, "set a password", hash)
+		if k := rotorerr.Classify(err); k != tc.want || strings.Contains(err.Error(), hash) || !strings.Contains(err.Error(), "<hash>") {
+			t.Errorf("error %d: %v (%s), want %s with the hash cut out", tc.number, err, k, tc.want)
+		}
+	}
+	if k := rotorerr.Classify(classify(errors.New("connection reset"), "x")); k != rotorerr.Transient {
+		t.Errorf("a broken connection is %s, want Transient", k)
+	}
 }

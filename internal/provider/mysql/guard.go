@@ -50,6 +50,9 @@ type guard struct {
 
 	mu      sync.Mutex
 	refused string // why the guard cut the connection; "" when it did not
+	// failed says the cut was not about authentication (TLS with the
+	// server, an internal error).
+	failed bool
 }
 
 // safePlugins are the methods the guard lets the driver answer (see guard).
@@ -76,21 +79,28 @@ const (
 	maxAuthPacket = 64 << 10
 )
 
-func (g *guard) refuse(format string, args ...any) error {
+// refuse cuts the connection for what the server asked.
+func (g *guard) refuse(format string, args ...any) error { return g.cut(false, format, args...) }
+
+// fail cuts the connection for another reason.
+func (g *guard) fail(format string, args ...any) error { return g.cut(true, format, args...) }
+
+func (g *guard) cut(failed bool, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	g.mu.Lock()
 	if g.refused == "" {
-		g.refused = msg
+		g.refused, g.failed = msg, failed
 	}
 	g.mu.Unlock()
 	return errors.New(msg)
 }
 
-// refusal is why the guard cut the connection, or "".
-func (g *guard) refusal() string {
+// refusal is why the guard cut the connection, or ""; failed when the
+// reason was not what the server asked for.
+func (g *guard) refusal() (why string, failed bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.refused
+	return g.refused, g.failed
 }
 
 // dial is the driver's DialFunc: it connects to the server and hands the
@@ -153,18 +163,18 @@ func (g *guard) authenticate(server, client net.Conn) (s, c io.ReadWriter, err e
 	}
 	if p := first[4:]; len(p) == 32 && binary.LittleEndian.Uint32(p)&capSSL != 0 {
 		if g.upstream == nil {
-			return nil, nil, g.refuse("internal error: the driver asked for TLS on a connection without TLS")
+			return nil, nil, g.fail("internal error: the driver asked for TLS on a connection without TLS")
 		}
 		if err := writeAll(s, first); err != nil {
 			return nil, nil, err
 		}
 		up := tls.Client(server, g.upstream)
 		if err := up.Handshake(); err != nil {
-			return nil, nil, g.refuse("TLS with the server failed: %v", err)
+			return nil, nil, g.fail("TLS with the server failed (%v)", err)
 		}
 		cert, err := guardCertificate()
 		if err != nil {
-			return nil, nil, g.refuse("internal error: %v", err)
+			return nil, nil, g.fail("internal error: %v", err)
 		}
 		down := tls.Server(client, &tls.Config{Certificates: []tls.Certificate{cert.cert}, MinVersion: tls.VersionTLS13})
 		if err := down.Handshake(); err != nil {
@@ -177,7 +187,7 @@ func (g *guard) authenticate(server, client net.Conn) (s, c io.ReadWriter, err e
 	}
 	plugin, ok := responsePlugin(first[4:])
 	if !ok {
-		return nil, nil, g.refuse("the driver's handshake response could not be read")
+		return nil, nil, g.fail("internal error: the driver's handshake response could not be read")
 	}
 	if !safePlugins[plugin] {
 		return nil, nil, g.refuse("the server announced %s", describePlugin(plugin))
