@@ -24,6 +24,13 @@
 //     fails: it is a mistake, not an absent install.
 //   - As root, the server runs as the "mysql" OS user when it exists, else as
 //     "nobody"; never as root, and never the distribution's own service.
+//   - With Options.TLS the server serves a certificate from a CA of its own
+//     (Server.CAFile) and refuses TCP without TLS; DSN, Open and Exec then
+//     connect over TLS verified against that CA.
+//   - StartFake starts no MariaDB: a Fake speaks only the connection phase,
+//     asks for the password by one chosen method, records what each client
+//     sent (decrypted) and refuses every login, so that tests can prove
+//     what a client gives a host that is not the real server.
 package mysqltest
 
 import (
