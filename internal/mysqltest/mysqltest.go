@@ -24,6 +24,13 @@
 //     fails: it is a mistake, not an absent install.
 //   - As root, the server runs as the "mysql" OS user when it exists, else as
 //     "nobody"; never as root, and never the distribution's own service.
+//   - With Options.TLS the server serves a certificate from a CA of its own
+//     (Server.CAFile) and refuses TCP without TLS; DSN, Open and Exec then
+//     connect over TLS verified against that CA.
+//   - StartFake starts no MariaDB: a Fake speaks only the connection phase,
+//     asks for the password by one chosen method, records what each client
+//     sent (decrypted) and refuses every login, so that tests can prove
+//     what a client gives a host that is not the real server.
 package mysqltest
 
 import (
@@ -77,6 +84,11 @@ type Options struct {
 	Args []string
 	// StartTimeout bounds the wait for the server to answer; zero means 30 s.
 	StartTimeout time.Duration
+	// TLS gives the server a certificate for 127.0.0.1 and localhost from a
+	// CA of its own (Server.CAFile) and makes it accept TCP connections
+	// over TLS only (require_secure_transport), so that a client that does
+	// not use TLS is refused rather than silently served.
+	TLS bool
 }
 
 // Server is a running MariaDB. Its fields are read-only.
@@ -87,8 +99,12 @@ type Server struct {
 	RootPassword string
 	// Mariadbd is the server binary that runs.
 	Mariadbd string
+	// CAFile is the PEM file of the CA that signed the server's certificate
+	// (Options.TLS); "" without TLS.
+	CAFile string
 
 	installDB  string
+	tlsName    string // the driver's registered TLS configuration (Options.TLS)
 	dir        string
 	logPath    string
 	generalLog string
@@ -170,8 +186,16 @@ func StartServer(ctx context.Context, opts Options) (s *Server, err error) {
 	if err := s.installDatabase(ctx, cred); err != nil {
 		return nil, err
 	}
+	args := opts.Args
+	if opts.TLS {
+		tlsArgs, err := s.setupTLS(cred)
+		if err != nil {
+			return nil, fmt.Errorf("TLS: %w", err)
+		}
+		args = append(tlsArgs, args...)
+	}
 	for attempt := 1; ; attempt++ {
-		err := s.start(ctx, cred, opts.Args)
+		err := s.start(ctx, cred, args)
 		if err == nil {
 			break
 		}
@@ -267,6 +291,7 @@ func (s *Server) start(ctx context.Context, cred *syscall.Credential, extra []st
 
 	cfg := s.config(RootUser, "", "")
 	cfg.Net, cfg.Addr = "unix", s.socket
+	cfg.TLSConfig = "" // a socket is local: no TLS
 	for {
 		err := ping(ctx, cfg)
 		if err == nil {
@@ -296,6 +321,7 @@ func (s *Server) start(ctx context.Context, cred *syscall.Credential, extra []st
 func (s *Server) secureAccounts(ctx context.Context) error {
 	cfg := s.config(RootUser, "", "")
 	cfg.Net, cfg.Addr = "unix", s.socket
+	cfg.TLSConfig = "" // a socket is local: no TLS
 	cfg.MultiStatements = false
 	db, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
@@ -372,11 +398,13 @@ func (s *Server) config(user, password, db string) *mysql.Config {
 	cfg.User, cfg.Passwd, cfg.DBName = user, password, db
 	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 	cfg.Timeout = 5 * time.Second
+	cfg.TLSConfig = s.tlsName
 	return cfg
 }
 
 // DSN is a github.com/go-sql-driver/mysql data source name for user on db
-// ("" for none) over TCP.
+// ("" for none) over TCP; with Options.TLS, over TLS verified against
+// CAFile.
 func (s *Server) DSN(user, password, db string) string {
 	return s.config(user, password, db).FormatDSN()
 }
@@ -414,6 +442,9 @@ func (s *Server) Close() error {
 		}
 		if s.logFile != nil {
 			s.logFile.Close()
+		}
+		if s.tlsName != "" {
+			mysql.DeregisterTLSConfig(s.tlsName)
 		}
 		if err := os.RemoveAll(s.dir); err != nil {
 			errs = append(errs, err)
