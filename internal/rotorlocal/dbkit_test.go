@@ -72,6 +72,7 @@ var kits = []struct {
 	start      func(testing.TB) dbKit
 }{
 	{"postgres", []kitStrategy{{"single", false}, {"alternating", true}}, newPGKit},
+	{"mysql", []kitStrategy{{"single", false}, {"alternating", true}}, newMySQLKit},
 	{"redis", []kitStrategy{{"multi-password", true}}, newRedisKit},
 }
 
