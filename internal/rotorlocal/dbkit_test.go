@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -276,7 +277,9 @@ type dbEnv struct {
 	kit     dbKit
 	appPw   string
 	initial []string // passwords the test set itself
-	seen    []string // every password rotor set that a test read
+
+	mu   sync.Mutex
+	seen map[string]bool // every password rotor set that a test (or a pool) read
 }
 
 // startDB deploys; waitScale scales the state machine's waits and retry
@@ -315,7 +318,12 @@ func (e *dbEnv) creds(t testing.TB, stage string) dbCreds {
 	t.Helper()
 	c, _ := readCreds(t, e.h, "db/app", stage)
 	if !slices.Contains(e.initial, c.Password) {
-		e.seen = append(e.seen, c.Password)
+		e.mu.Lock()
+		if e.seen == nil {
+			e.seen = map[string]bool{}
+		}
+		e.seen[c.Password] = true
+		e.mu.Unlock()
 	}
 	return c
 }
@@ -324,15 +332,18 @@ func (e *dbEnv) creds(t testing.TB, stage string) dbCreds {
 // every password, and the server's own log for every password rotor set.
 func (e *dbEnv) checkLogs(t *testing.T, arns ...string) {
 	t.Helper()
-	all := append(slices.Clone(e.initial), e.seen...)
+	e.mu.Lock()
+	seen := slices.Collect(maps.Keys(e.seen))
+	e.mu.Unlock()
+	all := append(slices.Clone(e.initial), seen...)
 	for _, arn := range arns {
 		scan(t, "the execution history", e.history(t, arn), all)
 	}
 	scan(t, "the functions' output", e.logs.String(), all)
-	if len(e.seen) == 0 {
+	if len(seen) == 0 {
 		t.Error("no password rotor set to look for in the server's log")
 	}
-	scan(t, "the server's own log", e.kit.serverLog(t), e.seen)
+	scan(t, "the server's own log", e.kit.serverLog(t), seen)
 }
 
 // TestDatabaseRotation: for each database provider and strategy, a
