@@ -190,7 +190,7 @@ bench: tools
 	@echo "# make bench: $$(date -u +%Y-%m-%d), $$(nproc) cores, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $$($(GO) env GOVERSION)"
 	@$(GO) test -run '^$$' -bench . -benchtime=2s -count=1 ./internal/rotation/ ./internal/asl/ ./internal/iampolicy/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench 'SecretsManagerWrites|SecretsManagerListFleet|StepFunctionsExecutions|LambdaInProcessConcurrency|EnforceIAM|AuthorizeRequest' -benchtime=2s -count=1 ./internal/localaws/ | grep -E '^Benchmark'
-	@$(GO) test -run '^$$' -bench 'LocalRotation|PostgresRotation' -benchtime=2s -count=1 ./internal/rotorlocal/ | grep -E '^Benchmark'
+	@$(GO) test -run '^$$' -bench 'LocalRotation|DatabaseRotation' -benchtime=2s -count=1 ./internal/rotorlocal/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench DatabaseUnderLoad -benchtime=1x -timeout 30m -count=1 ./internal/rotorlocal/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench Fleet -benchtime=1x -count=1 -timeout 30m ./internal/rotorlocal/ | grep -E '^Benchmark'
 	@$(GO) test -run '^$$' -bench Bootstraps -benchtime=200x -count=1 ./test/e2e/ | grep -E '^Benchmark'

@@ -568,3 +568,42 @@ func BenchmarkDatabaseUnderLoad(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDatabaseRotation: complete rotations (grace 0) of each database
+// provider and strategy through the state machine on the local endpoint,
+// in-process functions, against a real server: StartExecution to
+// SUCCEEDED.
+func BenchmarkDatabaseRotation(b *testing.B) {
+	for _, k := range kits {
+		for _, st := range k.strategies {
+			b.Run(k.name+"/"+st.name, func(b *testing.B) {
+				e := startDB(b, k.start(b), k.name, st.name, "0s", 1)
+				client := e.h.StepFunctions()
+				lat := make([]time.Duration, 0, b.N)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					start := time.Now()
+					x, err := client.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(e.h.StateMachineARN),
+						Input: aws.String(`{"secretId":"db/app","trigger":"manual","gracePeriodSeconds":0}`)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if status, err := e.h.Server.SFN.Wait(context.Background(), aws.ToString(x.ExecutionArn)); err != nil || status != "SUCCEEDED" {
+						b.Fatalf("rotation %d: %s %v", i, status, err)
+					}
+					lat = append(lat, time.Since(start))
+				}
+				b.StopTimer()
+				b.ReportMetric(percentile(lat, 50), "p50-ms")
+				b.ReportMetric(percentile(lat, 99), "p99-ms")
+			})
+		}
+	}
+}
+
+// percentile is the p-th percentile of d in milliseconds.
+func percentile(d []time.Duration, p int) float64 {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return float64(s[(len(s)-1)*p/100].Microseconds()) / 1000
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/jackc/pgx/v5"
 
 	locallambda "github.com/rotorhq/rotor/internal/localaws/lambda"
@@ -214,39 +212,4 @@ func (e *pgEnv) versions(t testing.TB) string {
 	}
 	sort.Strings(keys)
 	return strings.Join(keys, " ")
-}
-
-func percentile(d []time.Duration, p int) float64 {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return float64(s[(len(s)-1)*p/100].Microseconds()) / 1000
-}
-
-// BenchmarkPostgresRotation: complete rotations (grace 0) of a PostgreSQL
-// role through the state machine on the local endpoint, in-process
-// functions, against a real server: StartExecution to SUCCEEDED.
-func BenchmarkPostgresRotation(b *testing.B) {
-	for _, strategy := range []string{postgres.Single, postgres.Alternating} {
-		b.Run(strategy, func(b *testing.B) {
-			e := startPG(b, strategy, "0s", postgres.Name)
-			client := e.h.StepFunctions()
-			lat := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				start := time.Now()
-				x, err := client.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(e.h.StateMachineARN),
-					Input: aws.String(`{"secretId":"db/app","trigger":"manual","gracePeriodSeconds":0}`)})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if status, err := e.h.Server.SFN.Wait(context.Background(), aws.ToString(x.ExecutionArn)); err != nil || status != "SUCCEEDED" {
-					b.Fatalf("rotation %d: %s %v", i, status, err)
-				}
-				lat = append(lat, time.Since(start))
-			}
-			b.StopTimer()
-			b.ReportMetric(percentile(lat, 50), "p50-ms")
-			b.ReportMetric(percentile(lat, 99), "p99-ms")
-		})
-	}
 }
