@@ -37,9 +37,18 @@ func (s *Service) Resolve(ctx context.Context, in Input) (*Plan, error) {
 			return nil, err
 		}
 	default:
-		item, _, err := s.resolveOne(ctx, in, in.SecretID)
+		item, sec, err := s.resolveOne(ctx, in, in.SecretID)
 		if err != nil {
 			return nil, err
+		}
+		// A schedule waits for the window and the end of a pause; a person
+		// overrides them, and the plan says so.
+		if held := sec.pol.timing.Holds(s.now()); held != "" {
+			if in.Trigger == TriggerSchedule {
+				plan.hold(sec.name, held)
+				break
+			}
+			item.Overrides = held
 		}
 		plan.Items = append(plan.Items, item)
 	}
@@ -153,16 +162,22 @@ func (s *Service) resolveOne(ctx context.Context, in Input, id string) (Item, *s
 	}
 	if in.Trigger == TriggerLeak {
 		item.Mode, item.GracePeriodSeconds = ModeEmergency, 0
+		// A leak is an emergency: pauses and windows do not hold it.
+		item.Overrides = sec.pol.timing.Holds(s.now())
 	}
 	return item, sec, nil
 }
 
-// sweep plans every managed secret whose current version is older than its
-// rotor:max-age, oldest first, from what ListSecrets returns (tags, version
-// stages, dates): no call per secret except for a version whose age only
-// ListSecretVersionIds knows (see versionAge). A secret whose policy is
-// broken is still planned: its rotation fails at create and is notified,
-// never silently skipped.
+// sweep plans every managed secret that is due (package schedule: its
+// rotor:schedule has come round since its last rotation, or its current
+// version is older than its rotor:max-age) and may start (not paused,
+// inside its rotor:window), oldest first, from what ListSecrets returns
+// (tags, version stages, dates): no call per secret except for a version
+// whose age only ListSecretVersionIds knows (see versionAge). A due secret
+// that waits is counted in plan.Held with the reason. A secret whose
+// policy is broken (a tag that does not parse included) is still planned:
+// its rotation fails at create naming the tag and is notified, never
+// silently skipped, and the other secrets are swept as usual.
 func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 	type due struct {
 		item Item
@@ -193,27 +208,45 @@ func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 				continue
 			}
 			pol, perr := readPolicy(name, tags, s.lookup)
-			maxAge := pol.maxAge
+			// How exactly the current version's age must be known: a
+			// schedule needs its time (LastChangedDate bounds it, erring
+			// late), the maximum age only whether it is passed.
+			need := pol.maxAge
+			if pol.timing.Schedule != nil {
+				need = 0
+			}
 			if perr != nil {
 				// A broken policy is planned all the same: its create fails on
 				// the same error and notifies, which a person must see; a sweep
 				// that skipped it would hide it for ever.
-				maxAge = 0
+				need = 0
 			}
-			cur, age, err := s.versionAge(ctx, e, now, maxAge)
+			cur, age, err := s.versionAge(ctx, e, now, need)
 			if err != nil {
 				return err
 			}
-			if cur != "" && age < maxAge {
-				continue
-			}
-			grace := pol.grace
+			grace, reason := pol.grace, in.Reason
 			if perr != nil {
 				grace = DefaultGracePeriod
+			} else {
+				var last time.Time
+				if cur != "" {
+					last = now.Add(-age)
+				}
+				d := pol.timing.Decide(last, now)
+				if d.Held != "" {
+					plan.hold(name, d.Held)
+				}
+				if !d.Due {
+					continue
+				}
+				if reason == "" {
+					reason = "due: " + d.Why
+				}
 			}
 			all = append(all, due{age: age, item: Item{
 				SecretID: aws.ToString(e.ARN), Name: name, Provider: provName, Mode: ModeNormal,
-				GracePeriodSeconds: int64(grace / time.Second), Trigger: TriggerSweep, Reason: in.Reason, CurrentVersionID: cur,
+				GracePeriodSeconds: int64(grace / time.Second), Trigger: TriggerSweep, Reason: reason, CurrentVersionID: cur,
 			}})
 		}
 		if next = page.NextToken; next == nil {
@@ -316,4 +349,12 @@ func hasTag(tags []types.Tag, key, value string) bool {
 		}
 	}
 	return false
+}
+
+// hold records a due secret that waits.
+func (p *Plan) hold(name, reason string) {
+	p.Held++
+	if len(p.HeldFirst) < PreviewItems {
+		p.HeldFirst = append(p.HeldFirst, HeldItem{Name: name, Reason: reason})
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/rotorhq/rotor/internal/provider"
 	"github.com/rotorhq/rotor/internal/redact"
 	"github.com/rotorhq/rotor/internal/rotorerr"
+	"github.com/rotorhq/rotor/internal/schedule"
 )
 
 // SecretsManager is the part of the Secrets Manager API rotation uses. The
@@ -168,6 +169,9 @@ type policy struct {
 	// isMaster: the secret is a master (rotor:role master) that rotates
 	// itself with its provider's self strategy.
 	isMaster bool
+	// timing is when the sweep rotates it: rotor:schedule, rotor:window,
+	// rotor:paused and rotor:max-age (package schedule).
+	timing schedule.Policy
 }
 
 // holder returns the version holding label, or "".
@@ -266,6 +270,8 @@ func readPolicy(name string, tags map[string]string, lookup func(string) (provid
 			}
 		case k == TagStrategy:
 			pol.options["strategy"] = v
+		case slices.Contains(schedule.Tags, k):
+			// Read together below: the zone applies to the expressions.
 		case k == TagRole:
 			if v != RoleMaster {
 				problems = append(problems, fmt.Sprintf("tag %s is %q; the only role is %q (a master secret)", TagRole, v, RoleMaster))
@@ -277,8 +283,8 @@ func readPolicy(name string, tags map[string]string, lookup func(string) (provid
 			m := providerOption.FindStringSubmatch(k)
 			switch {
 			case m == nil:
-				problems = append(problems, fmt.Sprintf("tag %s is not one rotor knows (%s, %s, %s, %s, %s, rotor:%s:<option>)",
-					k, TagProvider, TagMaster, TagGracePeriod, TagMaxAge, TagStrategy, provName))
+				problems = append(problems, fmt.Sprintf("tag %s is not one rotor knows (%s, %s, %s, %s, %s, %s, %s, rotor:%s:<option>)",
+					k, TagProvider, TagMaster, TagGracePeriod, TagMaxAge, TagStrategy, strings.Join(schedule.Tags, ", "), TagRole, provName))
 			case m[1] != provName:
 				problems = append(problems, fmt.Sprintf("tag %s is an option of provider %s, but %s is %s", k, m[1], TagProvider, provName))
 			default:
@@ -286,6 +292,11 @@ func readPolicy(name string, tags map[string]string, lookup func(string) (provid
 			}
 		}
 	}
+	timing, err := schedule.FromTags(tags, pol.maxAge)
+	if err != nil {
+		problems = append(problems, strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	pol.timing = timing
 	if len(problems) > 0 {
 		return policy{}, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("secret %q: %s", name, strings.Join(problems, "; ")))
 	}

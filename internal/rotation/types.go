@@ -104,6 +104,12 @@ type Plan struct {
 	// OutOfScope counts managed secrets the sweep skipped because their
 	// names are outside the deployment's secret prefixes.
 	OutOfScope int `json:"outOfScope,omitempty"`
+	// Held counts the secrets that are due but wait (paused, outside their
+	// window: rotor:paused, rotor:window), and names the first PreviewItems
+	// of them with the reason; a scheduled rotation of a held secret is one.
+	// Always present: the state machine passes them on by path.
+	Held      int        `json:"held"`
+	HeldFirst []HeldItem `json:"heldFirst"`
 	// Unmatched is a leak that names no managed secret: the state machine
 	// reports it as an unmanaged credential leaked.
 	Unmatched *Leak `json:"unmatched,omitempty"`
@@ -150,6 +156,12 @@ type RevokedLeak struct {
 	RevokedAt string `json:"revokedAt"` // RFC 3339
 }
 
+// HeldItem is a secret that is due but waits, and why.
+type HeldItem struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
 // Item is one secret to rotate.
 type Item struct {
 	SecretID           string `json:"secretId"` // ARN
@@ -168,6 +180,9 @@ type Item struct {
 	// gives version ids, not their dates).
 	Token string `json:"token"`
 	Leak  *Leak  `json:"leak,omitempty"`
+	// Overrides says what a leak or a person overrode to rotate now: the
+	// secret is paused or outside its window (package schedule).
+	Overrides string `json:"overrides,omitempty"`
 	// LeakedVersions are the non-current versions whose credentials a leak
 	// exposed; expire revokes them (ModeEmergency: besides the previous
 	// version; ModeRevoke: only them). Always present, null when none,

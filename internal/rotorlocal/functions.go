@@ -44,7 +44,7 @@ func (h *Host) functionNames() []string {
 // deployFunctions registers each function under its role's credentials:
 // in process, under the emulator, or (Options.Routes) not at all.
 func (h *Host) deployFunctions(ctx context.Context, o Options, d *cfn.Deployment) error {
-	h.extraEnv, h.functionLog = o.FunctionEnv, o.FunctionLog
+	h.extraEnv, h.functionLog, h.now = o.FunctionEnv, o.FunctionLog, o.Now
 	for _, f := range d.Functions {
 		h.Functions[f.Rotor] = f.Name
 		if _, routed := o.Routes[f.Name]; routed {
@@ -136,6 +136,12 @@ func (h *Host) registerInProcess(f cfn.Function, env map[string]string, logs io.
 		svc, err := rotation.FromConfig(cfg, getenv, logs)
 		if err != nil {
 			return fmt.Errorf("function %s: %w", f.Rotor, err)
+		}
+		if h.now != nil {
+			svc.Now = h.now
+			if svc.Ledger != nil {
+				svc.Ledger.Now = h.now
+			}
 		}
 		handler, err := svc.Handler(f.Rotor)
 		if err != nil {

@@ -120,6 +120,11 @@ type Options struct {
 	AllowedHosts []string
 	// Jitter is passed to localaws.Options.Jitter (nil: random jitter).
 	Jitter func() float64
+	// Now is the in-process functions' clock (nil: time.Now): a test moves
+	// it to see when schedules, windows and pauses let a sweep rotate. It
+	// dates the versions rotor makes (their ids) and every due decision;
+	// Secrets Manager's own dates stay real.
+	Now func() time.Time
 	// Routes sends a function's invokes (by its local name, e.g.
 	// "rotor-create") to an emulator already running at an invocations URL,
 	// in place of what Start deploys for it; registered, like every
@@ -150,6 +155,7 @@ type Host struct {
 	// What ColdStart builds functions with.
 	extraEnv    map[string]string
 	functionLog io.Writer
+	now         func() time.Time
 }
 
 // Start starts the endpoint and deploys rotor on it.

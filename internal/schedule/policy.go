@@ -155,7 +155,8 @@ type Decision struct {
 }
 
 // Decide says whether a secret whose current version was made at last
-// (zero: it has none) is due at now.
+// (zero: it has none) is due at now. A rotation made inside a window
+// covers the schedule's times until that window closes.
 func (p Policy) Decide(last, now time.Time) Decision {
 	var dueAt time.Time
 	var d Decision
@@ -166,7 +167,14 @@ func (p Policy) Decide(last, now time.Time) Decision {
 		dueAt, d.Why = last.Add(p.MaxAge), "max-age "+formatDuration(p.MaxAge)
 		d.Overdue = !now.Before(dueAt)
 		if p.Schedule != nil {
-			if at := p.Schedule.Next(last); !at.IsZero() && at.Before(dueAt) {
+			// A rotation inside a window covers the schedule's times in
+			// that window: a rotation held until 02:15 by a window that
+			// opened at 02:00 is not due again at 03:00.
+			from := last
+			if p.Window != nil && p.Window.open(last) {
+				from = p.Window.Start.Next(last.Add(-p.Window.Duration)).Add(p.Window.Duration)
+			}
+			if at := p.Schedule.Next(from); !at.IsZero() && at.Before(dueAt) {
 				dueAt, d.Why = at, "schedule "+p.Schedule.String()
 			}
 		}
@@ -176,22 +184,14 @@ func (p Policy) Decide(last, now time.Time) Decision {
 	if next.Before(now) {
 		next = now
 	}
-	switch {
-	case p.Paused && (p.PausedUntil.IsZero() || now.Before(p.PausedUntil)):
-		d.Held = "paused"
-		if !p.PausedUntil.IsZero() {
-			d.Held += " until " + p.PausedUntil.UTC().Format(time.RFC3339)
-			if p.PausedUntil.After(next) {
-				next = p.PausedUntil
-			}
-		} else {
+	d.Held = p.Holds(now)
+	if p.paused(now) {
+		switch {
+		case p.PausedUntil.IsZero():
 			next = time.Time{}
+		case p.PausedUntil.After(next):
+			next = p.PausedUntil
 		}
-		if p.PausedReason != "" {
-			d.Held += ": " + p.PausedReason
-		}
-	case p.Window != nil && !p.Window.open(now):
-		d.Held = "outside its window (" + p.Window.Start.String() + " for " + formatDuration(p.Window.Duration) + "); it opens " + p.Window.Start.Next(now).UTC().Format(time.RFC3339)
 	}
 	if !next.IsZero() && p.Window != nil && !p.Window.open(next) {
 		next = p.Window.Start.Next(next)
@@ -202,6 +202,30 @@ func (p Policy) Decide(last, now time.Time) Decision {
 	}
 	d.NextDue = next
 	return d
+}
+
+// Holds says why a rotation may not start at now (paused, outside its
+// window), or "" when it may. Leaks and people starting a rotation by hand
+// override it; a sweep and a schedule do not.
+func (p Policy) Holds(now time.Time) string {
+	switch {
+	case p.paused(now):
+		held := "paused"
+		if !p.PausedUntil.IsZero() {
+			held += " until " + p.PausedUntil.UTC().Format(time.RFC3339)
+		}
+		if p.PausedReason != "" {
+			held += ": " + p.PausedReason
+		}
+		return held
+	case p.Window != nil && !p.Window.open(now):
+		return "outside its window (" + p.Window.Start.String() + " for " + formatDuration(p.Window.Duration) + "); it opens " + p.Window.Start.Next(now).UTC().Format(time.RFC3339)
+	}
+	return ""
+}
+
+func (p Policy) paused(now time.Time) bool {
+	return p.Paused && (p.PausedUntil.IsZero() || now.Before(p.PausedUntil))
 }
 
 // open reports whether the window is open at t: a start in (t-Duration, t].
