@@ -21,8 +21,10 @@ type Config struct {
 	// Secrets rotated on their own schedule (besides the sweeper).
 	Secrets []ScheduledSecret `json:"secrets"`
 	// SweeperSchedule runs {"trigger": "sweep"}, which rotates every managed
-	// secret older than its rotor:max-age. Default "rate(1 day)"; "off"
-	// disables it.
+	// secret that is due (its rotor:schedule came round or it is older than
+	// its rotor:max-age) and may start (inside its rotor:window, not
+	// rotor:paused). Default "rate(15 minutes)", so that a schedule or a
+	// window is kept to within 15 minutes; "off" disables it.
 	SweeperSchedule string `json:"sweeperSchedule"`
 	// SweeperTimeZone is the IANA time zone of a cron sweeper schedule.
 	// Default "UTC".
@@ -134,7 +136,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		}
 	}
 	if c.SweeperSchedule == "" {
-		c.SweeperSchedule = "rate(1 day)"
+		c.SweeperSchedule = "rate(15 minutes)"
 	}
 	if c.SweeperTimeZone == "" {
 		c.SweeperTimeZone = "UTC"

@@ -17,7 +17,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	five := 5
 	want := &rotorcdk.Config{
 		Secrets:         []rotorcdk.ScheduledSecret{{SecretID: "a", Schedule: "rate(7 days)", TimeZone: "UTC"}},
-		SweeperSchedule: "rate(1 day)", SweeperTimeZone: "UTC", LogRetentionDays: 30, WriteBudget: 10,
+		SweeperSchedule: "rate(15 minutes)", SweeperTimeZone: "UTC", LogRetentionDays: 30, WriteBudget: 10,
 		LeakSources: &rotorcdk.LeakSources{GuardDuty: true, Health: true, EventBus: true}, LockTTL: "30m",
 		StateMachineName: "rotor-rotation", WebhookReservedConcurrency: &five,
 	}

@@ -291,7 +291,7 @@ func TestSchedules(t *testing.T) {
 	}
 	want := []schedule{
 		{"cron(0 3 ? * SUN *)", "Europe/Berlin", map[string]any{"secretId": "prod/github-app", "trigger": "schedule", "gracePeriodSeconds": 7200.0}},
-		{"rate(1 day)", "UTC", map[string]any{"trigger": "sweep"}},
+		{"rate(15 minutes)", "UTC", map[string]any{"trigger": "sweep"}},
 		{"rate(30 days)", "UTC", map[string]any{"secretId": "prod/stripe", "trigger": "schedule"}},
 	}
 	sort.Slice(got, func(i, j int) bool { return got[i].Expression < got[j].Expression })
