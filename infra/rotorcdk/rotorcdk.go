@@ -300,7 +300,7 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 		r.schedule(fmt.Sprintf("Schedule%d", i), "rotor: rotate "+s.SecretID, s.Schedule, s.TimeZone, input)
 	}
 	if cfg.SweeperSchedule != "off" {
-		r.schedule("Sweeper", "rotor: rotate every managed secret older than its rotor:max-age", cfg.SweeperSchedule,
+		r.schedule("Sweeper", "rotor: rotate every managed secret that is due (rotor:schedule, rotor:max-age) inside its rotor:window and not rotor:paused", cfg.SweeperSchedule,
 			cfg.SweeperTimeZone, map[string]any{"trigger": "sweep"})
 	}
 	r.leakRules(*cfg.LeakSources)
