@@ -160,3 +160,53 @@ func waitChanged(t *testing.T, e *leakEnv, name, before string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestScheduleBadTagDoesNotStopTheSweep: a tag that does not parse is
+// named, per secret: the sweep plans that secret (its rotation fails
+// naming the tag, so it is notified) and rotates the others; a manual
+// rotation of it fails the same way and changes nothing.
+func TestScheduleBadTagDoesNotStopTheSweep(t *testing.T) {
+	clk := &testClock{}
+	clk.Set("2026-12-06T12:00:00Z")
+	e := &leakEnv{reqs: &requestLog{}, logs: &syncBuffer{}}
+	h, err := Start(context.Background(), Options{DataFile: t.TempDir() + "/local.db", FunctionLog: e.logs, Now: clk.Now, WaitScale: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	e.h = h
+	for name, schedule := range map[string]string{"app/bad": "every sunday", "app/good": "rate(1 day)"} {
+		tok, err := rotation.NewToken(clk.Now())
+		e.must(t, err)
+		_, err = h.SecretsManager().CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String(name),
+			SecretString: aws.String("initial-" + name + "-0123456789abcdef"), ClientRequestToken: aws.String(tok),
+			Tags: []smtypes.Tag{{Key: aws.String("rotor:provider"), Value: aws.String("random")},
+				{Key: aws.String("rotor:grace-period"), Value: aws.String("0s")},
+				{Key: aws.String("rotor:schedule"), Value: aws.String(schedule)}}})
+		e.must(t, err)
+	}
+	bad, good := e.value(t, "app/bad", "AWSCURRENT"), e.value(t, "app/good", "AWSCURRENT")
+	clk.Set("2026-12-08T00:00:00Z")
+	x, err := h.StepFunctions().StartExecution(t.Context(), &sfn.StartExecutionInput{StateMachineArn: aws.String(h.StateMachineARN),
+		Input: aws.String(`{"trigger":"sweep"}`)})
+	e.must(t, err)
+	e.wait(t, aws.ToString(x.ExecutionArn), "SUCCEEDED")
+	d, err := h.StepFunctions().DescribeExecution(t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: x.ExecutionArn})
+	e.must(t, err)
+	var out sweepOutput
+	e.must(t, json.Unmarshal([]byte(aws.ToString(d.Output)), &out))
+	if out.Count != 2 {
+		t.Errorf("the sweep planned %d, want 2 (the good one, and the bad one so that its failure is notified)", out.Count)
+	}
+	waitChanged(t, e, "app/good", good)
+	x, err = h.StepFunctions().StartExecution(t.Context(), &sfn.StartExecutionInput{StateMachineArn: aws.String(h.StateMachineARN),
+		Input: aws.String(`{"trigger":"manual","secretId":"app/bad"}`)})
+	e.must(t, err)
+	e.wait(t, aws.ToString(x.ExecutionArn), "FAILED")
+	if hist := e.history(t, aws.ToString(x.ExecutionArn)); !strings.Contains(hist, "tag rotor:schedule") || !strings.Contains(hist, "Rotor.InvalidInput") {
+		t.Errorf("the refusal does not name the tag: %s", hist)
+	}
+	if e.value(t, "app/bad", "AWSCURRENT") != bad {
+		t.Error("the secret with the bad tag changed")
+	}
+}
