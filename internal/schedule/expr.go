@@ -98,9 +98,9 @@ type cron struct {
 	years                [4]uint64
 	anyDOM, anyDOW       bool // "?" (or "*")
 	dom                  uint64
-	lastDOM              bool // L
-	nearestWeekday       int  // nW: the weekday nearest day n; 0 when not used
-	lastWeekdayOfMonth   bool // LW
+	lastDOM              bool   // L
+	nearestWeekday       int    // nW: the weekday nearest day n; 0 when not used
+	lastWeekdayOfMonth   bool   // LW
 	dow                  uint64 // bits 1..7, 1 = Sunday
 	lastDOW              int    // nL: the last day n of the month; 0 when not used
 	nthDOW, nthDOWNumber int    // d#n: the n-th day d of the month; 0 when not used

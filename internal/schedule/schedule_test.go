@@ -35,11 +35,11 @@ func TestNext(t *testing.T) {
 		{"cron(0 3 ? * SUN *)", time.UTC, "2026-12-07T00:00:00Z", []string{"2026-12-13T03:00:00Z", "2026-12-20T03:00:00Z"}},
 		{"cron(0 3 ? * 1 *)", time.UTC, "2026-12-07T00:00:00Z", []string{"2026-12-13T03:00:00Z"}}, // 1 is Sunday
 		{"cron(0 0 L * ? *)", time.UTC, "2027-02-01T00:00:00Z", []string{"2027-02-28T00:00:00Z", "2027-03-31T00:00:00Z"}},
-		{"cron(0 0 LW * ? *)", time.UTC, "2027-01-01T00:00:00Z", []string{"2027-01-29T00:00:00Z"}}, // the 31st is a Sunday
+		{"cron(0 0 LW * ? *)", time.UTC, "2027-01-01T00:00:00Z", []string{"2027-01-29T00:00:00Z"}},  // the 31st is a Sunday
 		{"cron(0 0 15W * ? *)", time.UTC, "2027-05-01T00:00:00Z", []string{"2027-05-14T00:00:00Z"}}, // the 15th is a Saturday
 		{"cron(0 0 1W * ? *)", time.UTC, "2027-05-01T00:00:00Z", []string{"2027-05-03T00:00:00Z"}},  // Saturday the 1st: Monday the 3rd
-		{"cron(0 0 ? * 6#3 *)", time.UTC, "2026-12-01T00:00:00Z", []string{"2026-12-18T00:00:00Z"}},  // the third Friday
-		{"cron(0 0 ? * 2L *)", time.UTC, "2026-12-01T00:00:00Z", []string{"2026-12-28T00:00:00Z"}},   // the last Monday
+		{"cron(0 0 ? * 6#3 *)", time.UTC, "2026-12-01T00:00:00Z", []string{"2026-12-18T00:00:00Z"}}, // the third Friday
+		{"cron(0 0 ? * 2L *)", time.UTC, "2026-12-01T00:00:00Z", []string{"2026-12-28T00:00:00Z"}},  // the last Monday
 		{"cron(0 12 1 1 ? 2028)", time.UTC, "2026-12-01T00:00:00Z", []string{"2028-01-01T12:00:00Z", ""}},
 		{"cron(0 9 * DEC ? *)", time.UTC, "2026-12-31T10:00:00Z", []string{"2027-12-01T09:00:00Z"}},
 		// 02:30 does not exist in New York on 8 March 2026: skipped.
