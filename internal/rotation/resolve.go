@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/google/uuid"
 
+	"github.com/rotorhq/rotor/internal/metrics"
 	"github.com/rotorhq/rotor/internal/rotorerr"
 )
 
@@ -162,7 +163,9 @@ func (s *Service) resolveOne(ctx context.Context, in Input, id string) (Item, *s
 // stages, dates): no call per secret except for a version whose age only
 // ListSecretVersionIds knows (see versionAge). A secret whose policy is
 // broken is still planned: its rotation fails at create and is notified,
-// never silently skipped.
+// never silently skipped. It reports, as metrics, the age of the oldest
+// current version it saw and how many secrets are past their max-age (a
+// secret with no value yet is due but not overdue).
 func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 	type due struct {
 		item Item
@@ -171,6 +174,8 @@ func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 	var all []due
 	var next *string
 	now := s.now()
+	// What the sweep's metrics report (metrics.Sweep).
+	var found metrics.Sweep
 	for {
 		page, err := s.SM.ListSecrets(ctx, &sm.ListSecretsInput{
 			Filters:    []types.Filter{{Key: types.FilterNameStringTypeTagKey, Values: []string{TagProvider}}},
@@ -204,8 +209,14 @@ func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 			if err != nil {
 				return err
 			}
+			if cur != "" {
+				found.OldestAge = max(found.OldestAge, age)
+			}
 			if cur != "" && age < maxAge {
 				continue
+			}
+			if cur != "" {
+				found.Overdue++
 			}
 			grace := pol.grace
 			if perr != nil {
@@ -220,6 +231,7 @@ func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 			break
 		}
 	}
+	s.recordSweep(ctx, found)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].age > all[j].age })
 	for _, d := range all {
 		plan.Items = append(plan.Items, d.item)
