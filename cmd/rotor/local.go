@@ -65,6 +65,8 @@ the server stopped or was killed continues after a restart, its function calls
 held until every function is registered again.
 
 Fire a schedule now: curl -X POST <endpoint>/_rotor/schedules/<name>.
+The functions' metrics (the EMF lines CloudWatch would read), in Prometheus'
+text format: curl <endpoint>/_rotor/metrics.
 
 Point the AWS CLI, the SDKs or rotor itself at it:
   export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1
@@ -177,6 +179,7 @@ func localServe(cmd *cobra.Command, o *localServeOptions) error {
 		fmt.Fprintf(o.io.Out, "  schedule      %s (%s): fire now with curl -X POST %s/_rotor/schedules/%s\n", s.Name, s.Expression, host.URL, s.Name)
 	}
 	fmt.Fprintf(o.io.Out, "  leak bus      %s; AWS services' events: POST %s/_rotor/events/emit\n", leak.LeakBus, host.URL)
+	fmt.Fprintf(o.io.Out, "  metrics       GET %s%s (Prometheus text format)\n", host.URL, rotorlocal.MetricsPath)
 	if o.data != "" {
 		fmt.Fprintf(o.io.Out, "  data file     %s\n", o.data)
 	}

@@ -2,7 +2,8 @@
 // from statemachine/rotation.asl.json, its five Go Lambda functions, the
 // triggers (EventBridge Scheduler schedules per secret and a daily sweeper,
 // EventBridge rules for GuardDuty and AWS Health credential findings, the
-// rotor-leaks event bus), the notification topic with alarms, the ledger
+// rotor-leaks event bus), the notification topic with alarms, a dashboard
+// of the functions' metrics (EMF lines, internal/metrics), the ledger
 // table the functions share, and least-privilege roles. Import it into your
 // own CDK app with NewRotor, or deploy the app in infra/.
 //
@@ -104,6 +105,11 @@ type Rotor struct {
 	// holding its signing keys.
 	WebhookURL  awslambda.FunctionUrl
 	WebhookKeys awssecretsmanager.Secret
+	// Dashboard shows the functions' metrics (internal/metrics) and the
+	// executions; OverdueAlarm, when the sweeper runs, fires when two
+	// sweeps in a row found secrets past their rotor:max-age.
+	Dashboard    awscloudwatch.Dashboard
+	OverdueAlarm awscloudwatch.Alarm
 
 	schedulerRole awsiam.Role
 }
@@ -327,6 +333,7 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 		})
 		alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(r.Topic))
 	}
+	r.observability(cfg)
 
 	// What an operator needs next: rotor --state-machine, subscriptions,
 	// put-events.

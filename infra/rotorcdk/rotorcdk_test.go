@@ -344,7 +344,7 @@ func TestNotifications(t *testing.T) {
 		}
 		alarms[p["MetricName"].(string)] = true
 	}
-	if diff := cmp.Diff(map[string]bool{"ExecutionsFailed": true, "ExecutionsTimedOut": true, "ApproximateNumberOfMessagesVisible": true}, alarms); diff != "" {
+	if diff := cmp.Diff(map[string]bool{"ExecutionsFailed": true, "ExecutionsTimedOut": true, "ApproximateNumberOfMessagesVisible": true, "OverdueSecrets": true}, alarms); diff != "" {
 		t.Errorf("alarms (-want +got):\n%s", diff)
 	}
 }

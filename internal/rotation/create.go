@@ -29,7 +29,7 @@ const compensateTimeout = 20 * time.Second
 // Create makes the new credential and records it as AWSPENDING under the
 // token (docs/architecture.md, the version protocol).
 func (s *Service) Create(ctx context.Context, in StepInput) (out *StepOutput, err error) {
-	defer s.logStep(ctx, "create", in, &out, &err)
+	defer s.logStep(ctx, "create", time.Now(), in, &out, &err)
 	sec, err := s.begin(ctx, in, start{})
 	if err != nil {
 		return nil, err

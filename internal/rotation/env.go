@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotorhq/rotor/internal/ledger"
+	"github.com/rotorhq/rotor/internal/metrics"
 	"github.com/rotorhq/rotor/internal/provider"
 	"github.com/rotorhq/rotor/internal/redact"
 )
@@ -36,7 +37,8 @@ const (
 // FromEnv builds a Service for a Lambda function: the SDK's default
 // configuration chain (for Secrets Manager, the ledger and the providers
 // that call AWS), settings from the environment, JSON logs on stdout
-// passed through the invocation's redaction set.
+// passed through the invocation's redaction set, and EMF metric lines on
+// stdout as well.
 func FromEnv(ctx context.Context) (*Service, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -66,6 +68,9 @@ func FromConfig(cfg aws.Config, getenv func(string) string, logs io.Writer) (*Se
 		}
 	}
 	s.Log = slog.New(redact.Handler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})))
+	// Metrics go where the logs go: CloudWatch Logs extracts them from the
+	// function's log group, with no API call and no permission of their own.
+	s.Metrics = metrics.New(logs, nil)
 	return s, nil
 }
 

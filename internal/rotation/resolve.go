@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/google/uuid"
 
+	"github.com/rotorhq/rotor/internal/metrics"
 	"github.com/rotorhq/rotor/internal/rotorerr"
 )
 
@@ -177,7 +178,10 @@ func (s *Service) resolveOne(ctx context.Context, in Input, id string) (Item, *s
 // that waits is counted in plan.Held with the reason. A secret whose
 // policy is broken (a tag that does not parse included) is still planned:
 // its rotation fails at create naming the tag and is notified, never
-// silently skipped, and the other secrets are swept as usual.
+// silently skipped, and the other secrets are swept as usual. It reports,
+// as metrics, the age of the oldest current version it saw and how many
+// secrets are overdue (schedule.Policy.Decide; a broken policy counts, a
+// secret with no value yet is due but not overdue).
 func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 	type due struct {
 		item Item
@@ -186,6 +190,8 @@ func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 	var all []due
 	var next *string
 	now := s.now()
+	// What the sweep's metrics report (metrics.Sweep).
+	var found metrics.Sweep
 	for {
 		page, err := s.SM.ListSecrets(ctx, &sm.ListSecretsInput{
 			Filters:    []types.Filter{{Key: types.FilterNameStringTypeTagKey, Values: []string{TagProvider}}},
@@ -225,15 +231,22 @@ func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 			if err != nil {
 				return err
 			}
+			if cur != "" {
+				found.OldestAge = max(found.OldestAge, age)
+			}
 			grace, reason := pol.grace, in.Reason
 			if perr != nil {
 				grace = DefaultGracePeriod
+				found.Overdue++
 			} else {
 				var last time.Time
 				if cur != "" {
 					last = now.Add(-age)
 				}
 				d := pol.timing.Decide(last, now)
+				if d.Overdue && cur != "" {
+					found.Overdue++
+				}
 				if d.Held != "" {
 					plan.hold(name, d.Held)
 				}
@@ -253,6 +266,7 @@ func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 			break
 		}
 	}
+	s.recordSweep(ctx, found)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].age > all[j].age })
 	for _, d := range all {
 		plan.Items = append(plan.Items, d.item)

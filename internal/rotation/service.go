@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/rotorhq/rotor/internal/ledger"
+	"github.com/rotorhq/rotor/internal/metrics"
 	"github.com/rotorhq/rotor/internal/provider"
 	"github.com/rotorhq/rotor/internal/redact"
 	"github.com/rotorhq/rotor/internal/rotorerr"
@@ -83,6 +84,9 @@ type Service struct {
 	Ledger *ledger.Ledger
 	// Log receives one line per step; nil discards.
 	Log *slog.Logger
+	// Metrics receives one EMF line per step and per sweep (internal/metrics);
+	// nil writes none.
+	Metrics *metrics.Emitter
 }
 
 func (s *Service) now() time.Time {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -16,7 +17,7 @@ import (
 // SwitchOver makes the token AWSCURRENT (the previous version becomes
 // AWSPREVIOUS) and removes AWSPENDING. It never reads a secret value.
 func (s *Service) SwitchOver(ctx context.Context, in StepInput) (out *StepOutput, err error) {
-	defer s.logStep(ctx, "switchover", in, &out, &err)
+	defer s.logStep(ctx, "switchover", time.Now(), in, &out, &err)
 	sec, err := s.begin(ctx, in, start{})
 	if err != nil {
 		return nil, err
@@ -48,7 +49,7 @@ func (s *Service) SwitchOver(ctx context.Context, in StepInput) (out *StepOutput
 // rotates itself is verified by the expire function (ActionVerify), whose
 // role may read masters, and the verify function refuses it.
 func (s *Service) Verify(ctx context.Context, in StepInput) (out *StepOutput, err error) {
-	defer s.logStep(ctx, "verify", in, &out, &err)
+	defer s.logStep(ctx, "verify", time.Now(), in, &out, &err)
 	st := start{}
 	if in.Action == ActionVerify {
 		st.action = ActionVerify
@@ -85,7 +86,7 @@ func (s *Service) Verify(ctx context.Context, in StepInput) (out *StepOutput, er
 // Expire revokes the previous credential once the grace period is over, and
 // in emergency mode every credential that is neither current nor pending.
 func (s *Service) Expire(ctx context.Context, in StepInput) (out *StepOutput, err error) {
-	defer s.logStep(ctx, "expire", in, &out, &err)
+	defer s.logStep(ctx, "expire", time.Now(), in, &out, &err)
 	sec, err := s.begin(ctx, in, start{action: ActionExpire})
 	if err != nil {
 		return nil, err
@@ -160,7 +161,7 @@ func (s *Service) Expire(ctx context.Context, in StepInput) (out *StepOutput, er
 // is running on one of them still completes: its expire finds the version
 // revoked.
 func (s *Service) RevokeLeaked(ctx context.Context, in StepInput) (out *StepOutput, err error) {
-	defer s.logStep(ctx, "revoke", in, &out, &err)
+	defer s.logStep(ctx, "revoke", time.Now(), in, &out, &err)
 	sec, err := s.begin(ctx, in, start{action: ActionRevoke, versions: true, consent: true})
 	if err != nil {
 		return nil, err
@@ -192,14 +193,14 @@ func (s *Service) RevokeLeaked(ctx context.Context, in StepInput) (out *StepOutp
 // previous version, the token's credential is revoked and its version
 // labelled ROTOR_FAILED.
 func (s *Service) Rollback(ctx context.Context, in StepInput) (out *StepOutput, err error) {
-	defer s.logStep(ctx, "rollback", in, &out, &err)
+	defer s.logStep(ctx, "rollback", time.Now(), in, &out, &err)
 	return s.undoUnlock(ctx, in, ActionRollback)
 }
 
 // Cleanup undoes a rotation that failed before switchover: it revokes what
 // create made for the token, recorded or not, and releases AWSPENDING.
 func (s *Service) Cleanup(ctx context.Context, in StepInput) (out *StepOutput, err error) {
-	defer s.logStep(ctx, "cleanup", in, &out, &err)
+	defer s.logStep(ctx, "cleanup", time.Now(), in, &out, &err)
 	return s.undoUnlock(ctx, in, ActionCleanup)
 }
 

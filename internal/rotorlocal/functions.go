@@ -99,7 +99,7 @@ func (h *Host) startRIE(ctx context.Context, o Options, f cfn.Function, env map[
 		return fmt.Errorf("function %s: role %s: %w", f.Rotor, f.RoleARN, err)
 	}
 	rf, err := locallambda.StartRIE(ctx, locallambda.RIEOptions{Emulator: o.Emulator, Bootstrap: bin, Env: h.functionEnv(f, env, &creds),
-		Stdout: o.FunctionLog, Stderr: o.FunctionLog})
+		Stdout: h.metrics.writer(o.FunctionLog), Stderr: h.metrics.writer(o.FunctionLog)})
 	if err != nil {
 		return fmt.Errorf("function %s: %w", f.Rotor, err)
 	}
@@ -112,6 +112,7 @@ func (h *Host) startRIE(ctx context.Context, o Options, f cfn.Function, env map[
 // the constructor its main package calls, from its environment and with
 // its role's credentials.
 func (h *Host) registerInProcess(f cfn.Function, env map[string]string, logs io.Writer) error {
+	logs = h.metrics.writer(logs)
 	cfg := h.roleConfig(f.RoleARN, f.Name)
 	getenv := func(k string) string { return env[k] }
 	timeout := time.Duration(f.TimeoutSeconds) * time.Second

@@ -27,6 +27,10 @@
 // interrupted by a restart carries on instead of failing on a function not
 // registered yet.
 //
+// The metrics the functions write as EMF log lines (internal/metrics) add
+// up in memory and are served at GET /_rotor/metrics in Prometheus' text
+// format, the numbers CloudWatch would extract from the same lines.
+//
 // It is what `rotor local serve` and `rotor local demo` run, and what the
 // end-to-end tests start; localaws itself knows nothing of rotation.
 package rotorlocal
@@ -112,7 +116,8 @@ type Options struct {
 	// the template sets.
 	FunctionEnv map[string]string
 	// FunctionLog receives function output (RIE processes, in-process JSON
-	// logs); nil discards.
+	// logs and EMF metric lines); nil discards. The EMF lines also add up
+	// at GET /_rotor/metrics (MetricsPath) either way.
 	FunctionLog io.Writer
 	Log         *slog.Logger
 	// AllowedHosts are host names the endpoint answers besides loopback
@@ -156,6 +161,8 @@ type Host struct {
 	extraEnv    map[string]string
 	functionLog io.Writer
 	now         func() time.Time
+	// metrics adds up the EMF lines the functions write (MetricsPath).
+	metrics *functionMetrics
 }
 
 // Start starts the endpoint and deploys rotor on it.
@@ -196,7 +203,11 @@ func Start(ctx context.Context, o Options) (*Host, error) {
 		srv.Close()
 		return nil, err
 	}
-	h := &Host{Server: srv, URL: url, Functions: map[string]string{}}
+	h := &Host{Server: srv, URL: url, Functions: map[string]string{}, metrics: newFunctionMetrics(o.Log)}
+	if err := srv.HandleAdmin(MetricsPath, h.metrics); err != nil {
+		h.Close()
+		return nil, err
+	}
 	if err := h.deploy(ctx, o); err != nil {
 		h.Close()
 		return nil, err

@@ -137,6 +137,13 @@ func parseDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
+// OverdueSlack is how long past its maximum age a secret may be before it
+// counts as overdue: the sweep (every 15 minutes by default) starts a
+// secret as it becomes due, so one merely due at this sweep is not yet a
+// compliance failure, and an alarm on the count fires only for secrets
+// that stay past it.
+const OverdueSlack = time.Hour
+
 // Decision is what Decide found.
 type Decision struct {
 	// Due: the sweep starts a rotation now.
@@ -149,8 +156,8 @@ type Decision struct {
 	// NextDue is when it is next due and may start (now when Due); zero
 	// while it is paused with no end.
 	NextDue time.Time
-	// Overdue: its current version is older than its maximum age, whatever
-	// holds it.
+	// Overdue: its current version is older than its maximum age by more
+	// than OverdueSlack, whatever holds it.
 	Overdue bool
 }
 
@@ -165,7 +172,7 @@ func (p Policy) Decide(last, now time.Time) Decision {
 		dueAt, d.Why, d.Overdue = now, "it has no current value", true
 	default:
 		dueAt, d.Why = last.Add(p.MaxAge), "max-age "+formatDuration(p.MaxAge)
-		d.Overdue = !now.Before(dueAt)
+		d.Overdue = !now.Before(dueAt.Add(OverdueSlack))
 		if p.Schedule != nil {
 			// A rotation inside a window covers the schedule's times in
 			// that window: a rotation held until 02:15 by a window that

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,6 +28,9 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/rotorhq/rotor/internal/keyservice"
 )
@@ -345,6 +349,42 @@ func TestRotateWithBootstrapsUnderTheEmulator(t *testing.T) {
 	scan(t, "the execution history", history(t, s, res.ExecutionArn), f.secrets())
 	scan(t, "rotor rotate's output", string(out), f.secrets())
 	scan(t, "the server's and functions' output", s.logs.String(), f.secrets())
+
+	// The bootstraps' EMF lines, read from the emulators' output, add up
+	// at /_rotor/metrics as the in-process functions' do.
+	want := map[string]float64{}
+	for _, outcome := range []string{"created", "switched", "verified", "revoked"} {
+		want[`rotor_rotations_total{error="",outcome="`+outcome+`",provider="httpapi"}`] = 1
+	}
+	if diff := cmp.Diff(want, s.rotations(t)); diff != "" {
+		t.Errorf("rotor_rotations_total at /_rotor/metrics (-want +got):\n%s\nserver:\n%s", diff, s.logs)
+	}
+}
+
+// rotations reads rotor_rotations_total at /_rotor/metrics with
+// Prometheus' own text parser.
+func (s *server) rotations(t *testing.T) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(s.url + "/_rotor/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/_rotor/metrics does not parse: %v", err)
+	}
+	out := map[string]float64{}
+	for _, m := range fams["rotor_rotations_total"].GetMetric() {
+		var ls []string
+		for _, l := range m.GetLabel() {
+			ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+		}
+		sort.Strings(ls)
+		out["rotor_rotations_total{"+strings.Join(ls, ",")+"}"] = m.GetCounter().GetValue()
+	}
+	return out
 }
 
 // TestExecutionSurvivesSIGKILL: the server is killed while a rotation waits
