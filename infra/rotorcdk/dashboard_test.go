@@ -131,11 +131,12 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 
-	// The sweep's metrics have no dimensions, one point per sweep (a day).
+	// The sweep's metrics have no dimensions, one point per sweep (the
+	// default: every 15 minutes).
 	age := titles[want[4]]
 	if diff := cmp.Diff([][]any{
-		{map[string]any{"expression": "age / 86400", "label": "oldest current version (days)", "period": float64(86400)}},
-		{metrics.Namespace, metrics.OldestSecretAgeSeconds, map[string]any{"id": "age", "stat": "Maximum", "period": float64(86400), "visible": false}},
+		{map[string]any{"expression": "age / 86400", "label": "oldest current version (days)", "period": float64(900)}},
+		{metrics.Namespace, metrics.OldestSecretAgeSeconds, map[string]any{"id": "age", "stat": "Maximum", "period": float64(900), "visible": false}},
 	}, stripRegion(age)); diff != "" {
 		t.Errorf("oldest age widget (-want +got):\n%s", diff)
 	}
@@ -162,8 +163,8 @@ func TestOverdueAlarm(t *testing.T) {
 		name, config  string
 		period, evals float64
 	}{
-		{"daily sweeper (the default)", testConfig, 86400, 2},
-		{"sweeper every 15 minutes", `{"sweeperSchedule": "rate(15 minutes)"}`, 900, 2},
+		{"sweeper every 15 minutes (the default)", testConfig, 900, 2},
+		{"daily sweeper", `{"sweeperSchedule": "rate(1 day)"}`, 86400, 2},
 		{"sweeper off", `{"sweeperSchedule": "off", "leakSources": {"guardDuty": false, "health": true, "eventBus": false}}`, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
