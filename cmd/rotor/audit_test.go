@@ -229,3 +229,35 @@ func TestAuditEmptyAccountJSON(t *testing.T) {
 		t.Errorf("csv of no rows: %v %q", err, buf.String())
 	}
 }
+
+// TestAuditAfterARotation: on rotor local, a secret set by hand is
+// "external"; after a rotation through the state machine its current
+// version is rotor's, dated by its id, and the audit passes.
+func TestAuditAfterARotation(t *testing.T) {
+	h := localHost(t)
+	row := func() audit.Row {
+		t.Helper()
+		code, out, errOut := cli(t, "audit", "--endpoint", h.URL, "-o", "json")
+		var rows []audit.Row
+		if err := json.Unmarshal([]byte(out), &rows); err != nil || code != exitOK {
+			t.Fatalf("exit %d, %v\n%s\n%s", code, err, out, errOut)
+		}
+		for _, r := range rows { // rotor local keeps its own secrets beside it
+			if r.Name == "app/token" {
+				return r
+			}
+		}
+		t.Fatalf("no row for app/token:\n%s", out)
+		return audit.Row{}
+	}
+	if r := row(); r.LastOutcome != audit.OutcomeExternal || r.AgeSource != audit.AgeFromVersionList {
+		t.Errorf("before: outcome %q from %q, want external from the version list", r.LastOutcome, r.AgeSource)
+	}
+	if code, out, errOut := cli(t, "rotate", "--secret", "app/token", "--wait", "--endpoint", h.URL); code != 0 {
+		t.Fatalf("rotate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	r := row()
+	if r.LastOutcome != audit.OutcomeSucceeded || r.AgeSource != audit.AgeFromVersionID || r.AgeSeconds > 60 || r.Overdue || r.LastOutcomeAt != r.VersionCreated {
+		t.Errorf("after: %+v", r)
+	}
+}
