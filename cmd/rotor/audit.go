@@ -32,7 +32,8 @@ func newAuditCmd(io *IOStreams, g *globalOptions) *cobra.Command {
 for deletion are left out), one row each: for a secret rotor manages (tag
 rotor:provider) its policy as tagged, maximum age, current version's age,
 when it is next due (schedule, window and pause considered), whether it is
-overdue (older than its maximum age, whatever holds it) and the last
+overdue (older than its maximum age by more than an hour, whatever holds
+it; a secret with no value yet is due, not overdue) and the last
 rotation's outcome; for the others their age, flagged when older than 60
 days, and masters (rotor:role master) marked as such.
 

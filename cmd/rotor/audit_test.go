@@ -42,7 +42,7 @@ func TestAuditFormats(t *testing.T) {
 	for _, format := range []string{"json", "csv", "text"} {
 		t.Run(format, func(t *testing.T) {
 			code, out, errOut := cli(t, "audit", "--endpoint", a.URL, "--now", auditNow, "--output", format)
-			if code != exitFailed || !strings.Contains(errOut, "audit failed: 5 managed secret(s) overdue, with a failed last rotation or an invalid policy") {
+			if code != exitFailed || !strings.Contains(errOut, "audit failed: 4 managed secret(s) overdue, with a failed last rotation or an invalid policy") {
 				t.Errorf("exit %d, stderr %q; want 1 and the count of failing secrets", code, errOut)
 			}
 			if strings.Contains(out+errOut, audittest.Value) {
@@ -101,11 +101,12 @@ func TestAuditFormats(t *testing.T) {
 
 const wantAuditText = `NAME              KIND       PROVIDER  STRATEGY  SCHEDULE             WINDOW                  PAUSED                                    MAX-AGE  AGE           NEXT DUE              OVERDUE          LAST ROTATION
 app/due           managed    random    -         rate(7 days)         -                       -                                         60d      8d            now                   no               succeeded 2026-02-21T12:00:00Z
-app/empty         managed    random    -         -                    -                       -                                         60d      - (no value)  now                   yes              none (no value yet)
+app/empty         managed    random    -         -                    -                       -                                         60d      - (no value)  now                   no               none (no value yet)
 app/external      managed    random    -         -                    -                       -                                         60d      3d            2026-04-27T12:00:00Z  no               set outside rotor 2026-02-26T12:00:00Z
 app/failed        managed    random    -         -                    -                       -                                         60d      20d           2026-04-10T12:00:00Z  no               failed 2026-02-28T12:00:00Z
 app/healthy       managed    random    -         -                    -                       -                                         60d      5d            2026-04-25T12:00:00Z  no               succeeded 2026-02-24T12:00:00Z
 app/invalid       managed    random    -         cron(nonsense)       -                       -                                         -        2d            -                     ?                invalid policy: <POLICY ERROR>
+app/just-due      managed    random    -         -                    -                       -                                         60d      60d           now                   no               succeeded 2025-12-31T11:30:00Z
 app/overdue       managed    random    -         -                    -                       -                                         30d      45d 3h        now                   yes              succeeded 2026-01-15T09:00:00Z
 app/paused        managed    random    -         -                    -                       yes: change freeze                        60d      10d           paused, no end        no               succeeded 2026-02-19T12:00:00Z
 app/paused-until  managed    random    -         -                    -                       until 2026-03-04T00:00:00Z: release week  60d      59d 12h       2026-03-04T00:00:00Z  no               succeeded 2026-01-01T00:00:00Z
@@ -115,7 +116,7 @@ db/master         master     -         -         -                    -         
 legacy/new        unmanaged  -         -         -                    -                       -                                         -        10d           -                     -                -
 legacy/old        unmanaged  -         -         -                    -                       -                                         -        >=100d        -                     unmanaged, >60d  -
 
-14 secrets at 2026-03-01T12:00:00Z: 11 managed (3 overdue, 1 failed, 1 invalid policy, 2 paused), 3 unmanaged (1 older than 60d), 1 master(s); 5 failing
+15 secrets at 2026-03-01T12:00:00Z: 12 managed (2 overdue, 1 failed, 1 invalid policy, 2 paused), 3 unmanaged (1 older than 60d), 1 master(s); 4 failing
 `
 
 // decodeCSVRows reads csv records back into rows by their header names,

@@ -17,8 +17,10 @@
 //   - A managed secret (tag rotor:provider) is judged by its own policy, read
 //     and validated by rotation.Timing exactly as the sweep does: the due
 //     time and overdue verdict are schedule.Policy.Decide's, with schedule,
-//     window and pause considered; overdue means older than max-age,
-//     whatever holds it (a pause does not excuse it).
+//     window and pause considered; overdue means older than max-age by
+//     more than schedule.OverdueSlack, whatever holds it (a pause does not
+//     excuse it), and a secret with no value yet is due but not overdue:
+//     the secrets the sweep counts in its OverdueSecrets metric.
 //   - The last rotation's outcome is read from the labels (Outcome*): a
 //     version labelled ROTOR_FAILED that is newer than AWSCURRENT (or with
 //     no AWSCURRENT) means the last rotation failed, at that version's time;
@@ -125,8 +127,8 @@ type Row struct {
 	DueBy   string `json:"dueBy"`
 	NextDue string `json:"nextDue"`
 	Held    string `json:"held"`
-	// Overdue: the current version is older than the maximum age (or there
-	// is none), whatever holds it.
+	// Overdue: the current version is older than the maximum age by more
+	// than schedule.OverdueSlack, whatever holds it.
 	Overdue bool `json:"overdue"`
 	// UnmanagedOld: not managed, and older than UnmanagedMaxAge.
 	UnmanagedOld bool `json:"unmanagedOld"`
@@ -266,7 +268,9 @@ func audit(ctx context.Context, api SecretsManager, e types.SecretListEntry, now
 	}
 	r.MaxAgeSeconds, r.MaxAge = seconds(timing.MaxAge), Human(timing.MaxAge)
 	d := timing.Decide(curAt, now)
-	r.Due, r.DueBy, r.NextDue, r.Overdue = d.Due, d.Why, rfc3339(d.NextDue), d.Overdue
+	// A secret with no value yet is due, not overdue: as the sweep's
+	// OverdueSecrets metric counts, so that the audit and the alarm agree.
+	r.Due, r.DueBy, r.NextDue, r.Overdue = d.Due, d.Why, rfc3339(d.NextDue), d.Overdue && cur != ""
 	r.Held = timing.Holds(now)
 	failedAt, hasFailed := times.at[failed]
 	_, rotorMade := rotation.VersionTime(cur)

@@ -88,6 +88,9 @@ func Mixed() []Secret {
 			Want: ok(audit.Row{MaxAgeSeconds: 30 * 86400, MaxAge: "30d", VersionCreated: at(45*day + 3*time.Hour), AgeSource: audit.AgeFromVersionID,
 				AgeSeconds: 45*86400 + 3*3600, Age: "45d 3h", Due: true, DueBy: "max-age 30d", NextDue: at(0), Overdue: true,
 				LastOutcome: audit.OutcomeSucceeded, LastOutcomeAt: at(45*day + 3*time.Hour)})},
+		{Name: "app/just-due", Tags: managed(nil), Current: maxAge + 30*time.Minute, // within schedule.OverdueSlack
+			Want: ok(audit.Row{VersionCreated: at(maxAge + 30*time.Minute), AgeSource: audit.AgeFromVersionID, AgeSeconds: 60*86400 + 1800, Age: "60d",
+				Due: true, DueBy: "max-age 60d", NextDue: at(0), LastOutcome: audit.OutcomeSucceeded, LastOutcomeAt: at(maxAge + 30*time.Minute)})},
 		{Name: "app/healthy", Tags: managed(nil), Current: 5 * day,
 			Want: ok(audit.Row{VersionCreated: at(5 * day), AgeSource: audit.AgeFromVersionID, AgeSeconds: 5 * 86400, Age: "5d",
 				DueBy: "max-age 60d", NextDue: in(55 * day), LastOutcome: audit.OutcomeSucceeded, LastOutcomeAt: at(5 * day)})},
@@ -117,7 +120,7 @@ func Mixed() []Secret {
 			Want: ok(audit.Row{VersionCreated: at(70 * day), AgeSource: audit.AgeFromVersionList, AgeSeconds: 70 * 86400, Age: "70d",
 				Due: true, DueBy: "max-age 60d", NextDue: at(0), Overdue: true, LastOutcome: audit.OutcomeExternal, LastOutcomeAt: at(70 * day)})},
 		{Name: "app/empty", Tags: managed(nil), NoValue: true, Created: day,
-			Want: ok(audit.Row{Due: true, DueBy: "it has no current value", NextDue: at(0), Overdue: true, LastOutcome: audit.OutcomeNone})},
+			Want: ok(audit.Row{Due: true, DueBy: "it has no current value", NextDue: at(0), LastOutcome: audit.OutcomeNone})},
 		{Name: "app/invalid", Tags: managed(map[string]string{"rotor:schedule": "cron(nonsense)"}), Current: 2 * day,
 			Want: audit.Row{Managed: true, Provider: "random", Schedule: "cron(nonsense)", VersionCreated: at(2 * day),
 				AgeSource: audit.AgeFromVersionID, AgeSeconds: 2 * 86400, Age: "2d", LastOutcome: audit.OutcomeInvalidPolicy,
