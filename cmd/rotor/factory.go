@@ -25,8 +25,10 @@ type globalOptions struct {
 
 func (g *globalOptions) register(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
-	f.StringVar(&g.endpoint, "endpoint", "", "AWS endpoint URL, e.g. the one `rotor local serve` prints (default: AWS, or $AWS_ENDPOINT_URL)")
+	// pflag shows the first back-quoted word of a usage string as the
+	// flag's value (--endpoint URL): quote commands with "" instead.
+	f.StringVarP(&g.output, "output", "o", "text", "output `FORMAT`: text or json")
+	f.StringVar(&g.endpoint, "endpoint", "", `AWS endpoint `+"`URL`"+`, e.g. the one "rotor local serve" prints (default: AWS, or $AWS_ENDPOINT_URL)`)
 	f.StringVar(&g.region, "region", "", "AWS region (default: the SDK's configuration)")
 	f.StringVar(&g.stateMachine, "state-machine", "", "rotation state machine, ARN or name (default $ROTOR_STATE_MACHINE, else rotor-rotation)")
 }

@@ -68,9 +68,9 @@ managed secret holds is reported to the notification topic as an unmanaged leak.
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.accessKeyID, "access-key-id", "", "leaked AWS access key id")
-	f.StringVar(&opts.file, "fingerprint-of-file", "", `file holding the leaked value, "-" for standard input`)
-	f.StringVar(&opts.secret, "secret", "", "secret name or ARN whose credential leaked")
+	f.StringVar(&opts.accessKeyID, "access-key-id", "", "leaked AWS access key `ID`")
+	f.StringVar(&opts.file, "fingerprint-of-file", "", "`FILE` holding the leaked value, \"-\" for standard input")
+	f.StringVar(&opts.secret, "secret", "", "secret `ID` (name or ARN) whose credential leaked")
 	f.StringVar(&opts.reason, "reason", "", "why, carried into notifications")
 	f.StringVar(&opts.reference, "reference", "", "where the leak was found: URL, ticket, finding id")
 	f.BoolVar(&opts.noWait, "no-wait", false, "print the execution ARN and return instead of following it")

@@ -47,7 +47,7 @@ func newRootCmd(io *IOStreams) *cobra.Command {
 	root.SetErr(io.ErrOut)
 	g := &globalOptions{}
 	g.register(root)
-	root.AddCommand(newASLCmd(io), newLocalCmd(io, g), newRotateCmd(io, g), newLeakCmd(io, g), newStatusCmd(io, g), newHistoryCmd(io, g), newGraphCmd(io, g))
+	root.AddCommand(newASLCmd(io), newLocalCmd(io, g), newRotateCmd(io, g), newLeakCmd(io, g), newStatusCmd(io, g), newHistoryCmd(io, g), newGraphCmd(io, g), newAuditCmd(io, g))
 	return root
 }
 

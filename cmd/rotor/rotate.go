@@ -16,10 +16,12 @@ type rotateOptions struct {
 	g      *globalOptions
 	secret string
 	grace  time.Duration
-	reason string
-	wait   bool
-	dryRun bool
-	poll   time.Duration
+	// graceSet: --grace was given (0s is a rotation without a grace period).
+	graceSet bool
+	reason   string
+	wait     bool
+	dryRun   bool
+	poll     time.Duration
 }
 
 func newRotateCmd(io *IOStreams, g *globalOptions) *cobra.Command {
@@ -38,12 +40,16 @@ failed. --grace overrides the secret's rotor:grace-period tag.`,
 			if err := g.check(); err != nil {
 				return err
 			}
+			opts.graceSet = cmd.Flags().Changed("grace")
+			if opts.graceSet && opts.grace < 0 {
+				return withCode(exitUsage, fmt.Errorf("--grace %s: a grace period is not negative", opts.grace))
+			}
 			return rotate(cmd, opts)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.secret, "secret", "", "secret name or ARN (required)")
-	f.DurationVar(&opts.grace, "grace", -1, "grace period before the old credential is revoked (default: the secret's tag)")
+	f.StringVar(&opts.secret, "secret", "", "secret `ID`: name or ARN (required)")
+	f.DurationVar(&opts.grace, "grace", 0, "grace period before the old credential is revoked (default: the secret's rotor:grace-period tag)")
 	f.StringVar(&opts.reason, "reason", "", "why, carried into notifications")
 	f.BoolVar(&opts.wait, "wait", false, "follow the execution until it ends")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "only plan: resolve the secret and stop")
@@ -63,7 +69,7 @@ func rotate(cmd *cobra.Command, o *rotateOptions) error {
 		return err
 	}
 	input := map[string]any{"secretId": o.secret, "trigger": "manual"}
-	if o.grace >= 0 {
+	if o.graceSet {
 		input["gracePeriodSeconds"] = int64(o.grace / time.Second)
 	}
 	if o.reason != "" {

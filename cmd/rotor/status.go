@@ -41,7 +41,7 @@ func newStatusCmd(io *IOStreams, g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&opts.secret, "secret", "", "secret name or ARN (required)")
+	cmd.Flags().StringVar(&opts.secret, "secret", "", "secret `ID`: name or ARN (required)")
 	_ = cmd.MarkFlagRequired("secret")
 	return cmd
 }
