@@ -241,9 +241,15 @@ func (w *Window) open(t time.Time) bool {
 	return !s.IsZero() && !s.After(t)
 }
 
+// formatDuration writes a duration as the tags do: 60d, 4h, 90m.
 func formatDuration(d time.Duration) string {
-	if d%(24*time.Hour) == 0 && d > 0 {
+	switch {
+	case d > 0 && d%(24*time.Hour) == 0:
 		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	case d > 0 && d%time.Hour == 0:
+		return strconv.Itoa(int(d/time.Hour)) + "h"
+	case d > 0 && d%time.Minute == 0:
+		return strconv.Itoa(int(d/time.Minute)) + "m"
 	}
 	return d.String()
 }

@@ -142,7 +142,7 @@ func TestDecide(t *testing.T) {
 		{"not yet due", weekly, last, "2026-12-10T00:00:00Z", Decision{Why: "schedule cron(0 3 ? * SUN *)"}, "2026-12-13T03:00:00Z"},
 		{"due inside the window", weekly, last, "2026-12-13T03:15:00Z", Decision{Due: true, Why: "schedule cron(0 3 ? * SUN *)"}, "2026-12-13T03:15:00Z"},
 		{"due outside the window waits", weekly, last, "2026-12-13T07:00:00Z",
-			Decision{Why: "schedule cron(0 3 ? * SUN *)", Held: "outside its window (cron(0 2 ? * SUN *) for 4h0m0s); it opens 2026-12-20T02:00:00Z"}, "2026-12-20T02:00:00Z"},
+			Decision{Why: "schedule cron(0 3 ? * SUN *)", Held: "outside its window (cron(0 2 ? * SUN *) for 4h); it opens 2026-12-20T02:00:00Z"}, "2026-12-20T02:00:00Z"},
 		{"a rotation in the window covers the window", weekly, at("2026-12-13T02:15:00Z"), "2026-12-13T03:30:00Z",
 			Decision{Why: "schedule cron(0 3 ? * SUN *)"}, "2026-12-20T03:00:00Z"},
 		{"paused with a reason", map[string]string{TagSchedule: "rate(1 day)", TagPaused: "true", TagPausedReason: "deploy freeze"}, last, "2026-12-08T00:00:00Z",

@@ -108,7 +108,7 @@ func Mixed() []Secret {
 			Current: 10 * day,
 			Want: ok(audit.Row{Schedule: "cron(0 3 ? * SUN *)", Window: "cron(0 2 ? * SUN *) 4h", VersionCreated: at(10 * day),
 				AgeSource: audit.AgeFromVersionID, AgeSeconds: 10 * 86400, Age: "10d", DueBy: "schedule cron(0 3 ? * SUN *)",
-				NextDue: "2026-03-08T02:00:00Z", Held: "outside its window (cron(0 2 ? * SUN *) for 4h0m0s); it opens 2026-03-08T02:00:00Z",
+				NextDue: "2026-03-08T02:00:00Z", Held: "outside its window (cron(0 2 ? * SUN *) for 4h); it opens 2026-03-08T02:00:00Z",
 				LastOutcome: audit.OutcomeSucceeded, LastOutcomeAt: at(10 * day)})},
 		{Name: "app/failed", Tags: managed(nil), Current: 20 * day, Failed: day,
 			Want: ok(audit.Row{VersionCreated: at(20 * day), AgeSource: audit.AgeFromVersionID, AgeSeconds: 20 * 86400, Age: "20d",
