@@ -5,7 +5,11 @@
 // The file is the single definition of the workflow: the CDK construct
 // deploys it, the offline engine runs it, and tests check it. It uses only
 // placeholders for what differs between deployments (function ARNs, the
-// topic ARN); everything else is literal.
+// topic ARN, the event bus's name); everything else is literal.
+//
+// Every outcome is put on EventBridge (EventSource, one of the
+// DetailType* constants, a detail of EventDetails' members) just before
+// it is published to SNS.
 package statemachine
 
 import (
@@ -19,6 +23,67 @@ import (
 
 //go:embed rotation.asl.json
 var definition string
+
+// EventSource is the source of the events the state machine puts on
+// EventBridge (its events:putEvents tasks, named Emit*): one per outcome,
+// each just before the outcome's SNS notification, and one when a new
+// version is current and verified, before the grace period.
+const EventSource = "rotor"
+
+// The detail-types of rotor's events. They are stable: consumers' rules
+// match them.
+const (
+	// DetailTypeSwitchedOver: the new version is AWSCURRENT and verified;
+	// the previous credential still works for gracePeriodSeconds. The
+	// moment for consumers to refresh.
+	DetailTypeSwitchedOver = "Rotation Switched Over"
+	// DetailTypeSucceeded: the rotation ended, the previous credential
+	// revoked (expire says how).
+	DetailTypeSucceeded = "Rotation Succeeded"
+	// DetailTypeFailed: the rotation failed and was undone (undo says how):
+	// the previous version is current again, or, after a roll-forward,
+	// the version that failed.
+	DetailTypeFailed = "Rotation Failed"
+	// DetailTypeExpireFailed: the new version is current and verified, but
+	// the previous credential was NOT revoked.
+	DetailTypeExpireFailed = "Rotation Expire Failed"
+	// DetailTypeUndoFailed: the rotation failed and so did its undo.
+	DetailTypeUndoFailed = "Rotation Undo Failed"
+	// DetailTypeRejected: the request could not be planned (resolve
+	// failed): nothing was changed.
+	DetailTypeRejected = "Rotation Rejected"
+	// DetailTypeFanOutFailed: a sweep (or a leak of several secrets) could
+	// not start every child execution.
+	DetailTypeFanOutFailed = "Rotation Fan-Out Failed"
+	// DetailTypeLeakRevoked: leaked non-current versions were revoked.
+	DetailTypeLeakRevoked = "Leak Revoked"
+	// DetailTypeLeakRevokeFailed: leaked versions could NOT be revoked.
+	DetailTypeLeakRevokeFailed = "Leak Revoke Failed"
+	// DetailTypeLeakAlreadyRevoked: the leaked credential is one rotor had
+	// already revoked; nothing was started.
+	DetailTypeLeakAlreadyRevoked = "Leak Already Revoked"
+	// DetailTypeLeakUnmanaged: the leaked credential is held by no secret
+	// rotor manages: revoke it where it was issued.
+	DetailTypeLeakUnmanaged = "Leak Unmanaged"
+)
+
+// EventDetails lists, for each detail-type, the members of its detail.
+// They are ids, outcomes and error names; a cause is the failed step's
+// error message, which the functions write without secret values. None
+// is ever a secret value.
+var EventDetails = map[string][]string{
+	DetailTypeSwitchedOver:       {"event", "secretId", "versionId", "previousVersionId", "provider", "trigger", "mode", "gracePeriodSeconds", "execution"},
+	DetailTypeSucceeded:          {"event", "secretId", "versionId", "previousVersionId", "provider", "trigger", "mode", "expire", "execution"},
+	DetailTypeFailed:             {"event", "secretId", "versionId", "provider", "trigger", "mode", "error", "cause", "undo", "execution"},
+	DetailTypeExpireFailed:       {"event", "secretId", "versionId", "previousVersionId", "provider", "trigger", "mode", "error", "cause", "execution"},
+	DetailTypeUndoFailed:         {"event", "secretId", "versionId", "provider", "trigger", "mode", "error", "cause", "undoError", "undoCause", "execution"},
+	DetailTypeRejected:           {"event", "error", "cause", "execution"},
+	DetailTypeFanOutFailed:       {"event", "trigger", "count", "error", "cause", "execution"},
+	DetailTypeLeakRevoked:        {"event", "secretId", "versions", "outcome", "provider", "trigger", "mode", "execution"},
+	DetailTypeLeakRevokeFailed:   {"event", "secretId", "versions", "provider", "trigger", "error", "cause", "execution"},
+	DetailTypeLeakAlreadyRevoked: {"event", "leak", "secretId", "versionId", "revokedAt", "execution"},
+	DetailTypeLeakUnmanaged:      {"event", "leak", "execution"},
+}
 
 // Definition returns the definition with its placeholders unfilled.
 func Definition() string { return definition }

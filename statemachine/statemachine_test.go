@@ -28,9 +28,12 @@ type state struct {
 	}
 	Catch []struct {
 		ErrorEquals []string
+		ResultPath  *string
 		Next        string
 	}
 	Next          string
+	Default       string
+	Choices       []struct{ Next string }
 	ItemProcessor *struct{ States map[string]state }
 }
 
@@ -94,7 +97,7 @@ func TestFunctionPlaceholdersMatchFunctionDirectories(t *testing.T) {
 	if diff := cmp.Diff(rotation.Functions, inMachine, cmpSorted); diff != "" {
 		t.Errorf("rotation.Functions vs functions/ directories:\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"TopicArn"}, others); diff != "" {
+	if diff := cmp.Diff([]string{"EventBusName", "TopicArn"}, others); diff != "" {
 		t.Errorf("non-function placeholders:\n%s", diff)
 	}
 }
@@ -273,4 +276,129 @@ func TestSubstitute(t *testing.T) {
 	if _, err := statemachine.Substitute(values); err == nil || !strings.Contains(err.Error(), "Bogus") {
 		t.Errorf("an unknown substitution gave %v", err)
 	}
+}
+
+// TestEveryOutcomeIsPutOnEventBridge: each Notify* state (an outcome
+// published to SNS) is reached only through its Emit* state, which puts
+// the outcome on EventBridge as the package documents it (source rotor, a
+// detail-type used by no other state, the detail's members EventDetails
+// lists, values taken by path, never the whole state); an Emit* state is
+// retried and caught like the Notify* states, so that an event that
+// cannot be put never changes the outcome, and keeps no result.
+func TestEveryOutcomeIsPutOnEventBridge(t *testing.T) {
+	states := allStates(t)
+	into := map[string][]string{} // state -> the states whose transitions lead to it
+	for name, s := range states {
+		next := []string{s.Next, s.Default}
+		for _, c := range s.Choices {
+			next = append(next, c.Next)
+		}
+		for _, c := range s.Catch {
+			next = append(next, c.Next)
+		}
+		for _, n := range next {
+			if n != "" && !slices.Contains(into[n], name) {
+				into[n] = append(into[n], name)
+			}
+		}
+	}
+	used := map[string]string{}
+	notified := 0
+	for name := range states {
+		if !strings.HasPrefix(name, "Notify") {
+			continue
+		}
+		notified++
+		emit := "Emit" + strings.TrimPrefix(name, "Notify")
+		if diff := cmp.Diff([]string{emit}, into[name]); diff != "" {
+			t.Errorf("%s is reached from states other than %s (-want +got):\n%s", name, emit, diff)
+		}
+		checkEmit(t, emit, states[emit], name, used)
+	}
+	checkEmit(t, "EmitSwitchedOver", states["EmitSwitchedOver"], "HasGracePeriod", used)
+	for _, v := range []string{"Verify", "VerifyMaster"} {
+		if states[v].Next != "EmitSwitchedOver" {
+			t.Errorf("%s goes to %q, want EmitSwitchedOver", v, states[v].Next)
+		}
+	}
+	if notified != 10 {
+		t.Errorf("%d Notify states, want 10: document the new outcome's event", notified)
+	}
+	var types []string
+	for dt := range statemachine.EventDetails {
+		types = append(types, dt)
+		if used[dt] == "" {
+			t.Errorf("detail-type %q is put by no state", dt)
+		}
+	}
+	if len(types) != 11 {
+		t.Errorf("%d detail-types documented, want 11", len(types))
+	}
+}
+
+// checkEmit checks one Emit* state that must go on to next.
+func checkEmit(t *testing.T, name string, s state, next string, used map[string]string) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		if s.Resource != "arn:aws:states:::events:putEvents" || s.Next != next {
+			t.Fatalf("resource %q, next %q; want an events:putEvents task going to %s", s.Resource, s.Next, next)
+		}
+		b, _ := json.Marshal(s.Parameters)
+		var p struct {
+			Entries []struct {
+				Source, DetailType, EventBusName string
+				Detail                           map[string]any
+			}
+		}
+		if err := strictjson.Decode(b, &p); err != nil || len(p.Entries) != 1 {
+			t.Fatalf("Parameters %s (%v): want one entry of Source, DetailType, EventBusName, Detail", b, err)
+		}
+		e := p.Entries[0]
+		if e.Source != statemachine.EventSource || e.EventBusName != "${EventBusName}" {
+			t.Errorf("source %q on bus %q, want %q on ${EventBusName}", e.Source, e.EventBusName, statemachine.EventSource)
+		}
+		fields, ok := statemachine.EventDetails[e.DetailType]
+		if !ok {
+			t.Errorf("detail-type %q is not documented in EventDetails", e.DetailType)
+		}
+		if other := used[e.DetailType]; other != "" {
+			t.Errorf("detail-type %q is put by %s too", e.DetailType, other)
+		}
+		used[e.DetailType] = name
+		var got []string
+		for k, v := range e.Detail {
+			field, byPath := strings.CutSuffix(k, ".$")
+			got = append(got, field)
+			path, _ := v.(string)
+			switch {
+			case field == "event":
+				if byPath || !strings.HasPrefix(path, "rotation.") && !strings.HasPrefix(path, "leak.") {
+					t.Errorf("detail member event is %v, want a literal rotation.* or leak.* name", v)
+				}
+			case !byPath:
+				t.Errorf("detail member %s is literal, want a path", k)
+			case path == "$" || path == "$$" || !strings.HasPrefix(path, "$."):
+				if path != "$$.Execution.Id" {
+					t.Errorf("detail member %s is %q, want a path to one member of the state", k, path)
+				}
+			}
+		}
+		if diff := cmp.Diff(fields, got, cmpSorted); diff != "" {
+			t.Errorf("detail members of %q (-documented +put):\n%s", e.DetailType, diff)
+		}
+		var def struct{ States map[string]map[string]any }
+		if err := json.Unmarshal([]byte(statemachine.Definition()), &def); err != nil {
+			t.Fatal(err)
+		}
+		if rp, has := def.States[name]["ResultPath"]; !has || rp != nil {
+			t.Errorf("ResultPath %v, want null: the state's data is what it was", rp)
+		}
+		if len(s.Retry) != 1 || !slices.Equal(s.Retry[0].ErrorEquals, []string{"States.ALL"}) || s.Retry[0].MaxAttempts < 1 {
+			t.Errorf("retry %+v, want States.ALL retried", s.Retry)
+		}
+		if len(s.Catch) != 1 || !slices.Equal(s.Catch[0].ErrorEquals, []string{"States.ALL"}) || s.Catch[0].Next != next ||
+			s.Catch[0].ResultPath == nil || *s.Catch[0].ResultPath != "$.eventError" {
+			t.Errorf("catch %+v, want States.ALL caught into $.eventError, going on to %s", s.Catch, next)
+		}
+	})
 }

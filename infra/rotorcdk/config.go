@@ -75,6 +75,12 @@ type Config struct {
 	// keeps 100 executions unreserved, and new accounts often have a quota
 	// of 10 until they ask for more.
 	WebhookReservedConcurrency *int `json:"webhookReservedConcurrency"`
+	// EventBusName is the EventBridge bus of this account and Region that
+	// the state machine puts its outcome events on (source "rotor"; the
+	// detail-types are statemachine.DetailType*), by name. Default
+	// "default", the account's default bus. Another bus must exist: the
+	// construct does not create it. Not rotor-leaks, the leak alerts' bus.
+	EventBusName string `json:"eventBusName"`
 }
 
 // VPC is where the target-facing functions run.
@@ -160,6 +166,9 @@ func ParseConfig(data []byte) (*Config, error) {
 		n := defaultWebhookConcurrency
 		c.WebhookReservedConcurrency = &n
 	}
+	if c.EventBusName == "" {
+		c.EventBusName = DefaultEventBus
+	}
 	var problems []string
 	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
 		problems = append(problems, fmt.Sprintf("logRetentionDays %d is not a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)", c.LogRetentionDays))
@@ -221,6 +230,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		}
 	}
 	problems = append(problems, prefixProblems(c.SecretNamePrefixes)...)
+	problems = append(problems, eventBusProblems(c.EventBusName)...)
 	if n := *c.WebhookReservedConcurrency; n < 0 {
 		problems = append(problems, fmt.Sprintf("webhookReservedConcurrency %d is negative (0 reserves nothing)", n))
 	}
@@ -242,6 +252,27 @@ var (
 )
 
 const defaultWebhookConcurrency = 5
+
+// DefaultEventBus is the bus outcome events go to by default: the
+// account's default bus.
+const DefaultEventBus = "default"
+
+var eventBusName = regexp.MustCompile(`^[/.\-_A-Za-z0-9]{1,256}$`)
+
+// eventBusProblems checks Config.EventBusName: a bus name EventBridge
+// accepts, given by name (the construct builds the ARN it grants
+// events:PutEvents on), and not the leak alerts' bus.
+func eventBusProblems(name string) []string {
+	switch {
+	case strings.HasPrefix(name, "arn:"):
+		return []string{fmt.Sprintf("eventBusName %q is an ARN: give the bus's name (a bus of the stack's account and Region)", name)}
+	case !eventBusName.MatchString(name):
+		return []string{fmt.Sprintf("eventBusName %q is not 1 to 256 letters, digits and /._-", name)}
+	case name == LeakBusName:
+		return []string{fmt.Sprintf("eventBusName %q is the leak alerts' bus: outcome events go to the default bus or a bus of their own", name)}
+	}
+	return nil
+}
 
 // prefixProblems checks secret name prefixes with the rules the functions
 // apply to ROTOR_SECRET_PREFIXES (rotation.ParsePrefixes), one prefix at a

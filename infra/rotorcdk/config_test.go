@@ -19,7 +19,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		Secrets:         []rotorcdk.ScheduledSecret{{SecretID: "a", Schedule: "rate(7 days)", TimeZone: "UTC"}},
 		SweeperSchedule: "rate(15 minutes)", SweeperTimeZone: "UTC", LogRetentionDays: 30, WriteBudget: 10,
 		LeakSources: &rotorcdk.LeakSources{GuardDuty: true, Health: true, EventBus: true}, LockTTL: "30m",
-		StateMachineName: "rotor-rotation", WebhookReservedConcurrency: &five,
+		StateMachineName: "rotor-rotation", WebhookReservedConcurrency: &five, EventBusName: "default",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -68,6 +68,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{`{"secretNamePrefixes": "prod/"}`, `secretNamePrefixes`},
 		{`{"webhookReservedConcurrency": -1}`, "webhookReservedConcurrency -1 is negative (0 reserves nothing)"},
 		{`{"webhookReservedConcurrency": 2.5}`, "webhookReservedConcurrency"},
+		{`{"eventBusName": "arn:aws:events:us-east-1:123456789012:event-bus/ops"}`, `eventBusName "arn:aws:events:us-east-1:123456789012:event-bus/ops" is an ARN: give the bus's name`},
+		{`{"eventBusName": "ops bus"}`, `eventBusName "ops bus" is not 1 to 256 letters, digits and /._-`},
+		{`{"eventBusName": "rotor-leaks"}`, `eventBusName "rotor-leaks" is the leak alerts' bus`},
 	}
 	for _, c := range cases {
 		t.Run(c.want, func(t *testing.T) {

@@ -229,6 +229,7 @@ func TestStateMachineRole(t *testing.T) {
 				for _, r := range list(st.Resource) {
 					published = append(published, ref(r))
 				}
+			case a == "events:PutEvents": // TestOutcomeEvents says where
 			case a == "states:StartExecution" || a == "states:DescribeExecution" || a == "states:StopExecution" || strings.HasPrefix(a, "events:"):
 				// Children of itself only: its own ARN, its own executions,
 				// the managed rule of startExecution.sync.
@@ -471,5 +472,47 @@ func TestRolePath(t *testing.T) {
 	}
 	if len(fnRoles) != len(allFunctions) {
 		t.Errorf("function roles %v", fnRoles)
+	}
+}
+
+// TestOutcomeEvents: the state machine may put events on the configured
+// bus only (the default bus unless eventBusName names another), with
+// source rotor only, and its definition names that bus.
+func TestOutcomeEvents(t *testing.T) {
+	bus := func(name string) string {
+		return "arn:aws:events:" + testRegion + ":" + testAccount + ":event-bus/" + name
+	}
+	for _, tc := range []struct {
+		name, config, bus string
+	}{
+		{"the default bus", testConfig, "default"},
+		{"a bus of its own", `{"eventBusName": "ops/rotations"}`, "ops/rotations"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := synth(t, tc.config)
+			sm := d.resources[d.ofType("AWS::StepFunctions::StateMachine")[0]].Properties
+			if subs, _ := sm["DefinitionSubstitutions"].(map[string]any); subs["EventBusName"] != tc.bus {
+				t.Errorf("EventBusName substitution %v, want %q", subs["EventBusName"], tc.bus)
+			}
+			sts := d.policies(t, ref(sm["RoleArn"]))
+			for _, c := range []struct {
+				bus, source string
+				want        bool
+			}{
+				{tc.bus, "rotor", true},
+				{tc.bus, "rotor.leak", false},
+				{tc.bus, "", false},
+				{"rotor-leaks", "rotor", false},
+				{"other", "rotor", false},
+			} {
+				r := request{action: "events:PutEvents", resource: bus(c.bus), eventSource: c.source}
+				if c.bus == "other" && tc.bus != "default" {
+					r.resource = bus("default")
+				}
+				if got := decide(t, sts, r); got != c.want {
+					t.Errorf("events:PutEvents on %s with source %q: allowed %v, want %v", r.resource, c.source, got, c.want)
+				}
+			}
+		})
 	}
 }

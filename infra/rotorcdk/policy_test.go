@@ -123,6 +123,7 @@ type request struct {
 	region        string            // aws:RequestedRegion (default testRegion)
 	sourceAccount string            // aws:SourceAccount
 	sourceArn     string            // aws:SourceArn
+	eventSource   string            // events:source
 }
 
 // knownKeys are the condition keys the policy tests build requests with:
@@ -130,7 +131,7 @@ type request struct {
 // condition cannot pass unexamined (internal/iampolicy would treat it as
 // absent, as IAM does).
 var knownKeys = []string{"aws:TagKeys", "dynamodb:LeadingKeys", "aws:RequestedRegion", "aws:PrincipalArn",
-	"aws:SourceAccount", "aws:SourceArn", "aws:ResourceTag/", "secretsmanager:ResourceTag/", "iam:ResourceTag/"}
+	"aws:SourceAccount", "aws:SourceArn", "aws:ResourceTag/", "secretsmanager:ResourceTag/", "iam:ResourceTag/", "events:source"}
 
 func checkKeys(t *testing.T, st statement) {
 	t.Helper()
@@ -161,6 +162,7 @@ func (r request) iam() iampolicy.Request {
 	set("aws:PrincipalArn", r.principal)
 	set("aws:SourceAccount", r.sourceAccount)
 	set("aws:SourceArn", r.sourceArn)
+	set("events:source", r.eventSource)
 	for k, v := range r.resourceTags {
 		for _, p := range []string{"aws:ResourceTag/", "secretsmanager:ResourceTag/", "iam:ResourceTag/"} {
 			ctx[p+k] = []string{v}

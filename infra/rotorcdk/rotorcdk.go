@@ -1,9 +1,10 @@
 // Package rotorcdk is rotor's AWS CDK construct: the rotation state machine
 // from statemachine/rotation.asl.json, its five Go Lambda functions, the
-// triggers (EventBridge Scheduler schedules per secret and a daily sweeper,
+// triggers (EventBridge Scheduler schedules per secret and a sweeper,
 // EventBridge rules for GuardDuty and AWS Health credential findings, the
 // rotor-leaks event bus), the notification topic with alarms, a dashboard
-// of the functions' metrics (EMF lines, internal/metrics), the ledger
+// of the functions' metrics (EMF lines, internal/metrics), the outcome
+// events on EventBridge (Config.EventBusName), the ledger
 // table the functions share, and least-privilege roles. Import it into your
 // own CDK app with NewRotor, or deploy the app in infra/.
 //
@@ -155,6 +156,12 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 	if *cfg.WebhookReservedConcurrency < 0 {
 		panic(fmt.Errorf("rotorcdk: webhookReservedConcurrency %d is negative", *cfg.WebhookReservedConcurrency))
 	}
+	if cfg.EventBusName == "" {
+		cfg.EventBusName = DefaultEventBus
+	}
+	if problems := eventBusProblems(cfg.EventBusName); len(problems) > 0 {
+		panic(fmt.Errorf("rotorcdk: %s", strings.Join(problems, "; ")))
+	}
 	assets := props.AssetDir
 	if assets == "" {
 		assets = "dist"
@@ -260,7 +267,7 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 	smLogs := awslogs.NewLogGroup(c, jsii.String("StateMachineLogs"), &awslogs.LogGroupProps{
 		Retention: retention, RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
-	subs := map[string]*string{"TopicArn": r.Topic.TopicArn()}
+	subs := map[string]*string{"TopicArn": r.Topic.TopicArn(), "EventBusName": jsii.String(cfg.EventBusName)}
 	for _, p := range statemachine.Placeholders() {
 		if fn, ok := statemachine.FunctionOf(p); ok {
 			subs[p] = r.Functions[fn].FunctionArn()
@@ -288,6 +295,13 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 		r.Functions[f.name].GrantInvoke(r.StateMachine.Role())
 	}
 	r.Topic.GrantPublish(r.StateMachine.Role())
+	// The outcome events (the Emit* states): that one bus, source rotor.
+	r.StateMachine.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("OutcomeEvents"),
+		Actions:    jsii.Strings("events:PutEvents"),
+		Resources:  jsii.Strings(arn(stack, "events", *stack.Region(), "event-bus/"+cfg.EventBusName)),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"events:source": statemachine.EventSource}},
+	}))
 	explain(r.StateMachine.Role(), stateMachineNeeds)
 	r.fanOutPolicy(stack, cfg.StateMachineName)
 	suppress(r.StateMachine.Role(), "AwsSolutions-IAM5", "lambda:InvokeFunction on each function's ARN and ARN:* (its versions and aliases), as CDK grants it; this state machine's own executions (execution:NAME:*), which it starts as children; log delivery and X-Ray actions have no resource-level permissions.")

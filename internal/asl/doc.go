@@ -6,8 +6,8 @@
 // The engine knows no server and no AWS service. Task resources are
 // dispatched through a TaskRunner (Registry maps Lambda function ARNs,
 // arn:aws:states:::lambda:invoke and arn:aws:states:::sns:publish to host
-// handlers; Services runs those and states:startExecution, .sync and
-// .sync:2 over the host's calls; MockConfig runs Step Functions Local mock
+// handlers; Services runs those, events:putEvents and
+// states:startExecution, .sync and .sync:2 over the host's calls; MockConfig runs Step Functions Local mock
 // files), and time goes through a Clock, so a 24-hour Wait runs instantly on
 // a VirtualClock and for real on RealClock.
 //

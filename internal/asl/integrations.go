@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,19 +15,23 @@ import (
 
 // Step Functions' service integrations are implemented here once: the Task
 // resources that call Lambda (a function ARN, or lambda:invoke with its
-// Payload wrapper), SNS (sns:publish) and Step Functions itself
+// Payload wrapper), SNS (sns:publish), EventBridge (events:putEvents) and
+// Step Functions itself
 // (states:startExecution, which starts another execution, and its .sync and
 // .sync:2 forms, which also wait for it to end), their parameters, their
 // results as AWS shapes them (SdkHttpMetadata, SdkResponseMetadata) and the
 // error names Retry and Catch match. Who runs the engine supplies the calls
 // themselves as function values: Services for real services (the local
-// endpoint plugs in its Lambda, SNS and Step Functions), Registry for
+// endpoint plugs in its Lambda, SNS, EventBridge and Step Functions), Registry for
 // in-process handlers.
 
 // Resource ARNs of the service integrations.
 const (
 	ResourceLambdaInvoke = "arn:aws:states:::lambda:invoke"
 	ResourceSNSPublish   = "arn:aws:states:::sns:publish"
+	// ResourceEventsPutEvents puts events on an EventBridge bus (the
+	// optimized integration, request-response).
+	ResourceEventsPutEvents = "arn:aws:states:::events:putEvents"
 	// ResourceStartExecution starts an execution without waiting for it
 	// (the request-response pattern).
 	ResourceStartExecution = "arn:aws:states:::states:startExecution"
@@ -59,6 +65,31 @@ type InvokeFunc func(ctx context.Context, function string, payload []byte) ([]by
 // method (the SDK's typed errors) is raised as SNS.<Code>Exception, any
 // other as SNS.InternalErrorException.
 type PublishFunc func(ctx context.Context, topicARN, subject, message string) (string, error)
+
+// PutEventsFunc puts events on EventBridge (PutEvents) and returns one
+// result per entry, in the entries' order, as PutEvents does: an entry
+// that was not put has an ErrorCode. An error (the whole request refused)
+// with an ErrorCode method is raised as EventBridge.<Code>Exception
+// (AccessDeniedException: EventBridge.AccessDeniedException), any other as
+// EventBridge.InternalErrorException.
+type PutEventsFunc func(ctx context.Context, entries []EventEntry) ([]EventResult, error)
+
+// EventEntry is one PutEvents entry as the events:putEvents integration
+// sends it: Detail is JSON text (the integration encodes a Detail given as
+// an object), and Resources end with the ARNs of the state machine and of
+// the execution, which the integration appends to every entry.
+type EventEntry struct {
+	Source, DetailType, Detail string
+	// EventBusName is a bus name or ARN; "" is the account's default bus.
+	EventBusName string
+	Resources    []string
+}
+
+// EventResult is PutEvents' answer for one entry: the event's id, or why
+// the entry was not put.
+type EventResult struct {
+	EventID, ErrorCode, ErrorMessage string
+}
 
 // StartExecutionFunc starts an execution of a state machine (name "" lets
 // Step Functions choose one) and returns its ARN and start date. It must be
@@ -113,14 +144,16 @@ type FunctionNotFoundError struct {
 func (e *FunctionNotFoundError) Error() string { return e.Message }
 
 // Services is a TaskRunner over real services: it runs Lambda function
-// ARNs, lambda:invoke, sns:publish and states:startExecution through
-// Invoke, Publish and StartExecution, states:startExecution.sync and .sync:2
+// ARNs, lambda:invoke, sns:publish, events:putEvents and
+// states:startExecution through Invoke, Publish, PutEvents and
+// StartExecution, states:startExecution.sync and .sync:2
 // through StartExecution and WaitExecution, and fails other resources (and
 // those whose function is nil) with States.TaskFailed. StopExecution is
 // optional: without it a child whose waiting task was aborted runs on.
 type Services struct {
 	Invoke         InvokeFunc
 	Publish        PublishFunc
+	PutEvents      PutEventsFunc
 	StartExecution StartExecutionFunc
 	WaitExecution  WaitExecutionFunc
 	StopExecution  StopExecutionFunc
@@ -133,7 +166,7 @@ func (s Services) RunTask(ctx context.Context, req *TaskRequest) (json.RawMessag
 
 // RunTaskValue implements ValueRunner.
 func (s Services) RunTaskValue(ctx context.Context, req *TaskRequest, input any) (any, error) {
-	in := integrations{publish: s.Publish, start: s.StartExecution, wait: s.WaitExecution, stop: s.StopExecution}
+	in := integrations{publish: s.Publish, putEvents: s.PutEvents, start: s.StartExecution, wait: s.WaitExecution, stop: s.StopExecution}
 	if s.Invoke != nil {
 		in.invoke = s.invoke
 	}
@@ -175,11 +208,12 @@ func (s Services) invoke(ctx context.Context, function string, payload any) (any
 // integrations runs the service integrations over value-level calls; a nil
 // call fails the resources that need it.
 type integrations struct {
-	invoke  func(ctx context.Context, function string, payload any) (any, error)
-	publish PublishFunc
-	start   StartExecutionFunc
-	wait    WaitExecutionFunc
-	stop    StopExecutionFunc
+	invoke    func(ctx context.Context, function string, payload any) (any, error)
+	publish   PublishFunc
+	putEvents PutEventsFunc
+	start     StartExecutionFunc
+	wait      WaitExecutionFunc
+	stop      StopExecutionFunc
 }
 
 // sdkMetadata is what AWS's integrations add to a service's answer: its
@@ -199,6 +233,8 @@ func (in integrations) run(ctx context.Context, req *TaskRequest, input any) (an
 		return in.lambdaInvoke(ctx, input)
 	case req.Resource == ResourceSNSPublish && in.publish != nil:
 		return in.snsPublish(ctx, input)
+	case req.Resource == ResourceEventsPutEvents && in.putEvents != nil:
+		return in.eventsPutEvents(ctx, req, input)
 	case req.Resource == ResourceStartExecution && in.start != nil:
 		return in.startExecution(ctx, req, input)
 	case (req.Resource == ResourceStartExecutionSync || req.Resource == ResourceStartExecutionSync2) && in.start != nil && in.wait != nil:
@@ -251,6 +287,145 @@ func (in integrations) snsPublish(ctx context.Context, input any) (any, error) {
 		return nil, serviceError(ctx, "SNS", err)
 	}
 	return sdkMetadata(map[string]any{"MessageId": id}), nil
+}
+
+// eventsPutEvents is arn:aws:states:::events:putEvents: Parameters
+// {"Entries": [{"Source", "DetailType", "Detail", "EventBusName",
+// "Resources"}]}, where a Detail that is an object is sent as its JSON
+// text, and the state machine's and the execution's ARNs are appended to
+// each entry's Resources (as AWS's integration does, "How the Optimized
+// EventBridge integration is different"). The result is PutEvents' answer,
+// {"Entries": [{"EventId"}], "FailedEntryCount": 0, ...}. An answer with
+// a FailedEntryCount above 0 fails the task with EventBridge.FailedEntry,
+// as on AWS, its cause that answer as JSON: the entries that failed were
+// not put, so retrying the task puts them once.
+func (in integrations) eventsPutEvents(ctx context.Context, req *TaskRequest, input any) (any, error) {
+	entries, err := eventEntries(req, input)
+	if err != nil {
+		return nil, err
+	}
+	results, err := in.putEvents(ctx, entries)
+	if err != nil {
+		return nil, serviceError(ctx, "EventBridge", err)
+	}
+	if len(results) != len(entries) {
+		return nil, &TaskFailure{Name: "EventBridge.InternalErrorException", Cause: fmt.Sprintf("PutEvents answered %d entries for %d", len(results), len(entries))}
+	}
+	out := make([]any, len(results))
+	failed := 0
+	for i, r := range results {
+		if r.ErrorCode != "" {
+			failed++
+			out[i] = map[string]any{"ErrorCode": r.ErrorCode, "ErrorMessage": r.ErrorMessage}
+			continue
+		}
+		out[i] = map[string]any{"EventId": r.EventID}
+	}
+	answer := map[string]any{"Entries": out, "FailedEntryCount": float64(failed)}
+	if failed > 0 {
+		cause, err := json.Marshal(answer)
+		if err != nil {
+			return nil, &TaskFailure{Name: ErrRuntime, Cause: "cannot encode the PutEvents answer"}
+		}
+		return nil, &TaskFailure{Name: ErrEventsFailedEntry, Cause: string(cause)}
+	}
+	return sdkMetadata(answer), nil
+}
+
+// ErrEventsFailedEntry is the error of an events:putEvents task whose
+// PutEvents answer has a FailedEntryCount above 0.
+const ErrEventsFailedEntry = "EventBridge.FailedEntry"
+
+// eventEntryFields are the PutEvents entry members the integration takes.
+var eventEntryFields = map[string]bool{"Source": true, "DetailType": true, "Detail": true, "EventBusName": true, "Resources": true}
+
+// eventEntries checks an events:putEvents task's Parameters and builds
+// its entries. What EventBridge itself validates (a missing Source, an
+// unknown bus, 1 to 10 entries) is left to it: it answers a failed entry.
+func eventEntries(req *TaskRequest, input any) ([]EventEntry, error) {
+	invalid := func(format string, args ...any) error {
+		return &TaskFailure{Name: "EventBridge.ValidationException", Cause: "events:putEvents: " + fmt.Sprintf(format, args...)}
+	}
+	p, _ := input.(map[string]any)
+	for _, k := range slices.Sorted(maps.Keys(p)) {
+		if k != "Entries" {
+			return nil, invalid("unknown parameter %q: it takes Entries only", k)
+		}
+	}
+	list, ok := p["Entries"].([]any)
+	if !ok || len(list) == 0 {
+		return nil, invalid("Parameters need Entries, a non-empty array")
+	}
+	var appended []string
+	if req.Execution != "" {
+		if m := stateMachineOf(req.Execution); m != "" {
+			appended = append(appended, m)
+		}
+		appended = append(appended, req.Execution)
+	}
+	entries := make([]EventEntry, len(list))
+	for i, x := range list {
+		m, ok := x.(map[string]any)
+		if !ok {
+			return nil, invalid("Entries[%d] is not an object", i)
+		}
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			if !eventEntryFields[k] {
+				return nil, invalid("Entries[%d]: member %q is not supported (Source, DetailType, Detail, EventBusName, Resources)", i, k)
+			}
+		}
+		var e EventEntry
+		for _, f := range []struct {
+			key string
+			dst *string
+		}{{"Source", &e.Source}, {"DetailType", &e.DetailType}, {"EventBusName", &e.EventBusName}} {
+			v, has := m[f.key]
+			s, isString := v.(string)
+			if has && !isString {
+				return nil, invalid("Entries[%d].%s is not a string", i, f.key)
+			}
+			*f.dst = s
+		}
+		switch d := m["Detail"].(type) {
+		case nil:
+		case string:
+			e.Detail = d
+		case map[string]any:
+			b, err := json.Marshal(d)
+			if err != nil {
+				return nil, &TaskFailure{Name: ErrRuntime, Cause: fmt.Sprintf("cannot encode Entries[%d].Detail", i)}
+			}
+			e.Detail = string(b)
+		default:
+			return nil, invalid("Entries[%d].Detail is neither a JSON object nor a string", i)
+		}
+		if rs, has := m["Resources"]; has {
+			l, ok := rs.([]any)
+			if !ok {
+				return nil, invalid("Entries[%d].Resources is not an array of strings", i)
+			}
+			for _, r := range l {
+				s, ok := r.(string)
+				if !ok {
+					return nil, invalid("Entries[%d].Resources is not an array of strings", i)
+				}
+				e.Resources = append(e.Resources, s)
+			}
+		}
+		e.Resources = append(e.Resources, appended...)
+		entries[i] = e
+	}
+	return entries, nil
+}
+
+// stateMachineOf is the ARN of the state machine of an execution ARN
+// (arn:PARTITION:states:REGION:ACCOUNT:execution:MACHINE:NAME), or "".
+func stateMachineOf(execution string) string {
+	parts := strings.Split(execution, ":")
+	if len(parts) < 8 || parts[2] != "states" || (parts[5] != "execution" && parts[5] != "express") {
+		return ""
+	}
+	return strings.Join(parts[:5], ":") + ":stateMachine:" + parts[6]
 }
 
 // startExecution is arn:aws:states:::states:startExecution: Parameters

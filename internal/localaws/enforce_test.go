@@ -747,6 +747,7 @@ func TestEnforceInternalCalls(t *testing.T) {
 		"sns":    `"Resource": "arn:aws:states:::sns:publish", "Parameters": {"TopicArn": "` + aws.ToString(topic.TopicArn) + `", "Message": "done"}`,
 		"child": `"Resource": "arn:aws:states:::states:startExecution.sync:2",
 			"Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:` + enfAccount + `:stateMachine:child", "Input": {}}`,
+		"events": `"Resource": "arn:aws:states:::events:putEvents", "Parameters": {"Entries": [{"Source": "rotor", "DetailType": "Rotation Succeeded", "Detail": {}}]}`,
 	}
 	caught := func(kind string) string {
 		return `{"StartAt": "Call", "States": {
@@ -758,7 +759,8 @@ func TestEnforceInternalCalls(t *testing.T) {
 	t.Run("allowed tasks run", func(t *testing.T) {
 		full := `{"StartAt": "Lambda", "States": {
 			"Lambda": {"Type": "Task", ` + task["lambda"] + `, "ResultPath": "$.lambda", "Next": "SNS"},
-			"SNS": {"Type": "Task", ` + task["sns"] + `, "ResultPath": "$.sns", "Next": "Child"},
+			"SNS": {"Type": "Task", ` + task["sns"] + `, "ResultPath": "$.sns", "Next": "Events"},
+			"Events": {"Type": "Task", ` + task["events"] + `, "ResultPath": "$.events", "Next": "Child"},
 			"Child": {"Type": "Task", ` + task["child"] + `, "ResultPath": "$.child", "End": true}}}`
 		d := run(machine("full", "machine", full))
 		if d.Status != sfntypes.ExecutionStatusSucceeded {
@@ -777,6 +779,7 @@ func TestEnforceInternalCalls(t *testing.T) {
 		{"a role without the topic's key", "machine-bare", "sns", "SNS.KMSAccessDeniedException", "kms:GenerateDataKey", "arn:aws:kms:us-east-1:" + enfAccount + ":key/1111-2222"},
 		{"a role without sns:Publish", "nothing", "sns", "SNS.AuthorizationErrorException", "sns:Publish", aws.ToString(topic.TopicArn)},
 		{"a role without states:StartExecution", "nothing", "child", "StepFunctions.AccessDeniedException", "states:StartExecution", "arn:aws:states:us-east-1:" + enfAccount + ":stateMachine:child"},
+		{"a role without events:PutEvents", "nothing", "events", "EventBridge.AccessDeniedException", "events:PutEvents", "arn:aws:events:us-east-1:" + enfAccount + ":event-bus/default"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls.Clear()

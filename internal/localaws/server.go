@@ -8,8 +8,8 @@
 //
 //   - secretsmanager: Secrets Manager (awsJson1.1, backed by smstore);
 //   - stepfunctions: Step Functions (awsJson1.0, run by internal/asl, whose
-//     asl.Services implements the Lambda, SNS and Step Functions
-//     integrations);
+//     asl.Services implements the Lambda, SNS, EventBridge and Step
+//     Functions integrations);
 //   - sns: SNS topics, subscriptions and Publish (query protocol);
 //   - lambda: Lambda Invoke (REST, routed to in-process handlers or to
 //     function binaries under the Lambda Runtime Interface Emulator) and
@@ -368,7 +368,15 @@ func (s *Server) build() error {
 	s.register("iam", s.IAM)
 	s.STS = iam.NewSTS(s.env, s.IAM)
 	s.register("sts", s.STS)
-	tasks := asl.Services{Invoke: s.invokeForStates, Publish: s.publishForStates,
+	// EventBridge before Step Functions: the executions New resumes may put
+	// events at once.
+	targets := events.Targets{StartExecution: s.startForEvents, Invoke: s.invokeForEvents}
+	if s.Events, err = events.New(s.env, targets); err != nil {
+		close(s.sfnBuilt)
+		return err
+	}
+	s.register("events", s.Events)
+	tasks := asl.Services{Invoke: s.invokeForStates, Publish: s.publishForStates, PutEvents: s.putEventsForStates,
 		StartExecution: s.startForStates, WaitExecution: s.waitForStates, StopExecution: s.stopForStates}
 	s.SFN, err = stepfunctions.New(s.env, stepfunctions.Options{Tasks: tasks, Jitter: s.opts.Jitter, WaitScale: s.opts.WaitScale})
 	close(s.sfnBuilt)
@@ -376,11 +384,6 @@ func (s *Server) build() error {
 		return err
 	}
 	s.register("states", s.SFN)
-	targets := events.Targets{StartExecution: s.startForEvents, Invoke: s.invokeForEvents}
-	if s.Events, err = events.New(s.env, targets); err != nil {
-		return err
-	}
-	s.register("events", s.Events)
 	if s.DynamoDB, err = dynamodb.New(s.env); err != nil {
 		return err
 	}

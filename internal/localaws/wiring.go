@@ -21,8 +21,9 @@ import (
 )
 
 // The services call one another only through the function values wired
-// here: Step Functions' tasks invoke functions, publish to SNS and start,
-// wait for and stop executions (through asl.Services), EventBridge's
+// here: Step Functions' tasks invoke functions, publish to SNS, put events
+// on EventBridge and start, wait for and stop executions (through
+// asl.Services), EventBridge's
 // deliveries start executions and invoke functions, STS looks access keys
 // and roles up in IAM (iam.NewSTS, in build), and function URLs invoke
 // within Lambda. Each translates the callee's errors into the caller's
@@ -101,6 +102,34 @@ func (s *Server) publishForStates(ctx context.Context, topic, subject, message s
 	return s.SNS.Publish(ctx, topic, subject, message)
 }
 
+// putEventsForStates is Step Functions' asl.PutEventsFunc: the entries go
+// to the endpoint's EventBridge as PutEvents puts them, one result per
+// entry (a bus that does not exist is a failed entry, and the task fails
+// with EventBridge.FailedEntry). A refused events:PutEvents refuses the
+// whole request with AccessDeniedException, as EventBridge does (the task
+// fails with EventBridge.AccessDeniedException).
+func (s *Server) putEventsForStates(ctx context.Context, entries []asl.EventEntry) ([]asl.EventResult, error) {
+	es := make([]events.Entry, len(entries))
+	for i, en := range entries {
+		es[i] = events.Entry{Source: en.Source, DetailType: en.DetailType, Detail: en.Detail, EventBusName: en.EventBusName, Resources: en.Resources}
+	}
+	if d, a := s.actAs(ctx, s.Events.PutAccess(es)...); d != nil {
+		return nil, refusal(d, a, "AccessDeniedException", http.StatusBadRequest)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out, err := s.Events.Put(es)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]asl.EventResult, len(out.Entries))
+	for i, r := range out.Entries {
+		results[i] = asl.EventResult{EventID: aws.ToString(r.EventId), ErrorCode: aws.ToString(r.ErrorCode), ErrorMessage: aws.ToString(r.ErrorMessage)}
+	}
+	return results, nil
+}
+
 // statesAccess is a Step Functions permission an execution's tasks need.
 func statesAccess(action, resource string) wire.Access {
 	return wire.Access{Request: iampolicy.Request{Action: "states:" + action, Resource: resource}}
@@ -165,7 +194,13 @@ func (s *Server) startForEvents(ctx context.Context, machine, name, input string
 	if d, a := s.actAs(ctx, statesAccess("StartExecution", machine)); d != nil {
 		return "", events.Permanent(fmt.Errorf("states:StartExecution: %w", refusal(d, a, "AccessDeniedException", http.StatusBadRequest)))
 	}
-	out, err := s.SFN.StartExecution(&sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String(name), Input: aws.String(input)})
+	// An execution that Step Functions resumes may put an event before
+	// Step Functions is set.
+	sf, err := s.states(ctx)
+	if err != nil {
+		return "", err
+	}
+	out, err := sf.StartExecution(&sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String(name), Input: aws.String(input)})
 	var we *wire.Error
 	switch {
 	case errors.As(err, &we):

@@ -208,7 +208,7 @@ func TestLeakThroughStateMachine(t *testing.T) {
 		if res.Status != asl.StatusSucceeded {
 			t.Fatalf("execution %s: %s %s", res.Status, res.Error, res.Cause)
 		}
-		if got, want := asl.EnteredStates(hist), []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "NotifyUnmanagedLeak", "HasItems", "Done"}; !cmp.Equal(got, want) {
+		if got, want := asl.EnteredStates(hist), []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "EmitUnmanagedLeak", "NotifyUnmanagedLeak", "HasItems", "Done"}; !cmp.Equal(got, want) {
 			t.Errorf("states entered:\n got %v\nwant %v", got, want)
 		}
 		if len(s.published) != 1 || !strings.Contains(s.published[0], `"event":"leak.unmanaged"`) || !strings.Contains(s.published[0], "AKIAIOSFODNN7EXAMPLE") {
@@ -224,7 +224,7 @@ func TestLeakThroughStateMachine(t *testing.T) {
 		if res.Status != asl.StatusSucceeded {
 			t.Fatalf("execution %s: %s %s", res.Status, res.Error, res.Cause)
 		}
-		want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "RevokeLeaked", "NotifyRevoked", "ItemSucceeded"}
+		want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "RevokeLeaked", "EmitRevoked", "NotifyRevoked", "ItemSucceeded"}
 		if got := asl.EnteredStates(hist); !cmp.Equal(got, want) {
 			t.Errorf("states entered:\n got %v\nwant %v", got, want)
 		}

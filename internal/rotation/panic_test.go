@@ -97,7 +97,7 @@ func TestStateMachineCleansUpAfterAPanic(t *testing.T) {
 	if res.Status != asl.StatusFailed || res.Error != "Rotor.RotationFailed" {
 		t.Fatalf("execution %s %s, want FAILED Rotor.RotationFailed", res.Status, res.Error)
 	}
-	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "Cleanup", "NotifyFailure", "ItemFailed"}
+	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "Cleanup", "EmitFailure", "NotifyFailure", "ItemFailed"}
 	if got := asl.EnteredStates(hist); !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}

@@ -35,13 +35,14 @@ type sfn struct {
 
 	mu        sync.Mutex
 	published []string
+	events    []string // events:putEvents tasks' parameters
 }
 
 func newSFN(t *testing.T) *sfn {
 	start, _ := time.Parse(time.RFC3339, t0)
 	clk := asl.NewVirtualClock(start)
 	s := &sfn{e: newEnvAt(t, clk), clock: clk}
-	subs := map[string]string{"TopicArn": topicARN}
+	subs := map[string]string{"TopicArn": topicARN, "EventBusName": "default"}
 	reg := asl.NewRegistry()
 	for _, p := range statemachine.Placeholders() {
 		fn, ok := statemachine.FunctionOf(p)
@@ -73,6 +74,12 @@ func newSFN(t *testing.T) *sfn {
 		s.mu.Unlock()
 		return json.RawMessage(`{"MessageId":"00000000-0000-0000-0000-000000000001"}`), nil
 	})
+	reg.Service(asl.ResourceEventsPutEvents, func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+		s.mu.Lock()
+		s.events = append(s.events, string(in))
+		s.mu.Unlock()
+		return json.RawMessage(`{"Entries":[{"EventId":"00000000-0000-0000-0000-000000000002"}],"FailedEntryCount":0}`), nil
+	})
 	text, err := statemachine.Substitute(subs)
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +105,9 @@ func (s *sfn) checkHygiene(hist []asl.Event) {
 	for _, p := range s.published {
 		s.e.record(p)
 	}
+	for _, p := range s.events {
+		s.e.record(p)
+	}
 	s.mu.Unlock()
 	s.e.checkHygiene()
 }
@@ -109,7 +119,7 @@ func TestStateMachineSuccess(t *testing.T) {
 	if res.Status != asl.StatusSucceeded {
 		t.Fatalf("execution %s: %s %s", res.Status, res.Error, res.Cause)
 	}
-	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "VerifiedBy", "Verify", "HasGracePeriod", "GracePeriod", "Expire", "NotifySuccess", "ItemSucceeded"}
+	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "VerifiedBy", "Verify", "EmitSwitchedOver", "HasGracePeriod", "GracePeriod", "Expire", "EmitSuccess", "NotifySuccess", "ItemSucceeded"}
 	if got := asl.EnteredStates(hist); !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}
@@ -140,7 +150,7 @@ func TestStateMachineVerificationFailureRollsBack(t *testing.T) {
 		t.Fatalf("execution %s %s, want FAILED Rotor.RotationFailed", res.Status, res.Error)
 	}
 	got := asl.EnteredStates(hist)
-	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "VerifiedBy", "Verify", "Rollback", "RolledBack", "NotifyFailure", "ItemFailed"}
+	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "VerifiedBy", "Verify", "Rollback", "RolledBack", "EmitFailure", "NotifyFailure", "ItemFailed"}
 	if !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}
@@ -235,7 +245,7 @@ func TestStateMachineRollsForwardWhenThePreviousKeyIsGone(t *testing.T) {
 	if res.Status != asl.StatusSucceeded {
 		t.Fatalf("execution %s: %s %s", res.Status, res.Error, res.Cause)
 	}
-	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "VerifiedBy", "Verify", "Rollback", "RolledBack", "RollForwardOnce", "RollForward", "Create", "IsSkipped", "SwitchOver", "VerifiedBy", "Verify", "HasGracePeriod", "GracePeriod", "Expire", "NotifySuccess", "ItemSucceeded"}
+	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "IsSkipped", "SwitchOver", "VerifiedBy", "Verify", "Rollback", "RolledBack", "RollForwardOnce", "RollForward", "Create", "IsSkipped", "SwitchOver", "VerifiedBy", "Verify", "EmitSwitchedOver", "HasGracePeriod", "GracePeriod", "Expire", "EmitSuccess", "NotifySuccess", "ItemSucceeded"}
 	if got := asl.EnteredStates(hist); !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}
@@ -263,7 +273,7 @@ func TestStateMachineNamesAFailedUndo(t *testing.T) {
 	if res.Status != asl.StatusFailed {
 		t.Fatalf("execution %s, want FAILED", res.Status)
 	}
-	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "Cleanup", "NotifyUndoFailure", "ItemFailed"}
+	want := []string{"Route", "Resolve", "IsDryRun", "HasUnmatchedLeak", "HasItems", "RotateOne", "IsRevokeOnly", "Create", "Cleanup", "EmitUndoFailure", "NotifyUndoFailure", "ItemFailed"}
 	if got := asl.EnteredStates(hist); !slices.Equal(got, want) {
 		t.Errorf("states entered:\n got %v\nwant %v", got, want)
 	}

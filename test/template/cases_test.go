@@ -51,7 +51,8 @@ var cases = []kase{
 func caseRandom(ctx context.Context, e *env) error {
 	name := e.name("case/random")
 	const initial = "initial-value-0123456789abcdefABCDEF"
-	if _, err := e.create(ctx, name, initial, map[string]string{"rotor:provider": "random"}, ""); err != nil {
+	arn, err := e.create(ctx, name, initial, map[string]string{"rotor:provider": "random"}, "")
+	if err != nil {
 		return err
 	}
 	if err := e.rotate(ctx, name, 0); err != nil {
@@ -63,6 +64,10 @@ func caseRandom(ctx context.Context, e *env) error {
 	}
 	if now == initial {
 		return fmt.Errorf("%s: the value did not change", name)
+	}
+	// The outcome was put on the default bus, where a rule matched it.
+	if err := e.succeededEvent(ctx, arn); err != nil {
+		return err
 	}
 	// The outcome was published to the topic.
 	for _, m := range e.h.Server.SNS.Messages() {

@@ -29,6 +29,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -36,6 +38,7 @@ import (
 	"github.com/rotorhq/rotor/internal/cfn"
 	"github.com/rotorhq/rotor/internal/keyservice"
 	"github.com/rotorhq/rotor/internal/localaws"
+	"github.com/rotorhq/rotor/internal/localaws/events"
 	"github.com/rotorhq/rotor/internal/pgtest"
 	"github.com/rotorhq/rotor/internal/rotorlocal"
 	"github.com/rotorhq/rotor/internal/webhook"
@@ -148,6 +151,19 @@ func start(t *testing.T, template []byte, functionEnv map[string]string) *env {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEMPLATETEST", "template-test-secret", "")}
 	e.sm = secretsmanager.NewFromConfig(e.root)
 
+	// What a consumer of rotor's events deploys: a rule on the default bus
+	// matching successful rotations, delivering to a function.
+	h.Server.Lambda.Register(outcomesSink, func(context.Context, []byte) ([]byte, error) { return []byte(`{}`), nil })
+	eb := eventbridge.NewFromConfig(e.root)
+	if _, err := eb.PutRule(context.Background(), &eventbridge.PutRuleInput{Name: aws.String(outcomesRule),
+		EventPattern: aws.String(`{"source":["rotor"],"detail-type":["Rotation Succeeded"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(context.Background(), &eventbridge.PutTargetsInput{Rule: aws.String(outcomesRule), Targets: []ebtypes.Target{{
+		Id: aws.String("sink"), Arn: aws.String("arn:aws:lambda:" + rotorlocal.Region + ":" + rotorlocal.Account + ":function:" + outcomesSink)}}}); err != nil {
+		t.Fatal(err)
+	}
+
 	// The first-deploy step a person does on AWS: GitHub's token.
 	v, err := e.value(context.Background(), h.WebhookKeys, "AWSCURRENT")
 	if err != nil {
@@ -242,11 +258,43 @@ func (e *env) leakExecution(ctx context.Context, mark int) (string, error) {
 	if err := e.h.Server.Events.Wait(ctx); err != nil {
 		return "", err
 	}
-	ds := e.h.Server.Events.Deliveries()[mark:]
+	var ds []events.Delivery
+	for _, d := range e.h.Server.Events.Deliveries()[mark:] {
+		if d.Rule != outcomesRule { // the leak's own rotation succeeding
+			ds = append(ds, d)
+		}
+	}
 	if len(ds) != 1 || ds[0].Failed() {
 		return "", fmt.Errorf("deliveries: %+v, want one execution started", ds)
 	}
 	return ds[0].Result, nil
+}
+
+// The rule (and its function) that receives rotor's Rotation Succeeded
+// events.
+const (
+	outcomesRule = "rotor-rotation-succeeded"
+	outcomesSink = "rotation-succeeded-sink"
+)
+
+// succeededEvent waits for the event deliveries in flight and tells
+// whether the rule of Rotation Succeeded events delivered one about the
+// secret secretARN.
+func (e *env) succeededEvent(ctx context.Context, secretARN string) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := e.h.Server.Events.Wait(ctx); err != nil {
+		return err
+	}
+	for _, d := range e.h.Server.Events.Deliveries() {
+		var ev struct {
+			Detail struct{ SecretID string }
+		}
+		if d.Rule == outcomesRule && !d.Failed() && json.Unmarshal([]byte(d.Input), &ev) == nil && ev.Detail.SecretID == secretARN {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: no Rotation Succeeded event reached the rule", secretARN)
 }
 
 func (e *env) post(ctx context.Context, path string, body []byte, headers map[string]string) (int, string, error) {

@@ -12,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/google/uuid"
+
+	"github.com/rotorhq/rotor/internal/iampolicy"
+	"github.com/rotorhq/rotor/internal/localaws/wire"
 )
 
 // Events.
@@ -19,12 +22,14 @@ import (
 // putEventsInput is PutEventsInput as it comes over the wire: the SDK's
 // own struct cannot decode Time, which is epoch seconds.
 type putEventsInput struct {
-	Entries []struct {
-		Time                                                  *json.Number
-		Source, DetailType, Detail, EventBusName, TraceHeader *string
-		Resources                                             []string
-	}
+	Entries    []putEventsEntry
 	EndpointID *string `json:"EndpointId"`
+}
+
+type putEventsEntry struct {
+	Time                                                  *json.Number
+	Source, DetailType, Detail, EventBusName, TraceHeader *string
+	Resources                                             []string
 }
 
 // ebEvent is an event's envelope, its members in EventBridge's order.
@@ -168,4 +173,41 @@ func (e *Service) Emit(raw []byte) (string, error) {
 	}
 	e.dispatch(ev, defaultBus, now)
 	return ev.ID, nil
+}
+
+// Entry is one event a host puts on a bus on a service's behalf (Step
+// Functions' events:putEvents): PutEvents' entry without Time and
+// TraceHeader. EventBusName "" is the default bus.
+type Entry struct {
+	Source, DetailType, Detail, EventBusName string
+	Resources                                []string
+}
+
+// Put is PutEvents for a host: entries are validated and delivered as
+// PutEvents validates and delivers them, one result per entry, and a
+// request of no or more than 10 entries, or over 256 KB, is refused
+// whole.
+func (e *Service) Put(entries []Entry) (*eventbridge.PutEventsOutput, error) {
+	in := &putEventsInput{}
+	for _, en := range entries {
+		in.Entries = append(in.Entries, putEventsEntry{Source: aws.String(en.Source), DetailType: aws.String(en.DetailType), Detail: aws.String(en.Detail),
+			EventBusName: aws.String(en.EventBusName), Resources: en.Resources})
+	}
+	return e.putEvents(in)
+}
+
+// PutAccess is what Put needs, as Authorize says of PutEvents:
+// events:PutEvents on the bus of each entry, with events:source and
+// events:detail-type.
+func (e *Service) PutAccess(entries []Entry) []wire.Access {
+	var out []wire.Access
+	for _, en := range entries {
+		bus, err := busName(aws.String(en.EventBusName))
+		if err != nil {
+			continue // Put answers a failed entry for it
+		}
+		out = append(out, wire.Access{Request: iampolicy.Request{Action: "events:PutEvents", Resource: e.busARN(bus),
+			Context: map[string][]string{"events:source": {en.Source}, "events:detail-type": {en.DetailType}}}})
+	}
+	return out
 }
