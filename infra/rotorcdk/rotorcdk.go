@@ -34,6 +34,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -243,6 +244,9 @@ func NewRotor(scope constructs.Construct, id string, props *Props) *Rotor {
 		}
 		if len(cfg.SecretNamePrefixes) > 0 {
 			env[rotation.EnvSecretPrefixes] = jsii.String(strings.Join(cfg.SecretNamePrefixes, ","))
+		}
+		if f.name == "resolve" && cfg.SweeperSchedule != "off" {
+			env[rotation.EnvSweepInterval] = jsii.String((time.Duration(sweepPeriod(cfg.SweeperSchedule)) * time.Second).String())
 		}
 		if _, ok := ledgerAccess[f.name]; ok {
 			env[ledger.EnvTable] = r.Ledger.TableName()

@@ -32,6 +32,11 @@ const (
 	// EnvSecretPrefixes scopes the deployment: comma-separated secret name
 	// prefixes ("prod/,team-a/"); default every name.
 	EnvSecretPrefixes = "ROTOR_SECRET_PREFIXES"
+	// EnvSweepInterval is how often the sweeper runs (Go duration; the
+	// construct sets it from the sweeper's schedule). A sweep plans a
+	// secret whose policy does not parse, so that its failure is notified,
+	// only at the first sweep of each UTC day; unset, at every sweep.
+	EnvSweepInterval = "ROTOR_SWEEP_INTERVAL"
 )
 
 // FromEnv builds a Service for a Lambda function: the SDK's default
@@ -88,6 +93,11 @@ func Configure(s *Service, getenv func(string) string) error {
 			return fmt.Errorf("%s=%q: %w", EnvSecretPrefixes, v, err)
 		}
 		s.SecretPrefixes = prefixes
+	}
+	if v := getenv(EnvSweepInterval); v != "" {
+		if s.SweepInterval, err = time.ParseDuration(v); err != nil || s.SweepInterval <= 0 {
+			return fmt.Errorf("%s=%q is not a positive duration", EnvSweepInterval, v)
+		}
 	}
 	if v := getenv(EnvWriteBudget); v != "" {
 		if s.WriteBudget, err = strconv.ParseFloat(v, 64); err != nil || !(s.WriteBudget >= MinWriteBudget && s.WriteBudget <= MaxWriteBudget) {

@@ -238,6 +238,10 @@ func (s *Service) sweep(ctx context.Context, in Input, plan *Plan) error {
 			if perr != nil {
 				grace = DefaultGracePeriod
 				found.Overdue++
+				if !s.firstSweepOfTheDay(now) {
+					plan.hold(name, "invalid policy (its failing rotation, which notifies, is planned at the first sweep of each UTC day): "+perr.Error())
+					continue
+				}
 			} else {
 				var last time.Time
 				if cur != "" {
@@ -371,4 +375,15 @@ func (p *Plan) hold(name, reason string) {
 	if len(p.HeldFirst) < PreviewItems {
 		p.HeldFirst = append(p.HeldFirst, HeldItem{Name: name, Reason: reason})
 	}
+}
+
+// firstSweepOfTheDay reports whether a sweep at now is the first of its UTC
+// day, when a secret whose policy does not parse is planned, so that its
+// failure is notified once a day rather than at every sweep (every 15
+// minutes by default). Without a known interval every sweep is.
+func (s *Service) firstSweepOfTheDay(now time.Time) bool {
+	if s.SweepInterval <= 0 || s.SweepInterval >= 24*time.Hour {
+		return true
+	}
+	return now.UTC().Sub(now.UTC().Truncate(24*time.Hour)) < s.SweepInterval
 }

@@ -61,6 +61,9 @@ type Service struct {
 	Providers func(name string) (provider.Provider, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SweepInterval is how often the sweeper runs (EnvSweepInterval); 0
+	// when unknown.
+	SweepInterval time.Duration
 	// LockTTL is how old another rotation's AWSPENDING must be before create
 	// reclaims it. Default 30 minutes.
 	LockTTL time.Duration

@@ -101,10 +101,13 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startLeakEnv(t *testing.T) *leakEnv {
+func startLeakEnv(t *testing.T) *leakEnv { return startLeakEnvAt(t, nil) }
+
+// startLeakEnvAt starts one with the functions' clock now (nil: real time).
+func startLeakEnvAt(t *testing.T, now func() time.Time) *leakEnv {
 	t.Helper()
 	e := &leakEnv{reqs: &requestLog{}, logs: &syncBuffer{}}
-	h, err := Start(t.Context(), Options{DataFile: t.TempDir() + "/local.db", Log: slog.New(e.reqs), FunctionLog: e.logs})
+	h, err := Start(t.Context(), Options{DataFile: t.TempDir() + "/local.db", Log: slog.New(e.reqs), FunctionLog: e.logs, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

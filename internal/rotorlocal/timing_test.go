@@ -199,6 +199,21 @@ func TestScheduleBadTagDoesNotStopTheSweep(t *testing.T) {
 		t.Errorf("the sweep planned %d, want 2 (the good one, and the bad one so that its failure is notified)", out.Count)
 	}
 	waitChanged(t, e, "app/good", good)
+	// Later that day the broken one is listed with its error, not planned
+	// again: its failure was notified at the day's first sweep (the
+	// deployed resolve knows the sweeper runs every 15 minutes).
+	clk.Set("2026-12-08T00:30:00Z")
+	x, err = h.StepFunctions().StartExecution(t.Context(), &sfn.StartExecutionInput{StateMachineArn: aws.String(h.StateMachineARN),
+		Input: aws.String(`{"trigger":"sweep"}`)})
+	e.must(t, err)
+	e.wait(t, aws.ToString(x.ExecutionArn), "SUCCEEDED")
+	d, err = h.StepFunctions().DescribeExecution(t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: x.ExecutionArn})
+	e.must(t, err)
+	out = sweepOutput{}
+	e.must(t, json.Unmarshal([]byte(aws.ToString(d.Output)), &out))
+	if out.Count != 0 || len(out.HeldFirst) != 1 || !strings.Contains(out.HeldFirst[0].Reason, "tag rotor:schedule") {
+		t.Errorf("the sweep later that day: %+v; want nothing planned and app/bad listed with its error", out)
+	}
 	x, err = h.StepFunctions().StartExecution(t.Context(), &sfn.StartExecutionInput{StateMachineArn: aws.String(h.StateMachineARN),
 		Input: aws.String(`{"trigger":"manual","secretId":"app/bad"}`)})
 	e.must(t, err)

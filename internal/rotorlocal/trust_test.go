@@ -262,10 +262,10 @@ func TestAttackKeyIDTraversal(t *testing.T) {
 }
 
 // TestAttackBadTagsAreNamed: a tag that does not parse never silently
-// takes a default; the sweep plans the secret and its rotation fails
-// naming the tag, and the notification says so.
+// takes a default; the day's first sweep plans the secret and its
+// rotation fails naming the tag, and the notification says so.
 func TestAttackBadTagsAreNamed(t *testing.T) {
-	e := startLeakEnv(t)
+	e := startLeakEnvAt(t, func() time.Time { return time.Now().UTC().Truncate(24 * time.Hour).Add(5 * time.Minute) })
 	e.createSecret(t, "svc/zero", "initial-value-0123456789abcdefABCDEF", map[string]string{"rotor:provider": "random", "rotor:max-age": "0s"})
 	arn := e.startInput(t, `{"trigger":"sweep"}`)
 	e.wait(t, arn, "SUCCEEDED") // it started the children; the bad one fails
