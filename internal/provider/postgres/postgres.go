@@ -120,7 +120,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -168,49 +167,10 @@ type config struct {
 	statementTimeout time.Duration
 }
 
-var optionNames = []string{"strategy", "password-length", "password-alphabet", "connect-timeout", "statement-timeout"}
 
 func parse(o provider.Options) (config, error) {
-	if err := provider.UnknownOptions(Name, o, optionNames...); err != nil {
-		return config{}, err
-	}
-	c := config{strategy: Single, connectTimeout: 5 * time.Second, statementTimeout: 10 * time.Second}
-	if s, ok := o["strategy"]; ok {
-		if s != Single && s != Alternating && s != Self {
-			return c, rotorerr.New(rotorerr.InvalidInput, fmt.Sprintf("provider postgres: tag rotor:strategy is %q; want %q, %q or %q", s, Single, Alternating, Self))
-		}
-		c.strategy = s
-	}
-	if s, ok := o["password-length"]; ok {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return c, invalidOption("password-length", "is not a whole number")
-		}
-		c.policy.Length = n
-	}
-	if s, ok := o["password-alphabet"]; ok {
-		if s == "" {
-			return c, invalidOption("password-alphabet", "is empty")
-		}
-		c.policy.Alphabet = s
-	}
-	if err := c.policy.Check(); err != nil {
-		return c, rotorerr.New(rotorerr.InvalidInput, "provider postgres: password policy (tags rotor:postgres:password-length, rotor:postgres:password-alphabet): "+err.Error())
-	}
-	for name, dst := range map[string]*time.Duration{"connect-timeout": &c.connectTimeout, "statement-timeout": &c.statementTimeout} {
-		if s, ok := o[name]; ok {
-			d, err := time.ParseDuration(s)
-			if err != nil || d <= 0 || d > 5*time.Minute {
-				return c, invalidOption(name, "must be a Go duration between 1ms and 5m, like 10s")
-			}
-			*dst = d
-		}
-	}
-	return c, nil
-}
-
-func invalidOption(option, msg string) error {
-	return rotorerr.New(rotorerr.InvalidInput, "provider postgres: tag rotor:postgres:"+option+" "+msg)
+	d, err := provider.ParseDBOptions(provider.DBSpec{Provider: Name, Strategies: []string{Single, Alternating, Self}, Operation: "statement-timeout"}, o)
+	return config{strategy: d.Strategy, policy: d.Policy, connectTimeout: d.ConnectTimeout, statementTimeout: d.OperationTimeout}, err
 }
 
 func invalid(format string, args ...any) error {

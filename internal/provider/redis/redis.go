@@ -127,7 +127,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/rotorhq/rotor/internal/password"
@@ -165,52 +164,10 @@ type config struct {
 	commandTimeout time.Duration
 }
 
-var optionNames = []string{"strategy", "password-length", "password-alphabet", "connect-timeout", "command-timeout"}
 
 func parse(o provider.Options) (config, error) {
-	if err := provider.UnknownOptions(Name, o, optionNames...); err != nil {
-		return config{}, err
-	}
-	c := config{strategy: MultiPassword, connectTimeout: 5 * time.Second, commandTimeout: 10 * time.Second}
-	if s, ok := o["strategy"]; ok {
-		if s != MultiPassword && s != Self {
-			return c, invalid("tag rotor:strategy is %q; want %q or %q", s, MultiPassword, Self)
-		}
-		c.strategy = s
-	}
-	if s, ok := o["password-length"]; ok {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return c, invalidOption("password-length", "is not a whole number")
-		}
-		c.policy.Length = n
-	}
-	if s, ok := o["password-alphabet"]; ok {
-		if s == "" {
-			return c, invalidOption("password-alphabet", "is empty")
-		}
-		c.policy.Alphabet = s
-	}
-	if err := c.policy.Check(); err != nil {
-		return c, invalid("password policy (tags rotor:redis:password-length, rotor:redis:password-alphabet): %v", err)
-	}
-	for _, t := range []struct {
-		name string
-		dst  *time.Duration
-	}{{"connect-timeout", &c.connectTimeout}, {"command-timeout", &c.commandTimeout}} {
-		if s, ok := o[t.name]; ok {
-			d, err := time.ParseDuration(s)
-			if err != nil || d < time.Millisecond || d > 5*time.Minute {
-				return c, invalidOption(t.name, "must be a Go duration between 1ms and 5m, like 10s")
-			}
-			*t.dst = d
-		}
-	}
-	return c, nil
-}
-
-func invalidOption(option, msg string) error {
-	return rotorerr.New(rotorerr.InvalidInput, "provider redis: tag rotor:redis:"+option+" "+msg)
+	d, err := provider.ParseDBOptions(provider.DBSpec{Provider: Name, Strategies: []string{MultiPassword, Self}, Operation: "command-timeout"}, o)
+	return config{strategy: d.Strategy, policy: d.Policy, connectTimeout: d.ConnectTimeout, commandTimeout: d.OperationTimeout}, err
 }
 
 func invalid(format string, args ...any) error {
