@@ -167,7 +167,6 @@ type config struct {
 	statementTimeout time.Duration
 }
 
-
 func parse(o provider.Options) (config, error) {
 	d, err := provider.ParseDBOptions(provider.DBSpec{Provider: Name, Strategies: []string{Single, Alternating, Self}, Operation: "statement-timeout"}, o)
 	return config{strategy: d.Strategy, policy: d.Policy, connectTimeout: d.ConnectTimeout, statementTimeout: d.OperationTimeout}, err

@@ -164,7 +164,6 @@ type config struct {
 	commandTimeout time.Duration
 }
 
-
 func parse(o provider.Options) (config, error) {
 	d, err := provider.ParseDBOptions(provider.DBSpec{Provider: Name, Strategies: []string{MultiPassword, Self}, Operation: "command-timeout"}, o)
 	return config{strategy: d.Strategy, policy: d.Policy, connectTimeout: d.ConnectTimeout, commandTimeout: d.OperationTimeout}, err
